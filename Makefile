@@ -1,0 +1,27 @@
+# Two commands for a newcomer: `make run` and `make test`. Both (re)create .venv when
+# requirements.txt is newer than the last install.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+
+.PHONY: run test bench clean
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+run: $(STAMP)
+	CNN_EXPLORER_OFFLINE=$${CNN_EXPLORER_OFFLINE:-1} $(PY) -m streamlit run streamlit_app.py --server.port $(PORT)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache tests/e2e/screenshots

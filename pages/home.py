@@ -1,0 +1,25 @@
+"""Home: what CNN Explorer is for and what each page teaches."""
+
+import streamlit as st
+
+from explorer import zoo
+from ui.catalog import PAGES
+from ui.models import loaded_model
+
+st.title("CNN Explorer")
+st.markdown(
+    "An interactive companion to the course on convolutional neural networks. "
+    "Move the sliders, use your own photos, and watch real PyTorch networks compute: "
+    "every picture and number on these pages is computed live, never pre-drawn."
+)
+
+st.subheader("Pages")
+for entry in PAGES:
+    st.page_link(entry.path, label=f"**{entry.title}**: {entry.teaches}", icon=entry.icon)
+
+st.subheader("The model zoo")
+lite = loaded_model(zoo.DEFAULT_MODEL)
+st.markdown(
+    f"{len(zoo.list_models())} architectures, from LeNet-5 (1998) to EfficientNet (2019). "
+    f"The default model is **{lite.info.title}**: {lite.weights_note}"
+)

@@ -1,0 +1,46 @@
+"""Model zoo: every architecture in the registry, its metadata, and its top-5 on the student's image."""
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer import zoo
+from ui.image_picker import image_picker
+from ui.models import loaded_model, model_label
+
+st.title("Model zoo")
+st.markdown(
+    "The networks of the course, as PyTorch builds them. Parameter counts, multiply-adds and "
+    "accuracies come from torchvision's own metadata; EfficientNet-Lite's ImageNet weights ship "
+    "with the app, so it works offline."
+)
+
+names = zoo.list_models()
+name = st.selectbox("Model", names, index=names.index(zoo.DEFAULT_MODEL), format_func=model_label,
+                    key="model", bind="query-params")
+image, caption = image_picker()
+loaded = loaded_model(name)
+(st.success if loaded.pretrained else st.warning)(loaded.weights_note)
+
+top = zoo.predict(loaded, image, k=5)
+fig = go.Figure(go.Bar(x=[p for _, p in top][::-1], y=[label for label, _ in top][::-1], orientation="h",
+                       text=[f"{p:.1%}" for _, p in top][::-1], textposition="auto"))
+fig.update_layout(title=f"{loaded.info.title}: top-5 on {caption}", xaxis_title="probability",
+                  xaxis_range=[0, 1], height=300, margin=dict(l=10, r=10, t=40, b=10))
+st.plotly_chart(fig, key="top5")
+if not loaded.pretrained:
+    st.caption("These are the guesses of random weights: expect near-uniform, meaningless probabilities.")
+
+rows = [{
+    "model": e.title, "year": e.year, "input (px)": e.input_size,
+    "parameters (M)": None if e.num_params is None else e.num_params / 1e6,
+    "GMACs": e.gmacs, "ImageNet top-1 (%)": e.top1, "what it introduced": e.summary,
+} for e in map(zoo.info, names)]
+st.subheader("All architectures")
+st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
+    "parameters (M)": st.column_config.NumberColumn(format="%.2f"),
+    "GMACs": st.column_config.NumberColumn(help="Multiply-adds (MACs) per image at the input size; FLOPs = 2 × MACs. "
+                                           "torchvision's metadata calls this 'GFLOPS'."),
+})
+st.caption("Empty cells: the figure is not in torchvision's metadata (LeNet-5 and EfficientNet-Lite are not "
+           "torchvision models).")

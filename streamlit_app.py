@@ -1,0 +1,19 @@
+"""CNN Explorer: the router. Page config, navigation over ui.catalog, shared sidebar. Nothing else."""
+
+import streamlit as st
+
+from ui.catalog import HOME, PAGES
+
+st.set_page_config(page_title="CNN Explorer", page_icon=":material/grid_on:", layout="wide")
+
+pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p is HOME)
+         for p in [HOME, *PAGES]]
+page = st.navigation(pages)
+
+with st.sidebar:
+    st.caption(
+        "Every picture and number here is computed live by real PyTorch models on this server. "
+        "Settings live in the page address: copy it to share exactly what you see."
+    )
+
+page.run()

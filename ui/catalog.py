@@ -1,0 +1,26 @@
+"""The app's pages: one entry per built page, in the order of the course.
+
+`streamlit_app.py` builds the navigation from this list and the home page links to every
+entry, so a page appears in both places the moment it is added here (and never before).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    path: str  # script path relative to the repository root
+    title: str
+    icon: str  # a Material icon name, e.g. ":material/grid_on:"
+    teaches: str  # one line for the home page
+    url_path: str
+
+
+HOME = PageEntry("pages/home.py", "Home", ":material/home:", "What each page teaches.", "home")
+
+PAGES: list[PageEntry] = [
+    PageEntry("pages/zoo.py", "Model zoo", ":material/hub:",
+              "the course's networks from LeNet-5 to EfficientNet, and what each one sees in your photo.", "zoo"),
+]

@@ -1,0 +1,70 @@
+"""The one image picker every page reuses: gallery photo, upload, or webcam shot.
+
+The chosen picture is kept in the session at working size (`explorer.images.WORKING_SIZE`),
+so it follows the student from page to page. A file that is not a usable image shows the
+`ImageError` message and leaves the previous picture in place.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from PIL import Image
+
+from explorer import images
+
+#: Largest upload the picker accepts, in megabytes (photos from phones are 2-12 MB).
+MAX_UPLOAD_MB = 25
+SOURCES = ("Gallery", "Upload", "Webcam")
+_STATE = "picker_image"  # (caption, PIL image) of the student's own photo, or absent
+
+
+def _decode_into_session(upload, caption: str) -> None:
+    """Decode an UploadedFile with explorer.images; on failure show why and keep the old picture."""
+    seen = st.session_state.get("picker_seen")
+    if seen == upload.file_id:
+        return
+    st.session_state["picker_seen"] = upload.file_id
+    try:
+        st.session_state[_STATE] = (caption, images.load_image(upload.getvalue()))
+    except images.ImageError as exc:
+        st.session_state["picker_error"] = f"{upload.name}: {exc}"
+
+
+def image_picker() -> tuple[Image.Image, str]:
+    """Draw the picker and return (RGB image at working size, caption naming its source)."""
+    gallery = images.sample_images()
+    names = list(gallery)
+    with st.container(border=True):
+        left, right = st.columns([3, 1], vertical_alignment="center")
+        with left:
+            source = st.segmented_control(
+                "Image", SOURCES, default="Gallery", key="img_src", required=True,
+                bind="query-params", help="Use a real photo from the gallery, or your own.",
+            )
+            if source == "Gallery":
+                choice = st.selectbox("Gallery photo", names, key="img", bind="query-params")
+            elif source == "Upload":
+                upload = st.file_uploader(
+                    "Upload a photo", type=None, key="img_upload", max_upload_size=MAX_UPLOAD_MB,
+                    help=f"JPG, PNG, WebP, BMP, GIF or TIFF, up to {MAX_UPLOAD_MB} MB.",
+                )
+                if upload is not None:
+                    _decode_into_session(upload, f"your upload “{upload.name}”")
+            else:
+                shot = st.camera_input("Take a photo", key="img_camera")
+                if shot is not None:
+                    _decode_into_session(shot, "your webcam photo")
+            error = st.session_state.pop("picker_error", None)
+            if error:
+                st.error(error, icon=":material/broken_image:")
+        own = st.session_state.get(_STATE)
+        if source != "Gallery" and own is not None:
+            caption, image = own
+        else:
+            if source != "Gallery":
+                st.caption("No photo of yours yet: showing the gallery photo meanwhile.")
+            choice = st.session_state.get("img") or names[0]
+            caption, image = f"gallery photo “{choice}”", gallery.get(choice, gallery[names[0]])
+        with right:
+            st.image(image, caption=f"{caption} · {image.width}×{image.height} px", width=160)
+    return image, caption
