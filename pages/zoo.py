@@ -6,7 +6,7 @@ import streamlit as st
 
 from explorer import zoo
 from ui.image_picker import image_picker
-from ui.models import loaded_model, model_label
+from ui.models import loaded_model
 
 st.title("Model zoo")
 st.markdown(
@@ -16,7 +16,7 @@ st.markdown(
 )
 
 names = zoo.list_models()
-name = st.selectbox("Model", names, index=names.index(zoo.DEFAULT_MODEL), format_func=model_label,
+name = st.selectbox("Model", names, index=names.index(zoo.DEFAULT_MODEL),
                     key="model", bind="query-params")
 image, caption = image_picker()
 loaded = loaded_model(name)

