@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 #: Largest image accepted, in pixels (width x height), checked from the header
 #: before any pixel is decoded. 50 MP covers every phone and DSLR photo while
@@ -119,24 +119,23 @@ def load_image(data: bytes | BinaryIO, max_side: int = WORKING_SIZE) -> Image.Im
     with warnings.catch_warnings():
         # Pillow only *warns* between 89 and 179 MP; make that an error too.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
+        too_big = (f"more than the {MAX_PIXELS / 1e6:.0f} megapixels allowed. "
+                   "Resize it or upload a smaller photo.")
         try:
             img = Image.open(io.BytesIO(raw))  # reads the header only
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-            img = None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(f"This image declares a gigantic size, {too_big}") from None
         except Exception:  # noqa: BLE001 - any parser failure means "not an image we can read"
-            img = None
-        if img is None:
             raise ImageError(
                 "This file is not an image that can be read (it may be damaged or in an "
                 f"unsupported format). {ACCEPTED}"
-            )
+            ) from None
         width, height = img.size
         if width <= 0 or height <= 0:
             raise ImageError(f"This image has no pixels ({width}x{height}). {ACCEPTED}")
         if width * height > MAX_PIXELS:
             raise ImageError(
-                f"This image is {width:,} x {height:,} pixels ({width * height / 1e6:.0f} megapixels), "
-                f"more than the {MAX_PIXELS / 1e6:.0f} megapixels allowed. Resize it or upload a smaller photo."
+                f"This image is {width:,} x {height:,} pixels ({width * height / 1e6:.0f} megapixels), {too_big}"
             )
         try:
             img.seek(0)  # first frame of an animated GIF / WebP / multi-page TIFF

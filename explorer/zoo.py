@@ -267,7 +267,11 @@ def _torchvision_weights(entry: ModelInfo, wait_s: float) -> tuple[dict | None, 
     for weights in candidates:
         path = _hub_file(weights.url)
         if os.path.exists(path):
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception:  # noqa: BLE001 - truncated file, or a pickle that is not plain weights
+                return None, (f"Untrained: the cached weights file {os.path.basename(path)} is damaged or is not a "
+                              "plain weights file, so it was not loaded. Delete it and fetch it again.")
             return state, f"ImageNet weights {weights} from torchvision, read from the torch hub cache."
     howto = "see the README to fetch them on a machine with internet"
     if os.environ.get(OFFLINE_ENV) == "1":
@@ -321,17 +325,20 @@ def load(name: str, pretrained: bool = True) -> LoadedModel:
     state, path, note = (None, None, "Untrained (random weights), as requested.")
     if pretrained:
         state, path, note = _pretrained_state(entry)
-    if path is not None:
-        with torch.device("meta"):  # skip the random init the weights would overwrite
+    model = None
+    if path is not None or state is not None:
+        with torch.device("meta"):  # skip the random init that the weights overwrite
             model = entry.build(num_classes=entry.num_classes)
-        efficientnet_lite.load_pretrained(model, path)
-    elif state is not None:
-        with torch.device("meta"):
-            model = entry.build(num_classes=entry.num_classes)
-        model.load_state_dict(state, strict=True, assign=True)
-    else:
+        try:
+            if path is not None:
+                efficientnet_lite.load_pretrained(model, path)
+            else:
+                model.load_state_dict(state, strict=True, assign=True)
+        except (RuntimeError, ValueError):  # a file for another architecture under the expected name
+            model, note = None, f"Untrained: the weights file found does not fit {entry.title}, so it was not used."
+    loaded = model is not None
+    if model is None:
         model = entry.build(num_classes=entry.num_classes)
-    loaded = path is not None or state is not None
     labels = imagenet_labels() if entry.num_classes == 1000 else [str(i) for i in range(entry.num_classes)]
     return LoadedModel(
         name=name, model=model.eval(), transform=make_transform(entry), input_size=entry.input_size,

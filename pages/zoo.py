@@ -24,7 +24,7 @@ loaded = loaded_model(name)
 
 top = zoo.predict(loaded, image, k=5)
 fig = go.Figure(go.Bar(x=[p for _, p in top][::-1], y=[label for label, _ in top][::-1], orientation="h",
-                       text=[f"{p:.1%}" for _, p in top][::-1], textposition="auto"))
+                       text=[f"{p:.1%}" for _, p in top][::-1], textposition="outside", cliponaxis=False))
 fig.update_layout(title=f"{loaded.info.title}: top-5 on {caption}", xaxis_title="probability",
                   xaxis_range=[0, 1], height=300, margin=dict(l=10, r=10, t=40, b=10))
 st.plotly_chart(fig, key="top5")

@@ -17,6 +17,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+# The machine may be busy (2 cores): give waiting assertions time instead of Playwright's 5 s.
+expect.set_options(timeout=45_000)
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "e2e" / "screenshots"
@@ -71,7 +75,7 @@ def browser():
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
@@ -89,16 +93,23 @@ def page(browser):
     context.close()
 
 
-def wait_for_app(page, heading: str) -> None:
-    """Wait until the page's title `heading` is shown and the script has finished running."""
-    page.get_by_role("heading", name=heading).first.wait_for(state="visible", timeout=90_000)
+def wait_until_idle(page) -> None:
+    """Wait until Streamlit has finished running the script (its 'Running…' status widget is gone)."""
+    page.wait_for_timeout(300)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=90_000)
     page.wait_for_timeout(300)
 
 
+def wait_for_app(page, heading: str) -> None:
+    """Wait until the page's title `heading` is shown and the script has finished running."""
+    page.get_by_role("heading", name=heading).first.wait_for(state="visible", timeout=90_000)
+    wait_until_idle(page)
+
+
 def screenshot(page, name: str) -> Path:
-    """Save a full-page screenshot to tests/e2e/screenshots/<name>.png and return its path."""
+    """Wait for the script to finish, then save a full-page screenshot to tests/e2e/screenshots/<name>.png and return its path."""
+    wait_until_idle(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

