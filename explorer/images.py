@@ -9,9 +9,11 @@ and returns a plain RGB image no larger than `WORKING_SIZE` on its longest side.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import warnings
 from functools import lru_cache
+from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -154,29 +156,34 @@ def load_image(data: bytes | BinaryIO, max_side: int = WORKING_SIZE) -> Image.Im
     return img
 
 
+#: Gallery photos: display name -> (package, file inside it). Real photos that ship inside the
+#: scikit-image and scikit-learn wheels, read as files so that neither package (nor SciPy) is imported.
+GALLERY: dict[str, tuple[str, str]] = {
+    "chelsea (cat)": ("skimage", "data/chelsea.png"),
+    "coffee": ("skimage", "data/coffee.png"),
+    "astronaut": ("skimage", "data/astronaut.png"),
+    "rocket": ("skimage", "data/rocket.jpg"),
+    "china (temple)": ("sklearn", "datasets/images/china.jpg"),
+    "flower": ("sklearn", "datasets/images/flower.jpg"),
+    "motorcycle": ("skimage", "data/motorcycle_left.png"),
+    "horse (silhouette)": ("skimage", "data/horse.png"),
+    "cameraman": ("skimage", "data/camera.png"),
+    "coins": ("skimage", "data/coins.png"),
+    "retina (fundus photo)": ("skimage", "data/retina.jpg"),
+    "hubble deep field": ("skimage", "data/hubble_deep_field.jpg"),
+}
+
+
+def _package_file(package: str, relative: str) -> Path:
+    spec = importlib.util.find_spec(package)  # locates the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"{package} is not installed; it ships the gallery photos.")
+    return Path(next(iter(spec.submodule_search_locations))) / relative
+
+
 @lru_cache(maxsize=1)
 def _gallery() -> dict[str, Image.Image]:
-    from skimage import data as skdata
-    from sklearn.datasets import load_sample_images
-
-    arrays: dict[str, np.ndarray] = {
-        "chelsea (cat)": skdata.chelsea(),
-        "coffee": skdata.coffee(),
-        "astronaut": skdata.astronaut(),
-        "rocket": skdata.rocket(),
-        "horse (silhouette)": skdata.horse(),
-        "cameraman": skdata.camera(),
-        "hubble deep field": skdata.hubble_deep_field(),
-    }
-    china, flower = load_sample_images().images
-    arrays["china (temple)"] = china
-    arrays["flower"] = flower
-    gallery = {}
-    for name, arr in arrays.items():
-        if arr.dtype == bool:
-            arr = (~arr).astype(np.uint8) * 255  # horse: black silhouette on white
-        gallery[name] = _to_rgb(Image.fromarray(np.ascontiguousarray(arr)))
-    return gallery
+    return {name: load_image(_package_file(*where).read_bytes()) for name, where in GALLERY.items()}
 
 
 def sample_images() -> dict[str, Image.Image]:
