@@ -286,6 +286,29 @@ def conv_weight(loaded: zoo.LoadedModel, layer: str) -> torch.Tensor:
     return module.weight.detach().clone()
 
 
+def default_slice_layer(loaded: zoo.LoadedModel) -> str:
+    """The conv layer whose filters' slices the page shows first.
+
+    The first conv after the stem that has a spatial kernel (K > 1) and reads several channels
+    per filter (ResNet's layer1.0.conv1); for depthwise-separable networks, which have none,
+    the first K > 1 conv after the stem (a depthwise one); else the first conv.
+    """
+    convs = [(n, m) for n, m in loaded.model.named_modules() if isinstance(m, nn.Conv2d)]
+    later = convs[1:] or convs
+    for wanted in (lambda m: m.in_channels // m.groups > 1 and max(m.kernel_size) > 1,
+                   lambda m: max(m.kernel_size) > 1):
+        found = next((n for n, m in later if wanted(m)), None)
+        if found:
+            return found
+    return later[0][0]
+
+
+def is_depthwise(loaded: zoo.LoadedModel, layer: str) -> bool:
+    """True when every filter of conv `layer` reads a single input channel (groups = in_channels > 1)."""
+    module = loaded.model.get_submodule(layer)
+    return isinstance(module, nn.Conv2d) and module.groups == module.in_channels > 1
+
+
 def first_layer_filters(loaded: zoo.LoadedModel) -> torch.Tensor:
     """The filters of the first conv layer (the one that reads the image): [C_out, C_in, K, K].
 

@@ -38,15 +38,18 @@ if not loaded.pretrained:
                "see what a trained network learned.")
 
 st.header("1 · Classic kernels (lecture 3)")
-c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 1])
-kernel_name = c1.selectbox("Kernel", [*kernels.KERNELS, "Custom"], key="fk_kernel", bind="query-params")
-mode = c2.segmented_control("Apply", kernels.MODES, default="grayscale", required=True, key="fk_mode",
+c1, c2 = st.columns([4, 1])
+kernel_names = [*kernels.KERNELS, "Custom"]
+kernel_name = c1.selectbox("Kernel", kernel_names, index=kernel_names.index("Edge detection (8-neighbour)"),
+                           key="fk_kernel", bind="query-params")
+side = c2.selectbox("Image size (px)", [64, 128, 256, 512], index=2, key="fk_size", bind="query-params")
+c1, c2, c3 = st.columns(3)
+mode = c1.segmented_control("Apply", kernels.MODES, default="grayscale", required=True, key="fk_mode",
                             bind="query-params")
-padding = c3.segmented_control("Padding", kernels.PADDINGS, default="valid", required=True, key="fk_pad",
+padding = c2.segmented_control("Padding", kernels.PADDINGS, default="valid", required=True, key="fk_pad",
                                bind="query-params")
-pooling = c4.segmented_control("2×2 pooling", kernels.POOLINGS, default="max", required=True, key="fk_pool",
+pooling = c3.segmented_control("2×2 pooling", kernels.POOLINGS, default="max", required=True, key="fk_pool",
                                bind="query-params")
-side = c5.selectbox("Size (px)", [64, 128, 256, 512], index=2, key="fk_size", bind="query-params")
 kernel = kernels.KERNELS.get(kernel_name)
 if kernel_name == "Custom":
     text = st.text_input("Custom kernel: 3 or 5 rows separated by ';', numbers or fractions such as 1/9",
@@ -57,35 +60,40 @@ if kernel_name == "Custom":
         st.error(str(exc))
 if kernel is not None:
     steps = kernels.lecture_steps(kernels.resize_for_kernels(image, side), kernel, mode, padding, pooling)
-    k_col, *cols = st.columns([1.2, 2, 2, 2, 2])
-    k_col.plotly_chart(kfig.kernel_figure(kernel, f"{kernel_name} {kernel.shape[0]}×{kernel.shape[1]}"),
+    k_col, s_col = st.columns([1, 3])
+    k_col.plotly_chart(kfig.kernel_figure(kernel, f"{kernel.shape[0]}×{kernel.shape[1]} kernel"),
                        key="fk_kernel_fig")
+    k_col.caption(f"{kernel_name}. Each output pixel is the sum of the kernel times the pixels under it "
+                  f"(torch conv2d {'on the gray image' if mode == 'grayscale' else 'on R, G and B separately'}).")
     arrays = [steps.image, steps.convolved, steps.rectified, steps.pooled]
     titles = ["input", "convolved feature map", "ReLU: rectified feature map", f"2×2 {pooling} pooling, stride 2"]
+    cols = s_col.columns(2) + s_col.columns(2)
     for col, title, size, array in zip(cols, titles, steps.sizes().values(), arrays):
         pixels, how = kfig.step_pixels(array)
         col.image(pixels, caption=f"{title} · {size} · {how}")
-    st.caption("Each output pixel is the sum of the kernel times the pixels under it (torch conv2d, "
-               f"{'the same kernel on R, G and B separately' if mode != 'grayscale' else 'on the gray image'}). "
-               "'valid' shrinks the map by K − 1; zero padding keeps its size; 2×2 pooling halves each side.")
+    st.caption("'valid' shrinks each side by K − 1; zero padding keeps the size; 2×2 pooling with stride 2 halves "
+               "each side and keeps a quarter of the values.")
 
 st.header("2 · Learned filters")
 first = features.first_layer_filters(loaded)
 convs = features.conv_layers(loaded)
 st.plotly_chart(ffig.filter_grid(first, convs[0]), key="ff_first")
 st.caption("First-layer filters look at the image directly: most become edge, colour-blob and texture detectors.")
-deep_default = next((c for c in convs[1:] if features.conv_weight(loaded, c).shape[1:] != (1, 1, 1)
-                     and features.conv_weight(loaded, c).shape[-1] > 1), convs[min(1, len(convs) - 1)])
 left, right = st.columns([3, 1])
-deep = left.selectbox("Deeper conv layer", convs, index=convs.index(deep_default), key="ff_layer",
-                      bind="query-params")
+deep = left.selectbox("Deeper conv layer", convs, index=convs.index(features.default_slice_layer(loaded)),
+                      key="ff_layer", bind="query-params")
 weight = features.conv_weight(loaded, deep)
-index = right.number_input(f"Filter (0–{len(weight) - 1})", 0, len(weight) - 1, 0, key="ff_filter",
-                           bind="query-params")
-st.plotly_chart(ffig.filter_slices(weight[min(index, len(weight) - 1)], deep, index), key="ff_slices")
-st.caption(f"A filter of {deep} has one {weight.shape[2]}×{weight.shape[3]} slice per input channel it reads "
-           f"({weight.shape[1]} here), and its output is the sum of all slices' responses. Depthwise convolutions "
-           "(one input channel per filter) and 1×1 convolutions (one number per channel) split that work in two.")
+if features.is_depthwise(loaded, deep):
+    st.plotly_chart(ffig.depthwise_filters(weight, deep), key="ff_slices")
+    st.caption(f"{deep} is a depthwise convolution: each {weight.shape[2]}×{weight.shape[3]} filter reads one "
+               "channel only, and the 1×1 convolution after it mixes the channels. Pick a 1×1 layer to see the mixing "
+               "weights, one number per input channel.")
+else:
+    index = right.number_input(f"Filter (0–{len(weight) - 1})", 0, len(weight) - 1, 0, key="ff_filter",
+                               bind="query-params")
+    st.plotly_chart(ffig.filter_slices(weight[min(index, len(weight) - 1)], deep, index), key="ff_slices")
+    st.caption(f"A filter of {deep} has one {weight.shape[2]}×{weight.shape[3]} slice per input channel it reads "
+               f"({weight.shape[1]} here); its output is the sum of the responses of all its slices.")
 
 st.header("3 · Feature maps")
 table = layer_table(name)
@@ -95,7 +103,7 @@ c1, c2, c3 = st.columns([4, 2, 1])
 label = c1.selectbox("Layer (network order: name · kind · output C×H×W)", labels, index=default, key="fm_layer",
                      bind="query-params")
 layer = table[labels.index(label)]
-top_n = c2.slider("Most active channels", 1, min(64, layer.shape[0]), min(32, layer.shape[0]), key="fm_top",
+top_n = c2.slider("Most active channels", 1, 64, 32, key="fm_top", help="Capped at the layer's channel count.",
                   bind="query-params")
 overlay = c3.toggle("Overlay", True, key="fm_overlay", bind="query-params")
 image_key = hashlib.sha1(image.tobytes()).hexdigest() + f"{image.size}"
@@ -111,7 +119,9 @@ with st.expander("The hierarchy: resolution shrinks, channels grow (edges → pa
     for stage in features.stage_summary(table, loaded.input_size):
         mark = "**" if layer.name in stage.names or any(layer.name.startswith(n + ".") for n in stage.names) else ""
         st.markdown(f"- {mark}{stage.line}{mark}")
-channel = st.selectbox("Channel to see large (most active first)", ranked, key="fm_channel", bind="query-params")
+choice = st.selectbox("Channel to see large", ["most active", *map(str, range(len(ranked)))], key="fm_channel",
+                      bind="query-params")
+channel = ranked[0] if choice == "most active" else int(choice)
 st.plotly_chart(ffig.channel_figure(result.maps[channel], layer.name, channel, seen), key="fm_channel_fig")
 
 st.header("4 · Predictions")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from explorer import features, zoo
+from explorer import features, images, zoo
 from tests.apptest import open_page
 
 PAGE = "pages/filters.py"
@@ -32,9 +32,14 @@ def test_default_page_shows_kernels_filters_maps_and_predictions():
     assert any("top-5" in t for t in titles)
     # The most active channel is shown large by default.
     loaded = zoo.load(zoo.DEFAULT_MODEL)
-    maps = features.feature_maps(loaded, __import__("explorer.images").images.sample_image("chelsea (cat)"),
-                                 "features.3")
-    assert at.selectbox(key="fm_channel").value == features.top_channels(maps, 1)[0]
+    maps = features.feature_maps(loaded, images.sample_image("chelsea (cat)"), "features.3")
+    assert at.selectbox(key="fm_channel").value == "most active"
+    top = features.top_channels(maps, 1)[0]
+    assert any(t.startswith(f"features.3, channel {top}: 28×28, values") for t in titles)
+    # Lite0 has no deep filter with several input slices: its first depthwise layer is shown instead.
+    assert at.selectbox(key="ff_layer").value == "features.1.0.depthwise.conv"
+    assert any(t.startswith("features.1.0.depthwise.conv (depthwise): all 32 filters of 3×3") for t in titles)
+    assert at.selectbox(key="fk_kernel").value == "Edge detection (8-neighbour)"
     assert any("28×28 (1/8 of the input side)" in md.value for md in at.markdown)
     assert len(at.get("image")) >= 5  # the picker thumbnail and the four kernel steps
 
@@ -44,6 +49,7 @@ def test_settings_come_from_the_url_and_a_bad_custom_kernel_shows_an_error():
                    fm_layer="features.0.conv · conv · 32×112×112", fm_top="8", fm_overlay="false")
     assert not at.exception
     assert any("3×3 or 5×5" in e.value for e in at.error)
+    assert at.selectbox(key="fk_kernel").value == "Custom"
     assert at.segmented_control(key="fk_pool").value == "sum"
     assert at.slider(key="fm_top").value == 8
     assert at.toggle(key="fm_overlay").value is False
@@ -53,7 +59,7 @@ def test_settings_come_from_the_url_and_a_bad_custom_kernel_shows_an_error():
 
     at.text_input(key="fk_custom").set_value("0 0 0 0 0; 0 0 0 0 0; 0 0 1 0 0; 0 0 0 0 0; 0 0 0 0 0").run()
     assert not at.exception and not at.error
-    assert any("Custom 5×5" in t for t in _chart_titles(at))
+    assert any(t == "5×5 kernel" for t in _chart_titles(at))
 
 
 def test_untrained_model_says_so_and_choosing_layers_and_filters_works():
@@ -64,7 +70,9 @@ def test_untrained_model_says_so_and_choosing_layers_and_filters_works():
     assert at.selectbox(key="ff_layer").value == "layer1.0.conv1"
     at.selectbox(key="fm_layer").set_value("layer4 · stage · 512×7×7").run()
     at.number_input(key="ff_filter").set_value(5).run()
+    at.selectbox(key="fm_channel").set_value("7").run()
     assert not at.exception
+    assert any(t.startswith("layer4, channel 7: 7×7, values") for t in _chart_titles(at))
     titles = _chart_titles(at)
     assert any(t.startswith("layer4: 32 of 512 channels (7×7 each") for t in titles)
     assert any(t.startswith("layer1.0.conv1, filter 5: all 64 slices of 3×3") for t in titles)

@@ -47,7 +47,30 @@ def filter_grid(weights: torch.Tensor, layer: str, columns: int = 16, tile: int 
     return _image_figure(mosaic(tiles, columns), title)
 
 
-def filter_slices(weight: torch.Tensor, layer: str, index: int, limit: int = 64, tile: int = 40) -> go.Figure:
+def _gray_slices(slices: torch.Tensor, keep: list[int], prefix: str, title: str, tile: int) -> go.Figure:
+    """Slices [N, K, K] (those in `keep`) as grayscale tiles on one shared scale, mid-gray = 0."""
+    kh, kw = slices.shape[1:]
+    w = slices.float()
+    scale = float(w[keep].abs().max()) or 1.0
+    factor = max(1, tile // max(kh, kw))
+    tiles = [upscale(to_uint8(np.repeat((0.5 + w[i].numpy() / (2 * scale))[..., None], 3, axis=2)), factor)
+             for i in keep]
+    columns = min(16, len(tiles))
+    fig = _image_figure(mosaic(tiles, columns),
+                        f"{title} (black = −{scale:.3g}, mid-gray = 0, white = +{scale:.3g})")
+    for i, channel in enumerate(keep):
+        _label(fig, *tile_origin(i, columns, tiles[0].shape[:2]), f"{prefix} {channel}")
+    return fig
+
+
+def _strongest(slices: torch.Tensor, limit: int) -> list[int]:
+    """Indices of the `limit` slices with the largest L2 norm, in index order (all when there are fewer)."""
+    if len(slices) <= limit:
+        return list(range(len(slices)))
+    return sorted(torch.topk(slices.float().flatten(1).norm(dim=1), limit).indices.tolist())
+
+
+def filter_slices(weight: torch.Tensor, layer: str, index: int, limit: int = 64, tile: int = 56) -> go.Figure:
     """The per-input-channel slices of one filter in grayscale, on one shared scale (mid-gray = 0).
 
     Args:
@@ -56,23 +79,19 @@ def filter_slices(weight: torch.Tensor, layer: str, index: int, limit: int = 64,
         limit: at most this many slices are drawn: those with the largest L2 norm, in channel order.
     """
     c_in, kh, kw = weight.shape
-    w = weight.float()
-    keep = torch.arange(c_in)
-    if c_in > limit:
-        keep = torch.sort(torch.topk(w.flatten(1).norm(dim=1), limit).indices).values
-    scale = float(w.abs().max()) or 1.0
-    factor = max(1, tile // max(kh, kw))
-    tiles = [upscale(to_uint8(np.repeat((0.5 + w[i].numpy() / (2 * scale))[..., None], 3, axis=2)), factor)
-             for i in keep.tolist()]
-    columns = min(16, len(tiles))
+    keep = _strongest(weight, limit)
     subset = f"the {limit} strongest of {c_in} slices" if c_in > limit else f"all {c_in} slices"
-    fig = _image_figure(mosaic(tiles, columns),
-                        f"{layer}, filter {index}: {subset} of {kh}×{kw} (black = −{scale:.3g}, "
-                        f"mid-gray = 0, white = +{scale:.3g})")
-    if len(tiles) <= 64:
-        for i, channel in enumerate(keep.tolist()):
-            _label(fig, *tile_origin(i, columns, tiles[0].shape[:2]), f"in {channel}")
-    return fig
+    return _gray_slices(weight, keep, "in", f"{layer}, filter {index}: {subset} of {kh}×{kw}", tile)
+
+
+def depthwise_filters(weight: torch.Tensor, layer: str, limit: int = 64, tile: int = 56) -> go.Figure:
+    """A depthwise layer's filters [C, 1, K, K]: filter c reads only input channel c, so each has one slice."""
+    c, _, kh, kw = weight.shape
+    slices = weight[:, 0]
+    keep = _strongest(slices, limit)
+    subset = f"the {limit} strongest of {c}" if c > limit else f"all {c}"
+    return _gray_slices(slices, keep, "ch", f"{layer} (depthwise): {subset} filters of {kh}×{kw}, one slice each",
+                        tile)
 
 
 def feature_grid(maps: torch.Tensor, channels: list[int], layer: str, seen: np.ndarray | None = None,
