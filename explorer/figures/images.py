@@ -47,11 +47,18 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def png_data_uri(pixels: np.ndarray) -> str:
-    """uint8 [H, W] or [H, W, 3] -> "data:image/png;base64,..." for `go.Image(source=...)`."""
+def data_uri(pixels: np.ndarray, fmt: str = "png") -> str:
+    """uint8 [H, W] or [H, W, 3] -> "data:image/...;base64,..." for `go.Image(source=...)`.
+
+    "png" is lossless (filters, where every kernel pixel counts); "jpeg" (quality 90) encodes a
+    photo-like mosaic about ten times faster and smaller, at the price of faint artefacts.
+    """
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG", optimize=False, compress_level=6)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    if fmt == "png":
+        Image.fromarray(pixels).save(buffer, format="PNG", compress_level=6)
+    else:
+        Image.fromarray(pixels).convert("RGB").save(buffer, format="JPEG", quality=90)
+    return f"data:image/{fmt};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def mosaic(tiles: list[np.ndarray], columns: int, gap: int = 2, background: int = 255) -> np.ndarray:
