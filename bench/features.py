@@ -9,6 +9,7 @@ Targets: <= 250 ms median on 2 cores; grid payload <= 3 MB. Run: `python bench/f
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -47,19 +48,28 @@ def main(repeats: int = 15) -> None:
         features.feature_maps(loaded, image, layer)
         zoo.predict(loaded, image, k=5)
 
-    print(f"EfficientNet-Lite0, one 224×224 image, layer {layer}, median of {repeats} runs")
+    print(f"EfficientNet-Lite0, one 224×224 image, layer {layer}, median of {repeats} interleaved runs")
+    print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: other work on the machine slows every row)")
+    jobs = {"bare forward pass (preprocessed tensor)": bare,
+            "preprocessing (resize, crop, normalise)": lambda: features.preprocess(loaded, image),
+            "feature maps + top-5, one pass (analyse)": lambda: features.analyse(loaded, image, layer),
+            "feature maps + top-5 as two calls": two_calls}
     for threads in sorted({torch.get_num_threads(), 1}, reverse=True):
         torch.set_num_threads(threads)
-        t_bare = median_ms(bare, repeats)
-        t_pre = median_ms(lambda: features.preprocess(loaded, image), repeats)
-        t_one = median_ms(lambda: features.analyse(loaded, image, layer), repeats)
-        t_two = median_ms(two_calls, repeats)
+        times = {name: [] for name in jobs}
+        for job in jobs.values():
+            job()  # warm-up
+        for _ in range(repeats):  # interleaved, so that every job sees the same background load
+            for name, job in jobs.items():
+                start = time.perf_counter()
+                job()
+                times[name].append((time.perf_counter() - start) * 1000)
+        bare_times = times["bare forward pass (preprocessed tensor)"]
         print(f"  torch threads = {threads}")
-        print(f"    bare forward pass (preprocessed tensor):        {t_bare:7.1f} ms")
-        print(f"    preprocessing (resize, crop, normalise):        {t_pre:7.1f} ms")
-        print(f"    feature maps + top-5, one pass (analyse):       {t_one:7.1f} ms   "
-              f"ratio to bare forward {t_one / t_bare:.2f}  (target <= 250 ms)")
-        print(f"    feature maps + top-5 as two calls:              {t_two:7.1f} ms   ratio {t_two / t_bare:.2f}")
+        for name, values in times.items():
+            ratio = statistics.median(v / b for v, b in zip(values, bare_times))
+            target = "  (target <= 250 ms)" if "analyse" in name else ""
+            print(f"    {name:<42} {statistics.median(values):7.1f} ms   ratio to bare forward {ratio:.2f}{target}")
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     print("Payload sent to the browser (plotly JSON bytes)")
