@@ -309,12 +309,17 @@ def is_depthwise(loaded: zoo.LoadedModel, layer: str) -> bool:
     return isinstance(module, nn.Conv2d) and module.groups == module.in_channels > 1
 
 
+def first_conv(loaded: zoo.LoadedModel) -> str:
+    """Name of the first conv layer, the one that reads the image (in_channels = the image's channels)."""
+    for name, module in loaded.model.named_modules():
+        if isinstance(module, nn.Conv2d) and module.in_channels == loaded.info.in_channels:
+            return name
+    raise ValueError(f"{loaded.info.title} has no convolution that reads the image.")
+
+
 def first_layer_filters(loaded: zoo.LoadedModel) -> torch.Tensor:
     """The filters of the first conv layer (the one that reads the image): [C_out, C_in, K, K].
 
     C_in is 3 (RGB) for every ImageNet model and 1 for LeNet-5's grayscale digits.
     """
-    for name, module in loaded.model.named_modules():
-        if isinstance(module, nn.Conv2d) and module.in_channels == loaded.info.in_channels:
-            return conv_weight(loaded, name)
-    raise ValueError(f"{loaded.info.title} has no convolution that reads the image.")
+    return conv_weight(loaded, first_conv(loaded))

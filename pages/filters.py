@@ -77,7 +77,7 @@ if kernel is not None:
 st.header("2 · Learned filters")
 first = features.first_layer_filters(loaded)
 convs = features.conv_layers(loaded)
-st.plotly_chart(ffig.filter_grid(first, convs[0]), key="ff_first")
+st.plotly_chart(ffig.filter_grid(first, features.first_conv(loaded)), key="ff_first")
 st.caption("First-layer filters look at the image directly: most become edge, colour-blob and texture detectors.")
 left, right = st.columns([3, 1])
 deep = left.selectbox("Deeper conv layer", convs, index=convs.index(features.default_slice_layer(loaded)),

@@ -198,3 +198,13 @@ def test_grid_of_32_maps_stays_small(lite0, cat):
     assert "32 of 32 channels (112×112 each" in fig.layout.title.text
     grid = ffig.filter_grid(features.first_layer_filters(lite0), "features.0.conv")
     assert "3×3×3×32" in grid.layout.title.text
+
+
+def test_default_slice_layer_and_depthwise(lite0):
+    assert features.default_slice_layer(lite0) == "features.1.0.depthwise.conv"
+    assert features.is_depthwise(lite0, "features.1.0.depthwise.conv")
+    assert not features.is_depthwise(lite0, "features.1.0.project.conv")
+    assert features.first_conv(lite0) == "features.0.conv"
+    resnet = zoo.load("resnet18", pretrained=False)
+    assert features.default_slice_layer(resnet) == "layer1.0.conv1"
+    assert not features.is_depthwise(resnet, "layer1.0.conv1")
