@@ -35,6 +35,14 @@ from explorer import zoo
 #: Rough reading of each third of the network's stages (lecture 3, Zeiler & Fergus 2013).
 HIERARCHY = ("edges, colours and simple textures", "textures and object parts", "parts and whole objects")
 
+#: Where a lecture's figure differs from the model shown here (DESIGN.md: show both, say why).
+LECTURE_NOTES: dict[str, str] = {
+    "alexnet": ("Lecture 2 gives AlexNet's first layer as 96 filters of 11×11×3 (the 2012 paper, whose filters "
+                "were split over two GPUs). torchvision's AlexNet, shown here and used in lecture 3's table, "
+                "is the one-GPU variant with 64 filters of 11×11×3; both give 55×55 maps (227 px without "
+                "padding in the lecture, 224 px with 2 px of padding here)."),
+}
+
 
 @dataclass(frozen=True)
 class LayerInfo:

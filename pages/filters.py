@@ -79,6 +79,8 @@ first = features.first_layer_filters(loaded)
 convs = features.conv_layers(loaded)
 st.plotly_chart(ffig.filter_grid(first, features.first_conv(loaded)), key="ff_first")
 st.caption("First-layer filters look at the image directly: most become edge, colour-blob and texture detectors.")
+if name in features.LECTURE_NOTES:
+    st.info(features.LECTURE_NOTES[name])
 left, right = st.columns([3, 1])
 deep = left.selectbox("Deeper conv layer", convs, index=convs.index(features.default_slice_layer(loaded)),
                       key="ff_layer", bind="query-params")

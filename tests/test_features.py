@@ -208,3 +208,14 @@ def test_default_slice_layer_and_depthwise(lite0):
     resnet = zoo.load("resnet18", pretrained=False)
     assert features.default_slice_layer(resnet) == "layer1.0.conv1"
     assert not features.is_depthwise(resnet, "layer1.0.conv1")
+
+
+def test_alexnet_note_matches_the_shapes_shown():
+    entry = zoo.info("alexnet")
+    with torch.device("meta"):
+        model = zoo.build("alexnet")
+    loaded = zoo.LoadedModel("alexnet", model, zoo.make_transform(entry), entry.input_size, None, False, "", entry)
+    assert features.layer_shapes(loaded)["features.0"] == (64, 55, 55)
+    assert tuple(model.features[0].weight.shape) == (64, 3, 11, 11)
+    note = features.LECTURE_NOTES["alexnet"]
+    assert "96 filters of 11×11×3" in note and "64 filters" in note and "55×55" in note
