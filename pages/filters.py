@@ -16,7 +16,7 @@ def layer_table(name: str) -> list[features.LayerInfo]:
     return features.layer_table(loaded_model(name))
 
 
-@st.cache_data(max_entries=32, show_spinner="Running the network…")
+@st.cache_data(max_entries=16, ttl=3600, show_spinner="Running the network…")  # VGG conv1 maps are 13 MB
 def analyse(name: str, image_key: str, layer: str, _image) -> features.FeatureResult:
     loaded = loaded_model(name)
     with model_lock(name):  # the hook is attached to the model every session shares
