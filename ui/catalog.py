@@ -21,6 +21,9 @@ class PageEntry:
 HOME = PageEntry("pages/home.py", "Home", ":material/home:", "What each page teaches.", "home")
 
 PAGES: list[PageEntry] = [
+    PageEntry("pages/filters.py", "Filters and feature maps", ":material/filter_center_focus:",
+              "lecture kernels on your photo, a real network's learned filters, what each layer sees, and its top-5.",
+              "filters"),
     PageEntry("pages/zoo.py", "Model zoo", ":material/hub:",
               "the course's networks from LeNet-5 to EfficientNet, and what each one sees in your photo.", "zoo"),
 ]

@@ -1,0 +1,333 @@
+"""Feature maps and learned filters of a zoo model, read with forward hooks.
+
+Lecture 3 ("visualizing what a convnet learns") and Zeiler & Fergus (2013): the first layer
+learns edge and colour detectors, later layers respond to textures, then to object parts and
+objects, while the resolution shrinks and the number of channels grows.
+
+Which layers are offered:
+- every `nn.Conv2d` ("conv": the raw convolution output, before batch norm and activation);
+- the *stages* of the network: the direct children of its trunk (`model.features` when the
+  model has one, else the model itself) that contain a convolution (ResNet's `layer1`, the
+  Lite stages `features.3`, VGG's conv layers, Inception's `Mixed_5b`, ...);
+- the *blocks* inside a stage that is a container (`layer1.0`, `features.3.1`, ...).
+Their order is the order in which their forward passes finish, which is the order of the
+data through the network. The table is computed on a copy of the architecture built on the
+`meta` device: shapes only, no weights, no compute, and the shared model is not touched.
+
+Hooks on a shared model (DESIGN.md section 6): `feature_maps` attaches one forward hook and
+removes it in a `finally`; the hook only records calls made from the calling thread, so a
+forward pass another session runs on the same model at that moment is not captured. Callers
+serving several sessions should still hold the model's lock (`ui.models.model_lock`).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from explorer import zoo
+
+#: Rough reading of each third of the network's stages (lecture 3, Zeiler & Fergus 2013).
+HIERARCHY = ("edges, colours and simple textures", "textures and object parts", "parts and whole objects")
+
+#: Where a lecture's figure differs from the model shown here (DESIGN.md: show both, say why).
+LECTURE_NOTES: dict[str, str] = {
+    "alexnet": ("Lecture 2 gives AlexNet's first layer as 96 filters of 11×11×3 (the 2012 paper, whose filters "
+                "were split over two GPUs). torchvision's AlexNet, shown here and used in lecture 3's table, "
+                "is the one-GPU variant with 64 filters of 11×11×3; both give 55×55 maps (227 px without "
+                "padding in the lecture, 224 px with 2 px of padding here)."),
+}
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One layer the page can show.
+
+    Attributes:
+        name: dotted module name, e.g. "features.3.1" (as `model.get_submodule` takes it).
+        kind: "conv", "block" or "stage" (see the module docstring).
+        module_type: class name, e.g. "Conv2d", "MBConv", "BasicBlock".
+        shape: output shape (C, H, W) for one input image at the model's input size.
+    """
+
+    name: str
+    kind: str
+    module_type: str
+    shape: tuple[int, int, int]
+
+    @property
+    def label(self) -> str:
+        """"features.3 · stage · 40×28×28": the name, the kind and the output shape."""
+        c, h, w = self.shape
+        return f"{self.name} · {self.kind} · {c}×{h}×{w}"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Consecutive stages of the trunk that share one output resolution.
+
+    Attributes:
+        names: the stage names, in order.
+        resolution: (H, W) of their outputs in pixels.
+        channels: output channels of each stage, in order.
+        downsampling: input side / output side (2 means half the input resolution).
+        reading: what this part of the hierarchy roughly detects (one of `HIERARCHY`).
+    """
+
+    names: tuple[str, ...]
+    resolution: tuple[int, int]
+    channels: tuple[int, ...]
+    downsampling: float
+    reading: str
+
+    @property
+    def line(self) -> str:
+        """One line: "28×28 (1/8 of the input) · features.3 · 40 channels · textures and object parts"."""
+        h, w = self.resolution
+        names = self.names[0] if len(self.names) == 1 else f"{self.names[0]} … {self.names[-1]}"
+        chans = " → ".join(str(c) for c in self.channels)
+        return (f"{h}×{w} (1/{self.downsampling:g} of the input side) · {names} · "
+                f"{chans} channels · {self.reading}")
+
+
+def _has_conv(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in module.modules())
+
+
+def _trunk_name(model: nn.Module) -> str:
+    """"features" when the model keeps its convolutions in `model.features`, else "" (the model itself)."""
+    features = getattr(model, "features", None)
+    return "features" if isinstance(features, nn.Module) and _has_conv(features) else ""
+
+
+def _kinds(model: nn.Module) -> dict[str, str]:
+    """name -> "stage" | "block" | "conv" for every module the page offers (before checking shapes)."""
+    trunk_name = _trunk_name(model)
+    trunk = model.get_submodule(trunk_name)
+    prefix = f"{trunk_name}." if trunk_name else ""
+    kinds: dict[str, str] = {}
+    for child_name, child in trunk.named_children():
+        if not _has_conv(child):
+            continue
+        stage = prefix + child_name
+        kinds[stage] = "stage"
+        if isinstance(child, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+            for block_name, block in child.named_children():
+                if _has_conv(block) and not isinstance(block, nn.Conv2d):
+                    kinds[f"{stage}.{block_name}"] = "block"
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            kinds.setdefault(name, "conv")
+    return kinds
+
+
+def layer_table(loaded: zoo.LoadedModel) -> list[LayerInfo]:
+    """Every conv layer, block and stage of `loaded`'s architecture, in network order, with its output shape.
+
+    Computed on the `meta` device from a fresh build of the same architecture, so it costs no
+    compute (0.01-0.6 s of Python) and never touches `loaded.model`. Modules that do not run in
+    eval mode (Inception v3's auxiliary head) are left out.
+    """
+    num_classes = len(loaded.labels) if loaded.labels else None
+    with torch.device("meta"):
+        model = zoo.build(loaded.name, num_classes=num_classes)
+    kinds = _kinds(model)
+    fired: list[LayerInfo] = []
+    seen: set[str] = set()
+
+    def record(name: str, module: nn.Module, output: object) -> None:
+        if name not in seen and torch.is_tensor(output) and output.dim() == 4:
+            seen.add(name)
+            fired.append(LayerInfo(name, kinds[name], type(module).__name__, tuple(output.shape[1:])))
+
+    handles = [model.get_submodule(name).register_forward_hook(
+        lambda module, args, output, name=name: record(name, module, output)) for name in kinds]
+    try:
+        with torch.inference_mode():
+            model(torch.empty(1, *loaded.info.input_shape, device="meta"))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return fired
+
+
+def layer_names(loaded: zoo.LoadedModel) -> list[str]:
+    """Names of the conv layers, blocks and stages of `loaded`, in network order (see `layer_table`)."""
+    return [layer.name for layer in layer_table(loaded)]
+
+
+def layer_shapes(loaded: zoo.LoadedModel) -> dict[str, tuple[int, int, int]]:
+    """name -> output shape (C, H, W) for one image at the model's input size, in network order."""
+    return {layer.name: layer.shape for layer in layer_table(loaded)}
+
+
+def default_layer(table: list[LayerInfo]) -> str:
+    """A stage about a third of the way in: past the edge detectors, with maps still 28-56 px wide."""
+    stages = [layer.name for layer in table if layer.kind == "stage"]
+    return stages[len(stages) // 3] if stages else table[0].name
+
+
+def stage_summary(table: list[LayerInfo], input_size: int) -> list[Stage]:
+    """Group the trunk's stages by output resolution, in order: the resolution shrinks, the channels grow.
+
+    Args:
+        table: `layer_table(loaded)`.
+        input_size: side of the model's input in pixels (`loaded.input_size`).
+    """
+    groups: list[list[LayerInfo]] = []
+    for layer in (layer for layer in table if layer.kind == "stage"):
+        if groups and groups[-1][-1].shape[1:] == layer.shape[1:]:
+            groups[-1].append(layer)
+        else:
+            groups.append([layer])
+    stages = []
+    for i, group in enumerate(groups):
+        h, w = group[0].shape[1:]
+        reading = HIERARCHY[min(len(HIERARCHY) - 1, i * len(HIERARCHY) // len(groups))]
+        stages.append(Stage(tuple(g.name for g in group), (h, w), tuple(g.shape[0] for g in group),
+                            round(input_size / h, 1), reading))
+    return stages
+
+
+def preprocess(loaded: zoo.LoadedModel, image: Image.Image) -> torch.Tensor:
+    """The model's input for `image`: float tensor [1, C, input_size, input_size], normalised."""
+    return loaded.transform(image.convert("RGB")).unsqueeze(0)
+
+
+def input_view(loaded: zoo.LoadedModel, x: torch.Tensor) -> np.ndarray:
+    """What the model sees, back in pixels: uint8 [input_size, input_size, 3] (the crop, un-normalised)."""
+    mean = torch.tensor(loaded.info.mean).view(-1, 1, 1)
+    std = torch.tensor(loaded.info.std).view(-1, 1, 1)
+    pixels = (x[0] * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8)
+    if pixels.shape[0] == 1:
+        pixels = pixels.expand(3, -1, -1)
+    return pixels.permute(1, 2, 0).contiguous().numpy()
+
+
+@dataclass
+class FeatureResult:
+    """One forward pass: the maps of one layer, the top-k classes and what the model saw.
+
+    Attributes:
+        layer: the layer name.
+        maps: float32 tensor [C, H, W], the layer's output for the image.
+        top: [(label, probability in [0, 1])], highest first.
+        seen: uint8 [S, S, 3], the centre crop the model classified (S = input size).
+    """
+
+    layer: str
+    maps: torch.Tensor
+    top: list[tuple[str, float]]
+    seen: np.ndarray
+
+
+def _forward_with_hook(loaded: zoo.LoadedModel, x: torch.Tensor, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(layer output [C, H, W], logits [num_classes]) from one forward pass; the hook is always removed."""
+    try:
+        module = loaded.model.get_submodule(layer)
+    except AttributeError:
+        raise ValueError(f"{loaded.info.title} has no layer {layer!r}; pick one from layer_names().") from None
+    owner = threading.get_ident()
+    captured: list[torch.Tensor] = []
+
+    def hook(_module: nn.Module, _args: object, output: object) -> None:
+        # Only this thread's pass, and only the first call (a module may be reused in one pass).
+        if threading.get_ident() == owner and not captured and torch.is_tensor(output):
+            captured.append(output.detach().clone())  # clone: a later in-place ReLU would change it
+
+    handle = module.register_forward_hook(hook)
+    try:
+        with torch.inference_mode():
+            logits = loaded.model(x)
+    finally:
+        handle.remove()
+    if not captured or captured[0].dim() != 4:
+        raise ValueError(f"Layer {layer!r} does not produce feature maps; pick one from layer_names().")
+    return captured[0][0], logits[0]
+
+
+def feature_maps(loaded: zoo.LoadedModel, image: Image.Image, layer: str) -> torch.Tensor:
+    """The output of `layer` for `image`: float32 tensor [C, H, W].
+
+    Raises:
+        ValueError: `layer` is not a module of the model, or its output is not [1, C, H, W].
+    """
+    return _forward_with_hook(loaded, preprocess(loaded, image), layer)[0]
+
+
+def analyse(loaded: zoo.LoadedModel, image: Image.Image, layer: str, k: int = 5) -> FeatureResult:
+    """Feature maps of `layer` and the top-k predictions, from a single forward pass."""
+    x = preprocess(loaded, image)
+    maps, logits = _forward_with_hook(loaded, x, layer)
+    probs = torch.softmax(logits, dim=0)
+    top = torch.topk(probs, min(k, probs.numel()))
+    labels = loaded.labels or [f"class {i}" for i in range(probs.numel())]
+    return FeatureResult(layer, maps, [(labels[i], float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist())],
+                         input_view(loaded, x))
+
+
+def top_channels(maps: torch.Tensor, n: int) -> list[int]:
+    """Indices of the `n` channels of `maps` [C, H, W] with the highest mean activation, highest first."""
+    means = maps.float().mean(dim=(1, 2))
+    return torch.argsort(means, descending=True)[: max(0, min(n, len(means)))].tolist()
+
+
+def conv_layers(loaded: zoo.LoadedModel) -> list[str]:
+    """Names of every `nn.Conv2d` of the model, in definition order."""
+    return [name for name, m in loaded.model.named_modules() if isinstance(m, nn.Conv2d)]
+
+
+def conv_weight(loaded: zoo.LoadedModel, layer: str) -> torch.Tensor:
+    """A copy of the weights of conv `layer`: [C_out, C_in / groups, K_h, K_w].
+
+    Raises:
+        ValueError: `layer` is not a Conv2d of the model.
+    """
+    module = dict(loaded.model.named_modules()).get(layer)
+    if not isinstance(module, nn.Conv2d):
+        raise ValueError(f"{layer!r} is not a convolution of {loaded.info.title}; pick one from conv_layers().")
+    return module.weight.detach().clone()
+
+
+def default_slice_layer(loaded: zoo.LoadedModel) -> str:
+    """The conv layer whose filters' slices the page shows first.
+
+    The first conv after the stem that has a spatial kernel (K > 1) and reads several channels
+    per filter (ResNet's layer1.0.conv1); for depthwise-separable networks, which have none,
+    the first K > 1 conv after the stem (a depthwise one); else the first conv.
+    """
+    convs = [(n, m) for n, m in loaded.model.named_modules() if isinstance(m, nn.Conv2d)]
+    later = convs[1:] or convs
+    for wanted in (lambda m: m.in_channels // m.groups > 1 and max(m.kernel_size) > 1,
+                   lambda m: max(m.kernel_size) > 1):
+        found = next((n for n, m in later if wanted(m)), None)
+        if found:
+            return found
+    return later[0][0]
+
+
+def is_depthwise(loaded: zoo.LoadedModel, layer: str) -> bool:
+    """True when every filter of conv `layer` reads a single input channel (groups = in_channels > 1)."""
+    module = loaded.model.get_submodule(layer)
+    return isinstance(module, nn.Conv2d) and module.groups == module.in_channels > 1
+
+
+def first_conv(loaded: zoo.LoadedModel) -> str:
+    """Name of the first conv layer, the one that reads the image (in_channels = the image's channels)."""
+    for name, module in loaded.model.named_modules():
+        if isinstance(module, nn.Conv2d) and module.in_channels == loaded.info.in_channels:
+            return name
+    raise ValueError(f"{loaded.info.title} has no convolution that reads the image.")
+
+
+def first_layer_filters(loaded: zoo.LoadedModel) -> torch.Tensor:
+    """The filters of the first conv layer (the one that reads the image): [C_out, C_in, K, K].
+
+    C_in is 3 (RGB) for every ImageNet model and 1 for LeNet-5's grayscale digits.
+    """
+    return conv_weight(loaded, first_conv(loaded))
