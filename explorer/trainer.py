@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -48,7 +49,22 @@ OPTIMIZERS = ("adam", "sgd")
 #: Backbones the trainer cannot use: SqueezeNet's classifier is a convolution, not a Linear layer.
 UNSUPPORTED = ("squeezenet1_1",)
 
-_BUILD_LOCK = threading.Lock()  # model init draws from torch's global RNG; seed it one run at a time
+_BUILD_LOCK = threading.Lock()
+_ALWAYS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "lenet5")
+
+
+def backbones() -> list[str]:
+    """Backbones to offer: EfficientNet-Lite0/1/2 (ImageNet weights offline), LeNet-5 (from scratch),
+    then every other zoo model whose torchvision weights are already in the torch hub cache."""
+    names = list(_ALWAYS)
+    for name in zoo.list_models():
+        entry = zoo.info(name)
+        if name in names or name in UNSUPPORTED or entry.tv_weights is None:
+            continue
+        path = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(entry.tv_weights.url))
+        if os.path.exists(path):
+            names.append(name)
+    return names  # model init draws from torch's global RNG; seed it one run at a time
 
 
 @dataclass(frozen=True)
@@ -150,6 +166,13 @@ def backbone_blocks(model: nn.Module, head: str) -> list[tuple[str, nn.Module]]:
         else:
             blocks.append((name, child))
     return [(n, m) for n, m in blocks if n != head and any(True for _ in m.parameters())]
+
+
+def block_names(name: str) -> list[str]:
+    """Names of `backbone_blocks` of zoo model `name` (built on the meta device: no memory, milliseconds)."""
+    with torch.device("meta"):
+        model, head, _ = architecture(name, 2, pretrained=False)
+    return [n for n, _ in backbone_blocks(model, head)]
 
 
 @dataclass

@@ -21,6 +21,8 @@ class PageEntry:
 HOME = PageEntry("pages/home.py", "Home", ":material/home:", "What each page teaches.", "home")
 
 PAGES: list[PageEntry] = [
+    PageEntry("pages/transfer.py", "Transfer learning", ":material/model_training:",
+              "train a classifier on your own images: from scratch, linear probe or fine-tuning, live.", "transfer"),
     PageEntry("pages/zoo.py", "Model zoo", ":material/hub:",
               "the course's networks from LeNet-5 to EfficientNet, and what each one sees in your photo.", "zoo"),
 ]
