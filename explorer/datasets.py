@@ -32,7 +32,7 @@ from explorer import images
 #: Longest side, in pixels, of a stored training image (Lite2, the largest input, needs 260).
 STORE_SIDE = 256
 #: Largest zip upload accepted, in bytes.
-MAX_ZIP_BYTES = 100 * 1024 * 1024
+MAX_ZIP_BYTES = 50 * 1024 * 1024  # = server.maxUploadSize in .streamlit/config.toml
 #: Largest total uncompressed size of a zip, in bytes.
 MAX_UNZIPPED_BYTES = 400 * 1024 * 1024
 #: Largest compression ratio of one entry: images are already compressed, so a 100:1 entry is a bomb.

@@ -9,7 +9,7 @@ from explorer import jobs, model_io, trainer
 from explorer.figures import transfer as figs
 from ui.image_picker import image_picker
 
-MAX_MODEL_MB = model_io.MAX_IMPORT_BYTES // (1024 * 1024)
+MAX_MODEL_MB = 50  # server.maxUploadSize; Lite0-2 models are 14-20 MB
 
 
 def _finished(runs: list[jobs.Run]) -> list[jobs.Run]:

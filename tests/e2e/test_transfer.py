@@ -1,0 +1,24 @@
+"""The Transfer-learning page in Chromium: demo data, a 2-epoch run, live curves and a confusion matrix."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import screenshot, wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+
+def test_train_two_epochs_on_demo_data(page, app_url):
+    page.goto(f"{app_url}/transfer?tl_src=Demo%3A+digits&tl_ndig=40&tl_bb=lenet5&tl_strat=From+scratch&tl_ep=2&tl_bs=16")
+    wait_for_app(page, "Transfer learning")
+    expect(page.get_by_text("scikit-learn's real handwritten")).to_be_visible()
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Finished after 2 epochs")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("confusion matrix (validation)")).to_be_visible(timeout=60_000)
+    expect(page.locator(".js-plotly-plot").get_by_text("accuracy").first).to_be_visible()
+    expect(page.get_by_text("Misclassified validation images")).to_be_visible()
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    page.set_viewport_size({"width": 1400, "height": 2600})  # the app scrolls inside itself: show the results
+    page.get_by_text("2. Model and training").scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    screenshot(page, "transfer")
