@@ -20,10 +20,12 @@ computed once and cached, and an epoch only trains the head on the cached vector
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
@@ -343,6 +345,31 @@ def _forward_all(module: nn.Module, x: torch.Tensor, batch: int = 8) -> torch.Te
         return torch.cat([module(x[i:i + batch]) for i in range(0, len(x), batch)])
 
 
+_FEATURES: OrderedDict[tuple[str, int, str], torch.Tensor] = OrderedDict()
+_FEATURES_LOCK = threading.Lock()
+FEATURE_CACHE_ENTRIES = 16  # a few MB each at most (1,797 digits x 1,280 floats = 9 MB)
+
+
+def _cached_features(backbone: str, seed: int, extractor: nn.Module, pixels: torch.Tensor, pre: Preprocess) -> torch.Tensor:
+    """Frozen pretrained features of uint8 `pixels` [N, C, H, W] -> [N, D], remembered across runs.
+
+    The key is the backbone name, the seed (a backbone without pretrained weights is initialised
+    from it) and a hash of the exact pixels, so a second linear probe on the same images (another
+    learning rate, more epochs) skips the backbone entirely.
+    """
+    key = (backbone, seed, hashlib.blake2b(pixels.numpy().tobytes(), digest_size=16).hexdigest())
+    with _FEATURES_LOCK:
+        if key in _FEATURES:
+            _FEATURES.move_to_end(key)
+            return _FEATURES[key]
+    feats = _forward_all(extractor, pre.normalize(pixels))
+    with _FEATURES_LOCK:
+        _FEATURES[key] = feats
+        while len(_FEATURES) > FEATURE_CACHE_ENTRIES:
+            _FEATURES.popitem(last=False)
+    return feats
+
+
 @contextlib.contextmanager
 def _threads(n: int | None) -> Iterator[None]:
     """Temporarily use `n` intra-op threads (None: leave as is). The setting is process-wide.
@@ -401,8 +428,8 @@ def train(config: TrainConfig, train_set: list[tuple[Image.Image, int]], val_set
         t0 = time.perf_counter()
         _set_module(model, prep.head, nn.Identity())
         model.eval()
-        feats_train = _forward_all(model, pre.normalize(x_train))
-        feats_val = _forward_all(model, x_val)
+        feats_train = _cached_features(config.backbone, config.seed, model, x_train, pre)
+        feats_val = _cached_features(config.backbone, config.seed, model, pre.pixels([img for img, _ in val_set]), pre)
         _set_module(model, prep.head, head)
         cache_seconds = time.perf_counter() - t0
 

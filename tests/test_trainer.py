@@ -201,3 +201,20 @@ def test_a_failing_run_reports_its_error(shapes):
     data, train, val = shapes
     run = jobs.start(TrainConfig("lenet5", "scratch", epochs=1), train, [], data.classes)
     assert run.wait(30) and run.status == jobs.FAILED and "validation" in run.error
+
+
+def test_a_second_linear_probe_on_the_same_images_reuses_the_features(shapes):
+    data, train, val = shapes
+    _run(TrainConfig("lenet5", "linear_probe", epochs=1, seed=7), train, val, data.classes)
+    before = dict(trainer._FEATURES)
+    _run(TrainConfig("lenet5", "linear_probe", epochs=2, lr=0.1, seed=7), train, val, data.classes)
+    assert trainer._FEATURES.keys() == before.keys()  # nothing recomputed
+    _run(TrainConfig("lenet5", "linear_probe", epochs=1, seed=8), train, val, data.classes)
+    assert len(set(trainer._FEATURES) - set(before)) == 2  # another seed, other random features: train + val
+    # The cached vectors are what the frozen backbone computes.
+    prepared = trainer.prepare_model(TrainConfig("lenet5", "linear_probe", seed=8), 3)
+    prepared.model.classifier[5] = torch.nn.Identity()
+    pre = trainer.Preprocess(trainer.zoo.info("lenet5"))
+    pixels = pre.pixels([img for img, _ in train])
+    fresh = prepared.model.eval()(pre.normalize(pixels)).detach()
+    assert torch.allclose(trainer._cached_features("lenet5", 8, prepared.model, pixels, pre), fresh, atol=1e-6)
