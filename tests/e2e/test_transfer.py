@@ -1,5 +1,7 @@
 """The Transfer-learning page in Chromium: demo data, a 2-epoch run, live curves and a confusion matrix."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -22,3 +24,18 @@ def test_train_two_epochs_on_demo_data(page, app_url):
     page.get_by_text("2. Model and training").scroll_into_view_if_needed()
     page.wait_for_timeout(1500)
     screenshot(page, "transfer")
+
+
+def test_a_run_keeps_training_across_a_page_switch(page, app_url):
+    page.goto(f"{app_url}/transfer?tl_src=Demo%3A+digits&tl_ndig=60&tl_bb=lenet5&tl_strat=From+scratch&tl_ep=25&tl_bs=8")
+    wait_for_app(page, "Transfer learning")
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Run #")).to_be_visible(timeout=60_000)
+    # Switch pages through the navigation (same session), then come back.
+    page.get_by_role("link", name=re.compile("zoo", re.I)).first.click()
+    wait_for_app(page, "Model zoo")
+    page.get_by_role("link", name=re.compile("transfer", re.I)).first.click()
+    wait_for_app(page, "Transfer learning")
+    expect(page.get_by_text("Run #")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Finished after 25 epochs")).to_be_visible(timeout=180_000)
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
