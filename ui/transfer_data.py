@@ -59,8 +59,8 @@ def _class_editor(cls: dict, classes: list[dict]) -> None:
     with st.container(border=True):
         left, mid, right = st.columns([3, 1, 1], vertical_alignment="bottom")
         cls["name"] = left.text_input("Class name", value=cls["name"], key=f"tl_cname_{cid}", max_chars=40)
-        mid.caption(f"{len(cls['images'])} images")
-        if right.button("Remove class", key=f"tl_crm_{cid}", icon=":material/delete:"):
+        count_slot = mid.empty()  # filled once this run's uploads are added
+        if right.button("Remove", key=f"tl_crm_{cid}", icon=":material/delete:", help="Remove this class and its images"):
             classes.remove(cls)
             st.rerun()
         up, cam = st.columns(2)
@@ -73,6 +73,7 @@ def _class_editor(cls: dict, classes: list[dict]) -> None:
             shot = cam.camera_input("Take a photo for this class", key=f"tl_cam_{cid}")
             if shot is not None:
                 _add_files(cls, [shot], errors)
+        count_slot.caption(f"{len(cls['images'])} images")
         for message in errors:
             st.warning(f"Skipped {message}", icon=":material/broken_image:")
         shown = cls["images"][-THUMBS:]

@@ -55,8 +55,9 @@ def settings(num_images: int) -> trainer.TrainConfig:
     config = trainer.TrainConfig(backbone, strategy, int(epochs), int(batch), float(lr), float(blr), opt, float(wd),
                                  int(seed), aug, int(blocks or 1))
     if config.fast_path:
-        st.success("Frozen backbone, no augmentation: features cached — each epoch takes milliseconds. "
-                   f"The backbone sees each of the {num_images} images once.", icon=":material/bolt:")
+        seen = f" The backbone sees each of the {num_images} images once." if num_images else ""
+        st.success(f"Frozen backbone, no augmentation: features cached — each epoch takes milliseconds.{seen}",
+                   icon=":material/bolt:")
     return config
 
 

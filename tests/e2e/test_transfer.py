@@ -39,3 +39,31 @@ def test_a_run_keeps_training_across_a_page_switch(page, app_url):
     expect(page.get_by_text("Run #")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Finished after 25 epochs")).to_be_visible(timeout=180_000)
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
+
+def _png(colour) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_own_classes_from_uploads_with_a_bad_file_skipped(page, app_url):
+    page.goto(f"{app_url}/transfer?tl_src=Your+classes&tl_bb=lenet5&tl_strat=From+scratch&tl_ep=2&tl_bs=4")
+    wait_for_app(page, "Transfer learning")
+    inputs = page.locator('[class*="st-key-tl_up_"] input[type=file]')
+    expect(inputs).to_have_count(2)
+    reds = [{"name": f"red{i}.png", "mimeType": "image/png", "buffer": _png((200 + i, 0, 0))} for i in range(3)]
+    blues = [{"name": f"blue{i}.png", "mimeType": "image/png", "buffer": _png((0, 0, 200 + i))} for i in range(3)]
+    inputs.nth(0).set_input_files(reds + [{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
+    expect(page.get_by_text("Skipped notes.txt")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("3 images").first).to_be_visible()
+    inputs.nth(1).set_input_files(blues)
+    expect(page.get_by_text("class 1: 3 · class 2: 3")).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Finished after 2 epochs")).to_be_visible(timeout=120_000)
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    screenshot(page, "transfer-own-classes")
