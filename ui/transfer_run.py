@@ -14,7 +14,8 @@ from explorer import augment, jobs, trainer, zoo
 from explorer.figures import transfer as figs
 
 STRATEGY_BY_TITLE = {title: key for key, title in trainer.STRATEGY_TITLES.items()}
-MAX_RUNS_KEPT = 12  # finished runs kept per session (each holds its model: 0.2-30 MB)
+MAX_RUNS_KEPT = 12  # runs whose settings and curves the session keeps for comparison
+MODELS_KEPT = 4  # of those, the latest runs that also keep their trained model (0.2-30 MB each)
 
 
 def settings(num_images: int) -> trainer.TrainConfig:
@@ -116,6 +117,8 @@ def start_button(config: trainer.TrainConfig, train_set, val_set, classes: list[
         runs = st.session_state.setdefault("tl_runs", [])
         runs.append(run)
         del runs[:-MAX_RUNS_KEPT]
+        for old in runs[:-MODELS_KEPT]:  # keep the session small (DESIGN.md section 6): curves stay
+            old.result, old.val_set = None, []
 
 
 def live_view() -> None:
