@@ -166,8 +166,8 @@ def _work(run: Run, train_set: list, val_set: list) -> None:
                 run.epochs.append(metrics)
             else:
                 run.result = metrics["model"]
-                run.summary = {k: v for k, v in metrics.items() if k != "model"}
-                run.evaluation = trainer.evaluate(run.result, val_set)
+                run.summary = {k: v for k, v in metrics.items() if k not in ("model", "evaluation")}
+                run.evaluation = metrics["evaluation"]
                 run.status = STOPPED if metrics["stopped"] else DONE
     except ValueError as exc:
         run.error, run.status = str(exc), FAILED

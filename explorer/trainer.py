@@ -320,11 +320,16 @@ class Evaluation:
 
 def evaluate(trained: TrainedModel, samples: list[tuple[Image.Image, int]]) -> Evaluation:
     """Confusion matrix, predictions and probabilities of `trained` on labelled samples."""
-    n = len(trained.classes)
-    probs = torch.softmax(trained.logits([img for img, _ in samples]), dim=1).numpy()
-    y_true = np.array([label for _, label in samples], dtype=int)
-    y_pred = probs.argmax(1) if len(samples) else np.zeros(0, dtype=int)
-    confusion = np.zeros((n, n), dtype=int)
+    return evaluation_from_logits(trained.logits([img for img, _ in samples]), [label for _, label in samples],
+                                  len(trained.classes))
+
+
+def evaluation_from_logits(logits: torch.Tensor, labels: list[int], num_classes: int) -> Evaluation:
+    """An Evaluation from logits [N, num_classes] already computed for samples with `labels`."""
+    probs = torch.softmax(logits.float(), dim=1).numpy()
+    y_true = np.array(labels, dtype=int)
+    y_pred = probs.argmax(1) if len(labels) else np.zeros(0, dtype=int)
+    confusion = np.zeros((num_classes, num_classes), dtype=int)
     np.add.at(confusion, (y_true, y_pred), 1)
     return Evaluation(y_true, y_pred, probs, confusion)
 
@@ -402,8 +407,8 @@ def train(config: TrainConfig, train_set: list[tuple[Image.Image, int]], val_set
          over the epoch so far), "images_per_s", "elapsed", "eta_s"} after every batch;
         {"kind": "epoch", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"
          (this epoch's wall time), "images_per_s" (training throughput), "elapsed", "eta_s"};
-        finally {"kind": "done", "stopped", "epochs_done", "model": TrainedModel, "elapsed",
-         "fast_path", "cache_seconds"}.
+        finally {"kind": "done", "stopped", "epochs_done", "model": TrainedModel, "evaluation":
+         Evaluation of the final model on val_set, "elapsed", "fast_path", "cache_seconds", "images_per_s"}.
     """
     if not train_set or not val_set:
         raise ValueError("Both the training and the validation set need images.")
@@ -418,7 +423,8 @@ def train(config: TrainConfig, train_set: list[tuple[Image.Image, int]], val_set
     pipeline = aug_mod.build(config.augment, entry.in_channels)
     x_train = pre.pixels([img for img, _ in train_set])  # uint8, augmented per batch
     y_train = torch.tensor([label for _, label in train_set])
-    x_val = pre.normalize(pre.pixels([img for img, _ in val_set]))
+    val_pixels = pre.pixels([img for img, _ in val_set])
+    x_val = pre.normalize(val_pixels)
     y_val = torch.tensor([label for _, label in val_set])
     model, head = prep.model, prep.model.get_submodule(prep.head)
 
@@ -429,7 +435,7 @@ def train(config: TrainConfig, train_set: list[tuple[Image.Image, int]], val_set
         _set_module(model, prep.head, nn.Identity())
         model.eval()
         feats_train = _cached_features(config.backbone, config.seed, model, x_train, pre)
-        feats_val = _cached_features(config.backbone, config.seed, model, pre.pixels([img for img, _ in val_set]), pre)
+        feats_val = _cached_features(config.backbone, config.seed, model, val_pixels, pre)
         _set_module(model, prep.head, head)
         cache_seconds = time.perf_counter() - t0
 
@@ -488,7 +494,11 @@ def train(config: TrainConfig, train_set: list[tuple[Image.Image, int]], val_set
                    "elapsed": time.perf_counter() - t_start, "eta_s": eta()}
     model.eval()
     trained = TrainedModel(model, classes, config, prep.weights_note)
+    if stopped or epochs_done == 0:  # weights moved since the last validation: evaluate the final model
+        with torch.inference_mode():
+            val_logits = head(feats_val) if fast else _forward_all(model, x_val)
     yield {"kind": "done", "stopped": stopped, "epochs_done": epochs_done, "model": trained,
+           "evaluation": evaluation_from_logits(val_logits, y_val.tolist(), len(classes)),
            "elapsed": time.perf_counter() - t_start, "fast_path": fast, "cache_seconds": cache_seconds,
            "images_per_s": n * epochs_done / train_time if train_time > 0 else 0.0}
 

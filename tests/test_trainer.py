@@ -218,3 +218,12 @@ def test_a_second_linear_probe_on_the_same_images_reuses_the_features(shapes):
     pixels = pre.pixels([img for img, _ in train])
     fresh = prepared.model.eval()(pre.normalize(pixels)).detach()
     assert torch.allclose(trainer._cached_features("lenet5", 8, prepared.model, pixels, pre), fresh, atol=1e-6)
+
+
+def test_the_final_evaluation_matches_a_fresh_evaluation(shapes):
+    data, train, val = shapes
+    for strategy in ("linear_probe", "scratch"):
+        out, trained = _run(TrainConfig("lenet5", strategy, epochs=2), train, val, data.classes)
+        fresh = trainer.evaluate(trained, val)
+        assert (out[-1]["evaluation"].confusion == fresh.confusion).all()
+        assert np.allclose(out[-1]["evaluation"].probs, fresh.probs, atol=1e-5)

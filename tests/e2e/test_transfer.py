@@ -67,3 +67,31 @@ def test_own_classes_from_uploads_with_a_bad_file_skipped(page, app_url):
     expect(page.get_by_text("Finished after 2 epochs")).to_be_visible(timeout=120_000)
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     screenshot(page, "transfer-own-classes")
+
+
+def test_zip_upload_train_download_and_load_the_model_back(page, app_url, tmp_path):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(4):
+            zf.writestr(f"set/red/{i}.png", _png((200 + i, 0, 0)))
+            zf.writestr(f"set/blue/{i}.png", _png((0, 0, 200 + i)))
+        zf.writestr("set/blue/broken.jpg", b"\xff\xd8\xff not really a jpeg")
+    page.goto(f"{app_url}/transfer?tl_src=Zip+of+folders&tl_bb=lenet5&tl_strat=From+scratch&tl_ep=1&tl_bs=4")
+    wait_for_app(page, "Transfer learning")
+    page.locator('[class*="st-key-tl_zipup"] input[type=file]').set_input_files(
+        {"name": "colours.zip", "mimeType": "application/zip", "buffer": buf.getvalue()})
+    expect(page.get_by_text("8 images in 2 classes")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("1 files skipped")).to_be_visible()
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Finished after 1 epochs")).to_be_visible(timeout=120_000)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download model").click()
+    path = tmp_path / "model.zip"
+    info.value.save_as(path)
+    page.get_by_text("Load a model downloaded from this page").click()
+    page.locator('[class*="st-key-tl_modelup"] input[type=file]').set_input_files(str(path))
+    expect(page.get_by_text("Loaded: choose “Loaded from file” above")).to_be_visible(timeout=60_000)
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
