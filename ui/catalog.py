@@ -24,6 +24,8 @@ PAGES: list[PageEntry] = [
     PageEntry("pages/filters.py", "Filters and feature maps", ":material/filter_center_focus:",
               "lecture kernels on your photo, a real network's learned filters, what each layer sees, and its top-5.",
               "filters"),
+    PageEntry("pages/transfer.py", "Transfer learning", ":material/model_training:",
+              "train a classifier on your own images: from scratch, linear probe or fine-tuning, live.", "transfer"),
     PageEntry("pages/zoo.py", "Model zoo", ":material/hub:",
               "the course's networks from LeNet-5 to EfficientNet, and what each one sees in your photo.", "zoo"),
 ]

@@ -1,0 +1,229 @@
+"""explorer.trainer, explorer.model_io and explorer.jobs: strategies, training, export, runs."""
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import augment, datasets, jobs, model_io, trainer
+from explorer.trainer import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    data = datasets.demo_shapes(8, size=48)
+    train, val = datasets.split(data, 0.25, seed=0)
+    return data, train, val
+
+
+def _run(config, train, val, classes, stop_event=None):
+    out = list(trainer.train(config, train, val, classes, stop_event))
+    return out, out[-1]["model"]
+
+
+def _snapshot(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("strategy, tuned", [
+    ("linear_probe", []),
+    ("finetune_last", ["classifier.3"]),
+    ("finetune_all", ["features.0", "features.3", "classifier.1", "classifier.3"]),
+    ("scratch", ["features.0", "features.3", "classifier.1", "classifier.3"]),
+])
+def test_each_strategy_freezes_exactly_what_it_says(shapes, strategy, tuned):
+    data, train, val = shapes
+    config = TrainConfig("lenet5", strategy, epochs=1, batch_size=8, lr=0.05, backbone_lr=0.05, finetune_blocks=1)
+    prepared = trainer.prepare_model(config, 3)
+    assert prepared.head == "classifier.5" and prepared.tuned == tuned
+    model = prepared.model
+    for name, p in model.named_parameters():
+        module = name.rsplit(".", 1)[0]
+        assert p.requires_grad == (module in tuned or module == "classifier.5"), name
+    # Train for real and compare: frozen weights unchanged, trained ones moved.
+    config = TrainConfig("lenet5", strategy, epochs=1, batch_size=8, lr=0.05, backbone_lr=0.05)
+    with torch.random.fork_rng():
+        before = _snapshot(trainer.prepare_model(config, 3).model)
+    _, trained = _run(config, train, val, data.classes)
+    after = trained.model.state_dict()
+    for key in before:
+        module = key.rsplit(".", 1)[0]
+        changed = not torch.equal(before[key], after[key])
+        assert changed == (module in tuned or module == "classifier.5"), key
+
+
+def test_finetune_last_on_lite0_keeps_frozen_batchnorm_statistics():
+    data = datasets.demo_shapes(3, size=32)
+    train, val = datasets.split(data, 0.34, seed=0)
+    config = TrainConfig("efficientnet_lite0", "finetune_last", epochs=1, batch_size=4, finetune_blocks=2)
+    prepared = trainer.prepare_model(config, 3)
+    assert prepared.tuned == ["features.7", "features.8"] and prepared.head == "classifier.1"
+    before = _snapshot(prepared.model)
+    _, trained = _run(config, train, val, data.classes)
+    after = trained.model.state_dict()
+    for key in before:
+        tuned = key.startswith(("features.7.", "features.8.", "classifier.1."))
+        if not tuned:
+            assert torch.equal(before[key], after[key]), key
+        elif key.endswith(".weight"):
+            assert not torch.equal(before[key], after[key]), key
+    assert not torch.equal(before["features.8.bn.running_mean"], after["features.8.bn.running_mean"])
+    assert torch.equal(before["features.6.0.project.bn.running_mean"], after["features.6.0.project.bn.running_mean"])
+
+
+def test_linear_probe_on_demo_shapes_reaches_high_accuracy():
+    data = datasets.demo_shapes(12, seed=1)
+    train, val = datasets.split(data, 0.25, seed=0)
+    config = TrainConfig("efficientnet_lite0", "linear_probe", epochs=15, batch_size=16, lr=0.01)
+    out, trained = _run(config, train, val, data.classes)
+    epochs = [m for m in out if m["kind"] == "epoch"]
+    assert out[-1]["fast_path"] and len(epochs) == 15
+    assert {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_s"} <= set(epochs[-1])
+    assert epochs[-1]["val_acc"] >= 0.85
+    ev = trainer.evaluate(trained, val)
+    assert ev.accuracy == pytest.approx(epochs[-1]["val_acc"]) and ev.confusion.sum() == len(val)
+
+
+def test_fast_path_matches_the_full_forward(shapes):
+    """Cached features + head give the same logits as the whole network on the same images."""
+    data, train, val = shapes
+    config = TrainConfig("lenet5", "linear_probe", epochs=2, batch_size=8)
+    out, trained = _run(config, train, val, data.classes)
+    assert out[-1]["fast_path"]
+    full = torch.nn.functional.cross_entropy(trained.logits([i for i, _ in val]), torch.tensor([y for _, y in val]))
+    assert float(full) == pytest.approx(out[-2]["val_loss"], rel=1e-5)
+
+
+def test_augmented_linear_probe_takes_the_slow_path(shapes):
+    data, train, val = shapes
+    config = TrainConfig("lenet5", "linear_probe", epochs=1, augment=augment.Augment(rotation=20, hflip=True))
+    out, _ = _run(config, train, val, data.classes)
+    assert not out[-1]["fast_path"]
+
+
+def test_augmentation_preview_is_seeded_and_changes_pixels():
+    img = datasets.demo_shapes(1).samples[0][0]
+    aug = augment.Augment(rotation=30, width_shift=0.2, zoom=0.2, shear=10, colour=0.3, channel_shift=30,
+                          hflip=True, randaugment=True)
+    a = augment.preview([img], aug, size=64, per_image=3, seed=5)
+    b = augment.preview([img], aug, size=64, per_image=3, seed=5)
+    assert len(a[0]) == 4 and a[0][1].size == (64, 64)
+    assert all(np.array_equal(np.array(x), np.array(y)) for x, y in zip(a[0], b[0]))
+    assert not np.array_equal(np.array(a[0][0]), np.array(a[0][1]))
+    assert augment.build(augment.Augment()) is None
+
+
+def test_stop_mid_epoch_returns_a_usable_model(shapes):
+    data, train, val = shapes
+    stop = threading.Event()
+    out = []
+    for m in trainer.train(TrainConfig("lenet5", "scratch", epochs=5, batch_size=4), train, val, data.classes, stop):
+        out.append(m)
+        if m["kind"] == "batch" and m["step"] == 2:
+            stop.set()
+    assert out[-1]["kind"] == "done" and out[-1]["stopped"] and out[-1]["epochs_done"] == 0
+    assert [m["step"] for m in out if m["kind"] == "batch"] == [1, 2]
+    assert len(trainer.predict(out[-1]["model"], val[0][0], k=2)) == 2
+
+
+def test_export_then_import_gives_identical_predictions(shapes):
+    data, train, val = shapes
+    _, trained = _run(TrainConfig("lenet5", "scratch", epochs=1, augment=augment.Augment(hflip=True)),
+                      train, val, data.classes)
+    blob = model_io.export_model(trained)
+    loaded = model_io.import_model(blob)
+    assert loaded.classes == data.classes and loaded.config == trained.config
+    images = [img for img, _ in val]
+    assert torch.equal(loaded.logits(images), trained.logits(images))
+    with pytest.raises(ValueError, match="not a model zip"):
+        model_io.import_model(b"not a zip")
+
+
+def test_import_rejects_weights_of_another_shape(shapes):
+    data, train, val = shapes
+    _, trained = _run(TrainConfig("lenet5", "scratch", epochs=1), train, val, data.classes)
+    trained.classes = data.classes + ["extra"]
+    with pytest.raises(ValueError, match="do not fit"):
+        model_io.import_model(model_io.export_model(trained))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"strategy": "magic"}, "Unknown strategy"), ({"backbone": "nope"}, "Unknown model"),
+    ({"epochs": 0}, "Epochs"), ({"lr": 0.0}, "positive"), ({"optimizer": "rmsprop"}, "optimizer"),
+    ({"backbone": "squeezenet1_1"}, "Linear"), ({"strategy": "finetune_last", "finetune_blocks": 9}, "at most 4"),
+])
+def test_bad_configs_are_refused(shapes, kwargs, match):
+    data, train, val = shapes
+    with pytest.raises(ValueError, match=match):
+        list(trainer.train(TrainConfig(**{"backbone": "lenet5", **kwargs}), train, val, data.classes))
+
+
+def test_run_in_a_worker_thread_and_a_second_start_is_refused(shapes):
+    data, train, val = shapes
+    sched = jobs.Scheduler(limit=1)
+    run = jobs.start(TrainConfig("lenet5", "scratch", epochs=3, batch_size=4), train, val, data.classes,
+                     scheduler=sched)
+    with pytest.raises(jobs.RunActiveError, match="still"):
+        jobs.start(TrainConfig("lenet5", "scratch", epochs=1), train, val, data.classes, current=run, scheduler=sched)
+    assert run.wait(120) and run.status == jobs.DONE
+    assert [m["epoch"] for m in run.epochs] == [1, 2, 3] and run.evaluation.confusion.sum() == len(val)
+    again = jobs.start(TrainConfig("lenet5", "scratch", epochs=1), train, val, data.classes, current=run,
+                       scheduler=sched)
+    assert again.wait(120) and again.status == jobs.DONE
+
+
+def test_queue_positions_and_stopping_a_waiting_run(shapes):
+    data, train, val = shapes
+    sched = jobs.Scheduler(limit=1)
+    slow = jobs.start(TrainConfig("lenet5", "scratch", epochs=200, batch_size=4), train, val, data.classes,
+                      scheduler=sched)
+    waiting = [jobs.start(TrainConfig("lenet5", "scratch", epochs=1), train, val, data.classes, scheduler=sched)
+               for _ in range(2)]
+    for _ in range(400):
+        if slow.status == jobs.RUNNING and waiting[1].queue_position == 2:
+            break
+        threading.Event().wait(0.05)
+    assert slow.status == jobs.RUNNING and [w.queue_position for w in waiting] == [1, 2]
+    waiting[0].stop()
+    assert waiting[0].wait(10) and waiting[0].status == jobs.STOPPED and waiting[0].result is None
+    for _ in range(100):
+        if waiting[1].queue_position == 1:
+            break
+        threading.Event().wait(0.05)
+    assert waiting[1].queue_position == 1
+    slow.stop()
+    assert slow.wait(60) and slow.status == jobs.STOPPED and slow.result is not None
+    assert waiting[1].wait(120) and waiting[1].status == jobs.DONE
+
+
+def test_a_failing_run_reports_its_error(shapes):
+    data, train, val = shapes
+    run = jobs.start(TrainConfig("lenet5", "scratch", epochs=1), train, [], data.classes)
+    assert run.wait(30) and run.status == jobs.FAILED and "validation" in run.error
+
+
+def test_a_second_linear_probe_on_the_same_images_reuses_the_features(shapes):
+    data, train, val = shapes
+    _run(TrainConfig("lenet5", "linear_probe", epochs=1, seed=7), train, val, data.classes)
+    before = dict(trainer._FEATURES)
+    _run(TrainConfig("lenet5", "linear_probe", epochs=2, lr=0.1, seed=7), train, val, data.classes)
+    assert trainer._FEATURES.keys() == before.keys()  # nothing recomputed
+    _run(TrainConfig("lenet5", "linear_probe", epochs=1, seed=8), train, val, data.classes)
+    assert len(set(trainer._FEATURES) - set(before)) == 2  # another seed, other random features: train + val
+    # The cached vectors are what the frozen backbone computes.
+    prepared = trainer.prepare_model(TrainConfig("lenet5", "linear_probe", seed=8), 3)
+    prepared.model.classifier[5] = torch.nn.Identity()
+    pre = trainer.Preprocess(trainer.zoo.info("lenet5"))
+    pixels = pre.pixels([img for img, _ in train])
+    fresh = prepared.model.eval()(pre.normalize(pixels)).detach()
+    assert torch.allclose(trainer._cached_features("lenet5", 8, prepared.model, pixels, pre), fresh, atol=1e-6)
+
+
+def test_the_final_evaluation_matches_a_fresh_evaluation(shapes):
+    data, train, val = shapes
+    for strategy in ("linear_probe", "scratch"):
+        out, trained = _run(TrainConfig("lenet5", strategy, epochs=2), train, val, data.classes)
+        fresh = trainer.evaluate(trained, val)
+        assert (out[-1]["evaluation"].confusion == fresh.confusion).all()
+        assert np.allclose(out[-1]["evaluation"].probs, fresh.probs, atol=1e-5)

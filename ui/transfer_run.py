@@ -1,0 +1,173 @@
+"""Settings, Start/Stop and the live view of the Transfer-learning page.
+
+The run itself lives in a worker thread (`explorer.jobs`); the session keeps the `Run` object
+under "tl_run" and every started run in "tl_runs". `live_view` is a fragment that re-runs every
+second while the run is active, so clicking elsewhere, rerunning or switching pages and coming
+back neither stops nor restarts training (DESIGN.md section 6).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import augment, jobs, trainer, zoo
+from explorer.figures import transfer as figs
+
+STRATEGY_BY_TITLE = {title: key for key, title in trainer.STRATEGY_TITLES.items()}
+MAX_RUNS_KEPT = 12  # runs whose settings and curves the session keeps for comparison
+MODELS_KEPT = 4  # of those, the latest runs that also keep their trained model (0.2-30 MB each)
+
+
+def settings(num_images: int) -> trainer.TrainConfig:
+    """Backbone, strategy, hyper-parameters and augmentation widgets (all mirrored in the URL)."""
+    names = trainer.backbones()
+    left, right = st.columns(2)
+    with left:
+        backbone = st.selectbox("Backbone", names, key="tl_bb", bind="query-params",
+                                help="EfficientNet-Lite0/1/2 carry real ImageNet weights. LeNet-5 has none: "
+                                     "train it from scratch. Other zoo models appear once their weights are cached.")
+        entry = zoo.info(backbone)
+        strategy = STRATEGY_BY_TITLE[st.radio("Strategy", list(STRATEGY_BY_TITLE), index=1, key="tl_strat",
+                                              bind="query-params")]
+        blocks = None
+        if strategy == "finetune_last":
+            names_ = trainer.block_names(backbone)
+            if int(st.session_state.get("tl_nb", 1)) > len(names_):  # e.g. after switching to a smaller network
+                st.session_state["tl_nb"] = len(names_)
+            blocks = st.slider("Blocks to fine-tune (N, counted from the top)", 1, len(names_),
+                               min(2, len(names_)), key="tl_nb", bind="query-params")
+            st.caption(f"Trained: {', '.join(names_[-blocks:])} and the new head; frozen: "
+                       f"{len(names_) - blocks} earlier blocks.")
+        st.caption(_strategy_note(strategy, entry))
+    with right:
+        c1, c2 = st.columns(2)
+        epochs = c1.number_input("Epochs", 1, 200, 10, key="tl_ep", bind="query-params")
+        batch = c2.select_slider("Batch size", [4, 8, 16, 32, 64, 128], 16, key="tl_bs", bind="query-params")
+        opt = c1.selectbox("Optimizer", ["adam", "sgd"], key="tl_opt", bind="query-params",
+                           help="adam, or sgd with momentum 0.9")
+        lr = c2.select_slider("Learning rate (head)", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], 1e-2,
+                              key="tl_lr", bind="query-params")
+        blr = c1.select_slider("Learning rate (backbone)", [1e-5, 3e-5, 1e-4, 3e-4, 1e-3], 1e-4, key="tl_blr",
+                               bind="query-params", help="Used by fine-tuned backbone blocks; smaller than "
+                                                         "the head's so the pretrained features are not wrecked.")
+        wd = c2.select_slider("Weight decay", [0.0, 1e-5, 1e-4, 1e-3, 1e-2], 0.0, key="tl_wd", bind="query-params")
+        seed = c1.number_input("Seed", 0, 10_000, 0, key="tl_seed", bind="query-params")
+    aug = _augment_widgets()
+    config = trainer.TrainConfig(backbone, strategy, int(epochs), int(batch), float(lr), float(blr), opt, float(wd),
+                                 int(seed), aug, int(blocks or 1))
+    if config.fast_path:
+        seen = f" The backbone sees each of the {num_images} images once." if num_images else ""
+        st.success(f"Frozen backbone, no augmentation: features cached — each epoch takes milliseconds.{seen}",
+                   icon=":material/bolt:")
+    return config
+
+
+def _strategy_note(strategy: str, entry: zoo.ModelInfo) -> str:
+    notes = {
+        "scratch": "Random weights everywhere; everything is trained. Needs lots of data (lecture 4).",
+        "linear_probe": "Option 1 of lecture 4: freeze the backbone, train only a new Linear classifier.",
+        "finetune_last": "Freeze the early blocks (generic edges and textures), train the last N and the head.",
+        "finetune_all": "Option 2: train everything, the backbone with its own smaller learning rate.",
+    }
+    note = notes[strategy]
+    if strategy != "scratch" and entry.pretrained_source is None:
+        note += f" {entry.title} has no pretrained weights: its frozen features would be random."
+    return note
+
+
+def _augment_widgets() -> augment.Augment:
+    with st.expander("Data augmentation (lecture 3): ImageDataGenerator options as torchvision.transforms.v2"):
+        c1, c2, c3 = st.columns(3)
+        rot = c1.slider("Rotation (±°)", 0, 45, 0, key="tl_rot", bind="query-params")
+        shift = c1.slider("Width/height shift (±share)", 0.0, 0.3, 0.0, 0.05, key="tl_shift", bind="query-params")
+        shear = c2.slider("Shear (±°)", 0, 30, 0, key="tl_shear", bind="query-params")
+        zoom = c2.slider("Zoom (±share)", 0.0, 0.3, 0.0, 0.05, key="tl_zoom", bind="query-params")
+        colour = c3.slider("Colour jitter", 0.0, 0.5, 0.0, 0.1, key="tl_col", bind="query-params")
+        chs = c3.slider("Channel shift (0-255)", 0, 60, 0, 10, key="tl_chs", bind="query-params")
+        f1, f2, f3 = st.columns(3)
+        hflip = f1.toggle("Horizontal flip", key="tl_hflip", bind="query-params")
+        vflip = f2.toggle("Vertical flip", key="tl_vflip", bind="query-params")
+        ra = f3.toggle("RandAugment (2 ops, magnitude 9)", key="tl_ra", bind="query-params")
+    return augment.Augment(float(rot), float(shift), float(shift), float(shear), float(zoom), bool(hflip),
+                           bool(vflip), float(colour), float(chs), bool(ra))
+
+
+def augmentation_preview(images, aug: augment.Augment) -> None:
+    """A grid: each row is one of the student's images, then augmented copies of it."""
+    if not aug.enabled or not images:
+        return
+    st.caption(f"Augmentation preview ({aug.describe()}): original on the left, random draws to its right.")
+    rows = augment.preview(images, aug, size=96, per_image=5, seed=int(st.session_state.get("tl_seed", 0)))
+    for row in rows:
+        st.image(row, width=96)
+
+
+def start_button(config: trainer.TrainConfig, train_set, val_set, classes: list[str], data_name: str) -> None:
+    """Start a run; a second start while one is active shows why and changes nothing."""
+    current = st.session_state.get("tl_run")
+    busy = current is not None and current.active
+    if st.button("Start training", key="tl_start", type="primary", icon=":material/play_arrow:", disabled=busy,
+                 help="Your run trains on the server in the background; you can keep exploring."):
+        try:
+            run = jobs.start(config, train_set, val_set, classes, current=current, data_name=data_name)
+        except ValueError as exc:
+            st.error(str(exc))
+            return
+        st.session_state["tl_run"] = run
+        runs = st.session_state.setdefault("tl_runs", [])
+        runs.append(run)
+        del runs[:-MAX_RUNS_KEPT]
+        for old in runs[:-MODELS_KEPT]:  # keep the session small (DESIGN.md section 6): curves stay
+            old.result, old.val_set = None, []
+
+
+def live_view() -> None:
+    """The current run's status and curves; refreshes itself every second while the run is active."""
+    run: jobs.Run | None = st.session_state.get("tl_run")
+    if run is None:
+        st.info("No run yet: choose data and settings, then press Start training.")
+        return
+
+    @st.fragment(run_every=1.0 if run.active else None)
+    def _live() -> None:
+        _draw(run)
+        if not run.active and st.session_state.get("tl_drawn_final") != run.id:
+            st.session_state["tl_drawn_final"] = run.id
+            st.rerun()  # the whole page: show the results and stop polling
+
+    _live()
+
+
+def _draw(run: jobs.Run) -> None:
+    c = run.config
+    st.markdown(f"**Run {run.label}** on {run.data_name}: {run.n_train} training and {run.n_val} validation images.")
+    latest = run.latest
+    if run.status == jobs.QUEUED:
+        pos = run.queue_position
+        st.info(f"Waiting for a free slot: {run.scheduler.running} of {run.scheduler.limit} runs are training on "
+                f"this server. Your place in the queue: {pos if pos else '…'}.", icon=":material/hourglass_top:")
+    elif run.status == jobs.RUNNING:
+        if latest is None:
+            st.info("Preparing: resizing images" + (" and computing backbone features once…" if run.fast_path else "…"),
+                    icon=":material/hourglass_top:")
+        else:
+            done = (latest["epoch"] - 1 + latest["step"] / latest["steps"]) / c.epochs
+            st.progress(min(done, 1.0), text=f"epoch {latest['epoch']}/{c.epochs}, batch {latest['step']}/"
+                                             f"{latest['steps']} · {latest['images_per_s']:.0f} images/s · "
+                                             f"ETA {latest['eta_s']:.0f} s")
+    elif run.status == jobs.FAILED:
+        st.error(run.error or "The run failed.")
+    else:
+        s = run.summary
+        verb = "Stopped" if run.status == jobs.STOPPED else "Finished"
+        extra = f"; features cached in {s.get('cache_seconds', 0):.1f} s" if s.get("fast_path") else ""
+        st.success(f"{verb} after {s.get('epochs_done', 0)} epochs in {s.get('elapsed', 0):.1f} s "
+                   f"({s.get('images_per_s', 0):.0f} training images/s{extra}).")
+    if run.active:
+        st.button("Stop", key="tl_stop", icon=":material/stop:", on_click=run.stop,
+                  help="Ends the run before its next batch; the model so far is kept.")
+    if run.fast_path and run.status in (jobs.RUNNING, jobs.DONE):
+        st.caption("Fast path: features cached — each epoch takes milliseconds.")
+    if run.batches or run.epochs:
+        st.plotly_chart(figs.training_curves(list(run.epochs), list(run.batches), total_epochs=c.epochs),
+                        key=f"tl_curves_{run.id}")
