@@ -1,8 +1,16 @@
-"""CNN Explorer: the router. Page config, navigation over ui.catalog, shared sidebar. Nothing else."""
+"""CNN Explorer: the router. Page config, torch threads, navigation over ui.catalog, shared sidebar."""
+
+import os
 
 import streamlit as st
+import torch
 
 from ui.catalog import HOME, PAGES
+
+# One intra-op thread per computation (new script threads inherit it): with a class on one
+# server, one busy job per core beats two threads fighting over each core (DESIGN.md section 6).
+# CNN_EXPLORER_THREADS=2 suits a single user on a quiet 2-core machine.
+torch.set_num_threads(int(os.environ.get("CNN_EXPLORER_THREADS", "1")))
 
 st.set_page_config(page_title="CNN Explorer", page_icon=":material/grid_on:", layout="wide")
 

@@ -46,3 +46,14 @@ def test_upload_of_a_pdf_is_explained_and_a_photo_then_works(page, app_url, tmp_
     expect(page.get_by_text("top-5 on your upload “red_square.jpg”")).to_be_visible()
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     screenshot(page, "zoo-upload")
+
+
+def test_a_shared_deep_link_opens_through_the_router_with_its_settings(page, app_url):
+    """A link such as /zoo?model=resnet18 restores the setting and keeps the app's own navigation."""
+    page.goto(f"{app_url}/zoo?model=resnet18")
+    wait_for_app(page, "Model zoo")
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    expect(nav.get_by_text("Model zoo")).to_be_visible()
+    expect(nav.get_by_text("Filters and feature maps")).to_be_visible()
+    expect(nav.get_by_text("streamlit app")).to_have_count(0)
+    expect(page.get_by_text("torchvision's weights for ResNet-18 are not in the torch hub cache")).to_be_visible()
