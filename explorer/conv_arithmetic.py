@@ -228,6 +228,7 @@ def fmt(v: float) -> str:
     """A number as a student reads it: 3, −1, 0.11 (negative numbers in parentheses inside products)."""
     if v == -np.inf:
         return "pad"
+    v = float(v) + 0.0  # no "−0"
     s = f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}".rstrip("0")
     return s.replace("-", "−")
 
