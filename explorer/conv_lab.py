@@ -13,7 +13,8 @@ import numpy as np
 
 from explorer import conv_arithmetic as ca
 
-CONV, MAX, AVG, TCONV = ca.OPERATIONS
+OPERATIONS = ca.OPERATIONS
+CONV, MAX, AVG, TCONV = OPERATIONS
 VALUE_MODES = ("random", "ones", "typed")
 KERNEL_MODES = ("random", "ones", "typed", "edge", "outline", "sharpen", "box blur", "gaussian blur", "identity")
 PAD_MODES = ("custom", "valid", "same")
@@ -306,7 +307,8 @@ def divisibility_note(lab: Lab) -> str | None:
                          f"divisible by S = {s.stride}, so the floor drops the last {r} cell{'s' * (r > 1)}")
     if not notes:
         return None
-    return ("; ".join(notes).capitalize() + ". The cells no window ever covers are outlined in orange: "
+    text = "; ".join(notes)
+    return (text[0].upper() + text[1:] + ". The cells no window ever covers are outlined in orange: "
             "their values never reach the output.")
 
 

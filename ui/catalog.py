@@ -21,6 +21,9 @@ class PageEntry:
 HOME = PageEntry("pages/home.py", "Home", ":material/home:", "What each page teaches.", "home")
 
 PAGES: list[PageEntry] = [
+    PageEntry("pages/conv_arithmetic.py", "Convolution arithmetic", ":material/grid_on:",
+              "what a convolution computes and what size comes out: stride, padding, dilation, pooling, "
+              "transposed convolution, channels.", "conv"),
     PageEntry("pages/zoo.py", "Model zoo", ":material/hub:",
               "the course's networks from LeNet-5 to EfficientNet, and what each one sees in your photo.", "zoo"),
 ]
