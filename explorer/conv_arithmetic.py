@@ -225,9 +225,9 @@ def leftover(n: int, kernel_size: int, stride: int = 1, padding: int = 0, dilati
 
 # ---------------------------------------------------------------------------------------- text
 def fmt(v: float) -> str:
-    """A number as a student reads it: 3, −1, 0.11 (negative numbers in parentheses inside products)."""
+    """A number as a student reads it: 3, −1, 0.11, −∞ (max pooling's padding)."""
     if v == -np.inf:
-        return "pad"
+        return "−∞"  # max pooling's padding
     v = float(v) + 0.0  # no "−0"
     s = f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}".rstrip("0")
     return s.replace("-", "−")

@@ -30,9 +30,15 @@ class RawFigure(go.Figure):
     the spec; read it through `.spec` (`.data`/`.layout` of the go.Figure itself stay empty).
     """
 
-    def __init__(self, spec: dict):
-        super().__init__()
-        object.__setattr__(self, "_spec", spec)
+    def __init__(self, spec: dict):  # noqa: D107 (never runs the costly go.Figure.__init__, see __new__)
+        pass
+
+    def __new__(cls, spec: dict):
+        # go.Figure() builds its validators on every construction (~10 ms); copy an empty one's state instead.
+        obj = object.__new__(cls)
+        obj.__dict__.update(_empty_state())
+        object.__setattr__(obj, "_spec", spec)
+        return obj
 
     @property
     def spec(self) -> dict:
@@ -46,6 +52,15 @@ class RawFigure(go.Figure):
 
     def to_dict(self) -> dict:
         return dict(self._spec)
+
+
+_EMPTY: list[go.Figure] = []
+
+
+def _empty_state() -> dict:
+    if not _EMPTY:
+        _EMPTY.append(go.Figure())
+    return dict(_EMPTY[0].__dict__)
 
 
 def _r(v: float) -> float:
@@ -97,10 +112,10 @@ def _menus(n_steps: int) -> list[dict]:
             {"label": "◀◀ start", "method": "animate", "args": [["0"], STILL]},
             {"label": "▶ play", "method": "animate", "args": _play(SPEEDS["normal"])},
             {"label": "■ pause", "method": "animate", "args": [[None], STILL]}]},
-        {**common, "type": "dropdown", "direction": "down", "x": 0.36, "showactive": True, "active": 1,
+        {**common, "type": "dropdown", "direction": "down", "x": 1.0, "xanchor": "right", "showactive": True, "active": 1,
          "buttons": [{"label": f"speed: {name} ({ms} ms/step)", "method": "animate", "args": _play(ms)}
                      for name, ms in SPEEDS.items()]},
-        {**common, "type": "buttons", "direction": "left", "x": 0.2, "showactive": False,
+        {**common, "type": "buttons", "direction": "left", "x": 0.5, "xanchor": "center", "showactive": False,
          "buttons": _step_buttons("0", "1" if n_steps > 1 else "0")},
     ]
 
@@ -114,7 +129,7 @@ def max_frames(lab: Lab) -> int:
 def _str_grid(a: np.ndarray) -> np.ndarray:
     """Numbers -> an object array of their display strings (each distinct value formatted once)."""
     uniq, inv = np.unique(a, return_inverse=True)
-    names = np.array(["pad" if v == -np.inf else ca.fmt(v) for v in uniq], dtype=object)
+    names = np.array(["−∞" if v == -np.inf else ca.fmt(v) for v in uniq], dtype=object)
     return names[inv].reshape(a.shape)
 
 
@@ -140,7 +155,7 @@ def computation_texts(lab: Lab, steps: list[ca.Step]) -> list[str]:
             body = ["max(" + ", ".join(w) + ") = " + r for w, r in zip(wstr[0], res)]
         else:
             body = ["(" + " + ".join(w) + f") / {win.shape[2]} = " + r for w, r in zip(wstr[0], res)]
-        return [h + _wrap(b.replace("pad", "−∞")) for h, b in zip(heads, body)]
+        return [h + _wrap(b) for h, b in zip(heads, body)]
     kw = lab.window_kernels[f].reshape(s.cin, -1)
     kstr = np.array([["·(" + t + ")" if t.startswith("−") else "·" + t for t in map(ca.fmt, k)] for k in kw], dtype=object)
     terms = wstr + kstr[:, None, :]  # [nc, N, K²] 'value·weight'
@@ -149,14 +164,21 @@ def computation_texts(lab: Lab, steps: list[ca.Step]) -> list[str]:
     total = _str_grid(parts.sum(axis=0) + bias)
     pstr = _str_grid(parts)
     bstr = ca.fmt(bias)
+    tl, pl, tot = terms.tolist(), pstr.T.tolist(), total.tolist()  # python lists: much faster to join
+
+    def line(ts: list[str]) -> str:  # same breaks as _wrap: 9 terms per line
+        return " +<br>   ".join(" + ".join(ts[j:j + 9]) for j in range(0, len(ts), 9))
+
     out = []
     for i, h in enumerate(heads):
         if s.cin == 1:
-            out.append(h + _wrap(" + ".join(terms[0, i]) + f" + {bstr} = {total[i]}"))
+            out.append(h + line(tl[0][i] + [f"{bstr} = {tot[i]}"]))
         else:
-            lines = [f"channel {c + 1}: " + " + ".join(terms[c, i]) + f" = {pstr[c, i]}" for c in range(s.cin)]
-            lines.append("total: " + " + ".join(pstr[:, i]) + f" + {bstr} (bias) = {total[i]}")
-            out.append(h + "<br>" + _wrap("\n".join(lines)))
+            lines = [line([f"channel {c + 1}: " + tl[c][i][0], *tl[c][i][1:-1], tl[c][i][-1] + f" = {pl[i][c]}"]
+                          if len(tl[c][i]) > 1 else [f"channel {c + 1}: " + tl[c][i][0] + f" = {pl[i][c]}"])
+                     for c in range(s.cin)]
+            lines.append(line(["total: " + pl[i][0], *pl[i][1:], f"{bstr} (bias) = {tot[i]}"]))
+            out.append(h + "<br>" + "<br>".join(lines))
     return out
 
 
@@ -194,14 +216,14 @@ def sliding_window_figure(lab: Lab) -> go.Figure:
         vals = lab.grid[ch]
         xs += (cc.ravel() + off).tolist()
         ys += rr.ravel().tolist()
-        txt += ["−∞" if v == -np.inf else ca.fmt(v) for v in vals.ravel()]
+        txt += _str_grid(vals).ravel().tolist()
         col += ["#111" if k == INPUT else "#8a8a8a" for k in lab.kinds.ravel()]
     small = max(7, min(14, int(260 / max(total_w, 1))))
     data.append({"type": "scatter", "mode": "text", "x": xs, "y": ys, "text": txt, "hoverinfo": "skip",
                  "textfont": {"size": small, "color": col}, "showlegend": False})
     orr, occ = np.mgrid[0:oh, 0:ow]
     data.append({"type": "scatter", "mode": "text", "x": (occ.ravel() + oxo).tolist(), "y": orr.ravel().tolist(),
-                 "text": [ca.fmt(v) for v in lab.out[f].ravel()], "textfont": {"size": small, "color": "#0b4d0b"},
+                 "text": _str_grid(lab.out[f]).ravel().tolist(), "textfont": {"size": small, "color": "#0b4d0b"},
                  "hovertemplate": "output %{text}<extra></extra>", "showlegend": False})
 
     steps = lab.steps[:max_frames(lab)]
@@ -284,8 +306,7 @@ def sliding_window_figure(lab: Lab) -> go.Figure:
               "ticklen": 0, "minorticklen": 0,
               "steps": [{"label": f"step {i + 1}/{len(steps)}: output row {st.out_row + 1}, column {st.out_col + 1}",
                          "value": str(i), "method": "animate",
-                         "args": [[str(i)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate",
-                                             "transition": {"duration": 0}}]} for i, st in enumerate(steps)]}
+                         "args": [[str(i)], STILL]} for i, st in enumerate(steps)]}
     layout = {
         "xaxis": {"visible": False, "range": [-1, total_w + 0.2], "fixedrange": True},
         "yaxis": {"visible": False, "range": [rows_shown, -1.6], "scaleanchor": "x", "fixedrange": True},
@@ -341,7 +362,7 @@ def multichannel_figure(lab: Lab) -> go.Figure:
             data.append({"type": "heatmap", "z": z.tolist(), "xaxis": xn, "yaxis": yn, "colorscale": scale,
                          "showscale": False, "xgap": 1, "ygap": 1, "zmid": 0 if scale == "RdBu" else None,
                          "zmin": -lim if scale == "RdBu" else None, "zmax": lim if scale == "RdBu" else None,
-                         "text": [[ca.fmt(v) for v in row_] for row_ in z], "texttemplate": "%{text}" if z.size <= 400 else "",
+                         "text": _str_grid(z).tolist(), "texttemplate": "%{text}" if z.size <= 400 else "",
                          "hovertemplate": f"{title}<br>row %{{y}}, col %{{x}}: %{{text}}<extra></extra>"})
             annotations.append({"text": title, "x": sum(xa["domain"]) / 2, "y": ya["domain"][1] + 0.01, "xref": "paper",
                                 "yref": "paper", "showarrow": False, "yanchor": "bottom", "font": {"size": 12}})
