@@ -25,6 +25,11 @@ c1.metric("Output size (C_out × O_h × O_w)", f"{lab.out.shape[0]} × {oh} × {
 c2.metric("Parameters (K·K·C_in + 1)·C_out", f"{L.params(s):,}")
 c3.metric("Multiply-adds", f"{L.macs(lab):,}")
 
+if s.op == L.TCONV:
+    st.info(f"**Transposed convolution**: the {s.h}×{s.w} **input** (blue cells) grows into the {oh}×{ow} **output**. "
+            "It is drawn as the equivalent stride-1 convolution: S − 1 zeros go between the input cells (yellow), "
+            f"D·(K−1) − P = {lab.offset} cells of zeros around them, and the window carries the kernel flipped 180°.",
+            icon=":material/swap_vert:")
 fig = figs.sliding_window_figure(lab)
 st.plotly_chart(fig, key="ca_anim", theme=None, config={"displayModeBar": False})
 shown = len(fig.raw_frames)
