@@ -26,9 +26,11 @@ c2.metric("Parameters (K·K·C_in + 1)·C_out", f"{L.params(s):,}")
 c3.metric("Multiply-adds", f"{L.macs(lab):,}")
 
 if s.op == L.TCONV:
-    st.info(f"**Transposed convolution**: the {s.h}×{s.w} **input** (blue cells) grows into the {oh}×{ow} **output**. "
+    st.info(f"**Transposed convolution**: the {s.h}×{s.w} **input** (blue cells) maps to the {oh}×{ow} **output**. "
             "It is drawn as the equivalent stride-1 convolution: S − 1 zeros go between the input cells (yellow), "
-            f"D·(K−1) − P = {lab.offset} cells of zeros around them, and the window carries the kernel flipped 180°.",
+            + (f"D·(K−1) − P = {lab.offset} cells of zeros around them" if lab.offset >= 0 else
+               f"the result is cropped by P − D·(K−1) = {-lab.offset} cell(s) on each side")
+            + ", and the window carries the kernel flipped 180°.",
             icon=":material/swap_vert:")
 fig = figs.sliding_window_figure(lab)
 st.plotly_chart(fig, key="ca_anim", theme=None, config={"displayModeBar": False})
@@ -63,7 +65,7 @@ else:
         st.latex(rf"\text{{multiply-adds}} = O_h\cdot O_w\cdot K\cdot K\cdot C_{{in}}\cdot C_{{out}} = {oh}\cdot{ow}"
                  rf"\cdot{s.k}\cdot{s.k}\cdot{s.cin}\cdot{s.cout} = {L.macs(lab):,}")
         st.caption("FLOPs are usually counted as 2 × multiply-adds (one multiplication and one addition each).")
-st.code(L.torch_code(lab), language="python")
+st.code(L.torch_code(lab), language="python", wrap_lines=True)
 sizes = L.chain(s, lab.padding, s.h)
 if len(sizes) > 2:
     st.markdown("The same layer applied again and again: " + " → ".join(map(str, sizes))

@@ -12,11 +12,13 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorer import conv_arithmetic as ca
-from explorer.conv_lab import AVG, INPUT, INSERTED, MAX, PADDING, TCONV, Lab
+from explorer.conv_lab import INPUT, MAX, TCONV, Lab
 
 UNCOVERED, OUTPUT = 3, 4
 KIND_COLOURS = ["#cfe3f7", "#e6e6e6", "#fff1bf", "#ffb26b", "#d3efd3"]  # input, padding, inserted, uncovered, output
 KIND_SCALE = [[i / 4, c] for i, c in enumerate(KIND_COLOURS)]
+PANEL_SCALES = {"blue": [[0, "#f7fbff"], [1, "#6baed6"]], "green": [[0, "#f7fcf5"], [1, "#74c476"]],
+                "div": [[0, "#6baed6"], [0.5, "#ffffff"], [1, "#fb6a4a"]]}  # light, so the numbers stay readable
 MAX_FRAMES = 1200  # beyond this the animation covers the first MAX_FRAMES output cells (the maps show all)
 SPEEDS = {"slow": 900, "normal": 400, "fast": 120}  # ms per step
 
@@ -61,23 +63,6 @@ def _empty_state() -> dict:
     if not _EMPTY:
         _EMPTY.append(go.Figure())
     return dict(_EMPTY[0].__dict__)
-
-
-def _r(v: float) -> float:
-    return round(float(v), 2)
-
-
-def _rects(cells: list[tuple[float, float]], half: float = 0.5) -> tuple[list, list]:
-    """Closed squares around cell centres (x, y), separated by None (one trace, several polygons)."""
-    xs, ys = [], []
-    for x, y in cells:
-        xs += [_r(x - half), _r(x + half), _r(x + half), _r(x - half), _r(x - half), None]
-        ys += [_r(y - half), _r(y - half), _r(y + half), _r(y + half), _r(y - half), None]
-    return xs, ys
-
-
-def _box(x0: float, y0: float, x1: float, y1: float) -> tuple[list, list]:
-    return [x0, x1, x1, x0, x0, None], [y0, y0, y1, y1, y0, None]
 
 
 def _wrap(text: str, per_line: int = 9) -> str:
@@ -289,8 +274,10 @@ def sliding_window_figure(lab: Lab) -> go.Figure:
     annotations = []
     for off, ch in zip(offs, chans):
         if s.op == TCONV:
+            around = (f"D·(K−1)−P = {lab.offset} around" if lab.offset >= 0
+                      else f"cropped by P−D·(K−1) = {-lab.offset} each side")
             title = (f"<b>INPUT</b> channel {ch + 1} ({s.h}×{s.w}), stretched:<br>{s.stride - 1} zero(s) between cells, "
-                     f"D·(K−1)−P = {lab.offset} around")
+                     + around)
         else:
             title = f"<b>INPUT</b> channel {ch + 1} ({s.h}×{s.w})" + (f", padding {lab.padding}" if lab.padding else "")
         annotations.append({"x": off + gw / 2 - 0.5, "y": -0.6, "text": title, "showarrow": False, "yanchor": "bottom",
@@ -303,8 +290,8 @@ def sliding_window_figure(lab: Lab) -> go.Figure:
                         "arrowhead": 3, "arrowsize": 1.2, "arrowcolor": "#0b4d0b"})
 
     text_lines = 1 + max((t.count("<br>") for t in texts), default=0)
-    rows_shown = max(gh, oh) + 1.6 + 0.9 * min(text_lines, 14)
-    cell_px = max(12, min(44, 1250 / (total_w + 1)))
+    cell_px = max(8.0, min(44.0, 860 / (total_w + 1.2)))  # the chart is ~860 px wide beside the sidebar
+    rows_shown = max(gh, oh) + 0.8 + 18 / cell_px * min(text_lines, 14)  # a text line is ~18 px
     slider = {"active": 0, "x": 0.0, "len": 1.0, "y": 0, "yanchor": "top", "pad": {"t": 10},
               "currentvalue": {"prefix": "", "font": {"size": 13, "color": "#333"}}, "font": {"size": 1, "color": "rgba(0,0,0,0)"},
               "ticklen": 0, "minorticklen": 0,
@@ -314,7 +301,7 @@ def sliding_window_figure(lab: Lab) -> go.Figure:
     layout = {
         "xaxis": {"visible": False, "range": [-1, total_w + 0.2], "fixedrange": True},
         "yaxis": {"visible": False, "range": [rows_shown, -1.6], "scaleanchor": "x", "fixedrange": True},
-        "height": int(cell_px * (rows_shown + 2.6) + 150), "margin": {"l": 10, "r": 10, "t": 70, "b": 60},
+        "height": int(cell_px * (rows_shown + 1.6) + 180), "margin": {"l": 10, "r": 10, "t": 70, "b": 60},
         "plot_bgcolor": "white", "paper_bgcolor": "white", "annotations": annotations, "showlegend": False,
         "updatemenus": _menus(len(steps)), "sliders": [slider],
     }
@@ -342,14 +329,14 @@ def multichannel_figure(lab: Lab) -> go.Figure:
     f = s.filt - 1
     pooled = lab.pooling
     rows: list[list[tuple[str, np.ndarray, str]]] = [
-        [(f"input channel {c + 1}", lab.x[c], "Blues") for c in range(s.cin)]]
+        [(f"input channel {c + 1}", lab.x[c], "blue") for c in range(s.cin)]]
     if not pooled:
-        rows.append([(f"filter {f + 1}, slice {c + 1}", lab.kernels[f, c], "RdBu") for c in range(s.cin)])
+        rows.append([(f"filter {f + 1}, slice {c + 1}", lab.kernels[f, c], "div") for c in range(s.cin)])
         total = lab.partials[f].sum(axis=0)
-        rows.append([(f"partial sum, channel {c + 1}", lab.partials[f, c], "Greens") for c in range(s.cin)]
-                    + [(f"Σ partial sums + bias {ca.fmt(lab.bias[f])} = map {f + 1}", total + lab.bias[f], "Greens")])
+        rows.append([(f"partial sum, channel {c + 1}", lab.partials[f, c], "green") for c in range(s.cin)]
+                    + [(f"Σ partial sums + bias {ca.fmt(lab.bias[f])} = map {f + 1}", total + lab.bias[f], "green")])
     rows.append([(f"output {'channel' if pooled else 'map'} {o + 1}" + ("" if pooled else f" (bias {ca.fmt(lab.bias[o])})"),
-                  lab.out[o], "Greens") for o in range(lab.out.shape[0])])
+                  lab.out[o], "green") for o in range(lab.out.shape[0])])
     n_cols = max(len(r) for r in rows)
     axes = _grid_axes(len(rows), n_cols)
     data, layout, annotations = [], {}, []
@@ -362,14 +349,15 @@ def multichannel_figure(lab: Lab) -> go.Figure:
             layout["xaxis" if k == 1 else f"xaxis{k}"] = {**xa, "visible": False, "anchor": yn, "constrain": "domain"}
             layout["yaxis" if k == 1 else f"yaxis{k}"] = {**ya, "visible": False, "anchor": xn, "autorange": "reversed",
                                                           "scaleanchor": xn, "constrain": "domain"}
-            lim = float(np.abs(z).max()) or 1.0
-            data.append({"type": "heatmap", "z": z.tolist(), "xaxis": xn, "yaxis": yn, "colorscale": scale,
-                         "showscale": False, "xgap": 1, "ygap": 1, "zmid": 0 if scale == "RdBu" else None,
-                         "zmin": -lim if scale == "RdBu" else None, "zmax": lim if scale == "RdBu" else None,
+            lim = float(np.abs(z[np.isfinite(z)]).max()) if np.isfinite(z).any() else 1.0
+            lim = lim or 1.0
+            data.append({"type": "heatmap", "z": z.tolist(), "xaxis": xn, "yaxis": yn, "colorscale": PANEL_SCALES[scale],
+                         "showscale": False, "xgap": 1, "ygap": 1, "zmin": -lim if scale == "div" else None,
+                         "zmax": lim if scale == "div" else None,
                          "text": _str_grid(z).tolist(), "texttemplate": "%{text}" if z.size <= 400 else "",
                          "hovertemplate": f"{title}<br>row %{{y}}, col %{{x}}: %{{text}}<extra></extra>"})
             annotations.append({"text": title, "x": sum(xa["domain"]) / 2, "y": ya["domain"][1] + 0.01, "xref": "paper",
                                 "yref": "paper", "showarrow": False, "yanchor": "bottom", "font": {"size": 12}})
-    layout.update({"annotations": annotations, "height": 230 * len(rows) + 40, "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+    layout.update({"annotations": annotations, "height": 230 * len(rows) + 50, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
                    "plot_bgcolor": "white", "paper_bgcolor": "white"})
     return RawFigure({"data": data, "layout": layout})

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot, wait_for_app
+from tests.e2e.conftest import SHOTS, screenshot, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -57,3 +57,11 @@ def test_transposed_convolution_labels_input_and_output(page, app_url):
     chart.get_by_text("■ pause", exact=True).click()
     assert "output (1, 1)" not in _chart_text(page)  # it moved on, in the browser
     screenshot(page, "conv_arithmetic_transposed")
+    page.get_by_role("heading", name="Formulas, with the numbers of this setting").scroll_into_view_if_needed()
+    expect(page.get_by_text("torch.nn.ConvTranspose2d(in_channels=2, out_channels=2, kernel_size=3")).to_be_visible()
+    screenshot(page, "conv_arithmetic_formulas")
+    _shows(page, "partial sum, channel 2")
+    multi = page.locator('[data-testid="stPlotlyChart"]').nth(1)
+    multi.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    multi.screenshot(path=str(SHOTS / "conv_arithmetic_multichannel.png"))
