@@ -37,7 +37,8 @@ st.plotly_chart(fig, key="ca_anim", theme=None, config={"displayModeBar": False}
 shown = len(fig.raw_frames)
 st.caption("Blue: input · grey: padding (zeros" + (", −∞ for max pooling" if s.op == L.MAX else "") + ")"
            + (" · yellow: zeros inserted between input cells by the stride" if s.op == L.TCONV else "")
-           + " · orange: cells no window ever covers · red subscripts: the kernel weights under the window. "
+           + (" · orange: cells no window ever covers" if lab.uncovered_rows or lab.uncovered_cols else "")
+           + ("" if lab.pooling else " · red subscripts: the kernel weights under the window") + ". "
            "Play, pause and step run in your browser; drag the slider to jump to any output cell."
            + (f" This setting has {len(lab.steps):,} output cells: the animation covers the first {shown:,}, "
               "the output maps below show them all." if shown < len(lab.steps) else ""))

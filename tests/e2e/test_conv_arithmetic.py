@@ -65,3 +65,4 @@ def test_transposed_convolution_labels_input_and_output(page, app_url):
     multi.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     multi.screenshot(path=str(SHOTS / "conv_arithmetic_multichannel.png"))
+
