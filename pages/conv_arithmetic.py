@@ -50,6 +50,9 @@ if note:
 for n, o, axis in ((s.h, oh, "h"), (s.w, ow, "w"))[: 1 if (s.h == s.w) else 2]:
     st.latex(L.size_formula(n, s, lab.padding, axis))
     st.latex(L.inverse_formula(o, s, lab.padding, axis))
+if s.op != L.TCONV:
+    st.caption("The lecture writes O = (I − K + 2P)/S + 1: the same formula for dilation 1, where the division "
+               "is rounded down (the floor) when S does not divide I − K + 2P.")
 if lab.pooling:
     st.markdown("Pooling has **no parameters** and no multiply-adds: each output is the "
                 f"{'maximum' if s.op == L.MAX else 'mean'} of its window, channel by channel.")
