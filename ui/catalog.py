@@ -21,6 +21,9 @@ class PageEntry:
 HOME = PageEntry("pages/home.py", "Home", ":material/home:", "What each page teaches.", "home")
 
 PAGES: list[PageEntry] = [
+    PageEntry("pages/conv_arithmetic.py", "Convolution arithmetic", ":material/grid_on:",
+              "what a convolution computes and what size comes out: stride, padding, dilation, pooling, "
+              "transposed convolution, channels.", "conv"),
     PageEntry("pages/filters.py", "Filters and feature maps", ":material/filter_center_focus:",
               "lecture kernels on your photo, a real network's learned filters, what each layer sees, and its top-5.",
               "filters"),

@@ -1,0 +1,68 @@
+"""The convolution-arithmetic page in a real browser: the animation steps in the browser, no server rerun."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import SHOTS, screenshot, wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+LECTURE = ("ca_x=typed&ca_w_mode=typed&ca_xv=3+3+2+1+0+%2F+0+0+1+3+1+%2F+3+1+2+2+3+%2F+2+0+0+2+2+%2F+2+0+0+0+1"
+           "&ca_wv=0+1+2+%2F+2+2+0+%2F+0+1+2")
+
+
+def _open(page, url):
+    # A fresh server's very first request for a page path can show Streamlit's "Page not found" dialog
+    # (before the router has registered the pages); load the root once first.
+    page.goto(url.split("/conv")[0])
+    page.get_by_role("heading", name="CNN Explorer").first.wait_for(state="visible", timeout=90_000)
+    page.goto(url)
+    wait_for_app(page, "Convolution arithmetic")
+
+
+def _shows(page, text: str) -> None:
+    """Wait until one of the chart's SVG texts contains `text` (Streamlit draws plotly in a shadow root,
+    which Playwright's locators pierce)."""
+    expect(page.locator(".js-plotly-plot text").filter(has_text=text).first).to_be_attached(timeout=60_000)
+
+
+def _chart_text(page) -> str:
+    return " | ".join(page.locator(".js-plotly-plot text").all_text_contents())
+
+
+def test_lecture_example_steps_in_the_browser(page, app_url):
+    _open(page, f"{app_url}/conv?{LECTURE}")
+    chart = page.locator(".js-plotly-plot").first
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    _shows(page, "output (1, 1): 3·0 + 3·1 + 2·2")
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    runs = page.evaluate("() => performance.getEntriesByType('resource').length")
+    chart.get_by_text("step ▶", exact=True).click()
+    chart.get_by_text("step ▶", exact=True).click()
+    _shows(page, "output (1, 3): 2·0 + 1·1")
+    chart.get_by_text("◀ step", exact=True).click()
+    _shows(page, "output (1, 2): 3·0 + 2·1")
+    assert page.evaluate("() => performance.getEntriesByType('resource').length") == runs  # nothing fetched
+    screenshot(page, "conv_arithmetic")
+
+
+def test_transposed_convolution_labels_input_and_output(page, app_url):
+    _open(page, f"{app_url}/conv?ca_op=transposed+convolution&ca_h=3&ca_w=3&ca_stride=2&ca_pad=1&ca_cin=2&ca_cout=2")
+    chart = page.locator(".js-plotly-plot").first
+    _shows(page, "OUTPUT map 1 (5×5)")
+    _shows(page, "INPUT channel 2 (3×3), stretched")
+    expect(page.get_by_text("2 × 5 × 5")).to_be_visible()
+    chart.get_by_text("▶ play", exact=True).click()
+    page.wait_for_timeout(1500)
+    chart.get_by_text("■ pause", exact=True).click()
+    assert "output (1, 1)" not in _chart_text(page)  # it moved on, in the browser
+    screenshot(page, "conv_arithmetic_transposed")
+    page.get_by_role("heading", name="Formulas, with the numbers of this setting").scroll_into_view_if_needed()
+    expect(page.get_by_text("torch.nn.ConvTranspose2d(in_channels=2, out_channels=2, kernel_size=3")).to_be_visible()
+    screenshot(page, "conv_arithmetic_formulas")
+    _shows(page, "partial sum, channel 2")
+    multi = page.locator('[data-testid="stPlotlyChart"]').nth(1)
+    multi.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    multi.screenshot(path=str(SHOTS / "conv_arithmetic_multichannel.png"))
+
