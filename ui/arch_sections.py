@@ -20,6 +20,11 @@ DEFAULT_COMPARE = ["alexnet", "vgg16", "googlenet", "resnet18", "resnet50", "mob
 GROUPINGS = ["every layer", "blocks", "stages"]
 
 
+def reset_size() -> None:
+    """A new model starts at its own crop size (299 px for Inception v3, 32 px for LeNet-5)."""
+    st.session_state["ar_size"] = zoo.info(st.session_state["ar_model"]).input_size
+
+
 def convention() -> None:
     """The counting convention, shown wherever a MAC/FLOP figure appears."""
     st.caption(f"Compute is counted in {CONVENTION}.")
@@ -102,3 +107,48 @@ def full_comparison() -> pd.DataFrame:
                                                              if name else "Done."))
         bar.empty()
     return store["table"]
+
+
+def comparison_view() -> None:
+    """Several models side by side: table, bubble chart, bars, and ratios beside the lecture's."""
+    from explorer import lecture_tables as lt
+
+    table = full_comparison()
+    names = zoo.list_models()
+    chosen = st.multiselect("Models to compare", names, default=DEFAULT_COMPARE, key="ar_cmp",
+                            bind="query-params")
+    if not chosen:
+        st.info("Pick at least one model.")
+        return
+    sub = table[table["name"].isin(chosen)].reset_index(drop=True)
+    shown = sub.drop(columns=["name"]).assign(**{
+        "params (M)": sub["params"] / 1e6, "GMACs": sub["MACs"] / 1e9,
+        "activation memory (MiB)": sub["activation bytes"] / 2**20}).drop(columns=["params", "MACs",
+                                                                                  "activation bytes"])
+    st.dataframe(shown, hide_index=True, key="ar_cmp_table", column_config={
+        "params (M)": st.column_config.NumberColumn(format="%.2f"),
+        "GMACs": st.column_config.NumberColumn(format="%.3f", help=CONVENTION),
+        "activation memory (MiB)": st.column_config.NumberColumn(format="%.1f")})
+    st.download_button("Download the comparison as CSV", sub.to_csv(index=False).encode(), "comparison.csv",
+                       "text/csv", key="ar_cmp_csv", on_click="ignore")
+    convention()
+    st.plotly_chart(figs.accuracy_bubbles(sub), key="ar_bubbles")
+    st.caption("Accuracy is torchvision's ImageNet top-1 for its default weights (models without torchvision "
+               "metadata are left out of this chart); MACs and parameters are counted live at each model's crop size.")
+    st.plotly_chart(figs.comparison_bars(sub), key="ar_cmp_bars")
+
+    st.subheader("How many times bigger?")
+    c1, c2 = st.columns(2)
+    num = c1.selectbox("Model", chosen, index=chosen.index("vgg16") if "vgg16" in chosen else 0,
+                       key="ar_num", bind="query-params")
+    den = c2.selectbox("against", chosen, index=chosen.index("alexnet") if "alexnet" in chosen else 0,
+                       key="ar_den", bind="query-params")
+    r = comparison.ratios(table, num, den)
+    lecture = lt.LECTURE_VGG_VS_ALEXNET if (num, den) == ("vgg16", "alexnet") else {}
+    cols = st.columns(3)
+    for col, (what, value) in zip(cols, r.items()):
+        col.metric(f"{what} ratio", f"{value:.1f}×",
+                   help=CONVENTION if what == "MACs" else None,
+                   delta=f"lecture: {lecture[what]}×" if lecture else None, delta_color="off")
+    if lecture:
+        st.caption(lt.VGG_VS_ALEXNET_NOTE)

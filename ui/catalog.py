@@ -21,6 +21,9 @@ class PageEntry:
 HOME = PageEntry("pages/home.py", "Home", ":material/home:", "What each page teaches.", "home")
 
 PAGES: list[PageEntry] = [
+    PageEntry("pages/architectures.py", "Architectures", ":material/stacked_bar_chart:",
+              "where memory, parameters and multiply-adds go, layer by layer, from LeNet to EfficientNet; "
+              "the lecture's tables live; build your own network.", "architectures"),
     PageEntry("pages/zoo.py", "Model zoo", ":material/hub:",
               "the course's networks from LeNet-5 to EfficientNet, and what each one sees in your photo.", "zoo"),
 ]
