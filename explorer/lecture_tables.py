@@ -163,8 +163,8 @@ def googlenet_stem_table() -> tuple[pd.DataFrame, pd.DataFrame]:
         out.append({"layer": label, "torchvision module": module, "lecture C": c, "live C": last.output_shape[1],
                     "lecture H/W": hw, "live H/W": last.output_shape[2], "lecture memory (KB)": kb,
                     "live memory (KB)": last.activation_bytes / 1024, "lecture params (k)": pk,
-                    "live params (k)": params / 1e3, "lecture flop (M)": mflop, "live MMACs": macs / 1e6,
-                    "note": note})
+                    "live params (k)": params / 1e3, "live conv weights (k)": (params - bn) / 1e3,
+                    "lecture flop (M)": mflop, "live MMACs": macs / 1e6, "note": note})
     table = pd.DataFrame(out)
     vgg = _meta("vgg16", 224)
     first = [r for r in vgg.layers if r.name in {f"features.{i}" for i in range(17)}]
