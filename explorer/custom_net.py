@@ -60,7 +60,8 @@ class ResidualBlock(nn.Module):
         return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
-def _fmt(shape: tuple[int, ...]) -> str:
+def format_shape(shape: tuple[int, ...]) -> str:
+    """(64, 5, 5) -> "(64, 5, 5)"; (1600,) -> "(1600,)", as Python prints shapes."""
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -105,16 +106,16 @@ def _layer(index: int, layer: dict, shape: tuple[int, ...]) -> nn.Module:
     kind, v = layer["layer"], _values(index, layer)
     name = "L" + describe(index, layer)[1:]
     if kind in _SPATIAL and len(shape) != 3:
-        raise LayerShapeError(f"{name} needs an image-shaped input (C, H, W) but gets {_fmt(shape)}; "
+        raise LayerShapeError(f"{name} needs an image-shaped input (C, H, W) but gets {format_shape(shape)}; "
                               "put it before Flatten.")
     if kind == "Linear" and len(shape) != 1:
-        raise LayerShapeError(f"{name} needs a flat input (features,) but gets {_fmt(shape)}; add Flatten or "
+        raise LayerShapeError(f"{name} needs a flat input (features,) but gets {format_shape(shape)}; add Flatten or "
                               "GlobalAvgPool before it.")
     if kind in {"Conv2d", "MaxPool2d", "AvgPool2d"}:
         k, p = v["kernel"], v["padding"]
         if min(shape[1:]) + 2 * p < k:
             raise LayerShapeError(f"{name} needs at least {k}×{k} pixels (with padding {p}) but gets "
-                                  f"{_fmt(shape)}: its output would be empty.")
+                                  f"{format_shape(shape)}: its output would be empty.")
     if kind == "Conv2d":
         return nn.Conv2d(shape[0], v["size"], v["kernel"], v["stride"], v["padding"])
     if kind == "MaxPool2d":
@@ -139,7 +140,7 @@ def _check_input(input_shape: tuple[int, ...]) -> tuple[int, ...]:
     shape = tuple(int(s) for s in input_shape)
     if len(shape) not in (1, 3) or min(shape) < 1:
         raise LayerShapeError(f"The input shape must be (C, H, W) or (features,) with positive sizes, "
-                              f"not {_fmt(shape)}.")
+                              f"not {format_shape(shape)}.")
     return shape
 
 
@@ -249,9 +250,9 @@ def to_code(spec: list[dict], input_shape: tuple[int, ...]) -> str:
     lines = ["import torch", "from torch import nn"]
     if uses_residual:
         lines.append(_RESIDUAL_SOURCE.rstrip("\n"))
-    lines += ["", "", f"# input: {_fmt(_check_input(input_shape))} per image; a batch is (N, *input)",
+    lines += ["", "", f"# input: {format_shape(_check_input(input_shape))} per image; a batch is (N, *input)",
               "model = nn.Sequential("]
     for module, shape in zip(model, out_shapes):
-        lines.append(f"    {_code(module)},  # -> {_fmt(shape)}")
+        lines.append(f"    {_code(module)},  # -> {format_shape(shape)}")
     lines.append(")")
     return "\n".join(lines) + "\n"

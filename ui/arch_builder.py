@@ -105,8 +105,7 @@ def builder() -> None:
         st.query_params["ar_net"] = text
     elif "ar_net" in st.query_params:
         del st.query_params["ar_net"]
-    st.markdown("**Shapes:** " + " → ".join(["(" + ", ".join(map(str, input_shape)) + ")"] +
-                                            ["(" + ", ".join(map(str, s)) + ")" for s in shapes]))
+    st.markdown("**Shapes:** " + " → ".join(cn.format_shape(s) for s in [input_shape, *shapes]))
     prof = profile(model.eval(), input_shape)
     profile_view(prof, "Your network", "ar_b")
     with st.expander("Export as PyTorch code"):
