@@ -45,6 +45,8 @@ def test_choosing_a_model_resets_the_input_size_to_its_crop():
     at.selectbox(key="ar_model").set_value("inception_v3").run()
     assert not at.exception
     assert at.number_input(key="ar_size").value == 299
+    assert at.segmented_control(key="ar_group").value == "blocks"  # 190 layers: grouped by default
+    assert any(g.startswith("Mixed_5b.") for g in at.dataframe[0].value["group"])
     assert at.metric[0].value == f"{zoo.info('inception_v3').num_params:,}"
 
 

@@ -9,6 +9,7 @@ import threading
 
 import pandas as pd
 import streamlit as st
+import torch
 
 from explorer import comparison, zoo
 from explorer.figures import architectures as figs
@@ -20,9 +21,17 @@ DEFAULT_COMPARE = ["alexnet", "vgg16", "googlenet", "resnet18", "resnet50", "mob
 GROUPINGS = ["every layer", "blocks", "stages"]
 
 
+DEEP_ROWS = 80  # models with more leaf layers than this start grouped by block
+
+
 def reset_size() -> None:
-    """A new model starts at its own crop size (299 px for Inception v3, 32 px for LeNet-5)."""
-    st.session_state["ar_size"] = zoo.info(st.session_state["ar_model"]).input_size
+    """A new model starts at its own crop size (299 px for Inception v3, 32 px for LeNet-5), and deep
+    models start grouped by block so that the charts stay readable."""
+    name = st.session_state["ar_model"]
+    st.session_state["ar_size"] = zoo.info(name).input_size
+    with torch.device("meta"):
+        leaves = sum(1 for m in zoo.build(name).modules() if next(m.children(), None) is None)
+    st.session_state["ar_group"] = "blocks" if leaves > DEEP_ROWS else "every layer"
 
 
 def convention() -> None:
