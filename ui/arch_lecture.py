@@ -56,7 +56,9 @@ def lecture_tables() -> None:
 
 
 def _calc(result: calc.Calculation, key: str) -> None:
-    st.dataframe(result.to_frame(), hide_index=True, key=key)
+    frame = result.to_frame()
+    st.dataframe(frame, hide_index=True, key=key, column_config={
+        c: st.column_config.NumberColumn(format="localized") for c in frame.columns if frame[c].dtype.kind in "iuf"})
 
 
 def calculators() -> None:

@@ -9,11 +9,17 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(autouse=True)
-def _router_first(page, app_url):
+def _router_first(page, app_url):  # noqa: PT004
     """Open the app's root first: a fresh server whose first request is a deep link to a file in
     pages/ serves it without the router (no wide layout, legacy navigation)."""
     page.goto(app_url)
     wait_for_app(page, "CNN Explorer")
+
+
+def _settle(page):
+    """Let the data grids finish drawing before a screenshot."""
+    expect(page.locator('[data-testid="stDataFrame"] canvas').first).to_be_visible(timeout=60_000)
+    page.wait_for_timeout(2000)
 
 
 def test_vgg16_layers_table_and_charts(page, app_url):
@@ -24,6 +30,7 @@ def test_vgg16_layers_table_and_charts(page, app_url):
     expect(page.locator(".js-plotly-plot").first.get_by_text("activation memory (KB)")).to_be_visible(timeout=90_000)
     expect(page.get_by_text("Training memory at batch size 32")).to_be_visible(timeout=90_000)
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    _settle(page)
     screenshot(page, "architectures")
     page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
     screenshot(page, "architectures_charts")
@@ -49,3 +56,17 @@ def test_builder_shows_shapes_and_code(page, app_url):
     expect(page.get_by_text("431,754").first).to_be_visible(timeout=90_000)
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     screenshot(page, "architectures_builder")
+
+
+def test_lecture_tables_and_calculators(page, app_url):
+    page.goto(f"{app_url}/architectures?ar_tab=Lecture+tables")
+    wait_for_app(page, "Architectures")
+    expect(page.get_by_text("149.5 M multiply-adds").first).to_be_visible(timeout=90_000)
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    _settle(page)
+    screenshot(page, "architectures_lecture")
+    page.get_by_role("tab", name="Calculators").click()
+    expect(page.get_by_text("921,601,000").first).to_be_visible(timeout=90_000)
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    _settle(page)
+    screenshot(page, "architectures_calculators")
