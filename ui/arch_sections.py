@@ -91,7 +91,8 @@ def training_memory_view(prof: Profile, key: str) -> None:
     st.caption(f"Weights {adam['weights'] / 1e6:,.1f} MB + gradients {adam['gradients'] / 1e6:,.1f} MB + Adam's two "
                f"moments {adam['optimizer state'] / 1e6:,.1f} MB + activations kept for the backward pass "
                f"{adam['activations'] / 1e6:,.1f} MB at batch {batch}. SGD keeps no state, momentum one value per "
-               "parameter, Adam two. An estimate: framework overhead and temporary buffers are not included.")
+               "parameter, Adam two. An estimate: framework overhead, temporary buffers, max-pool indices and "
+               "dropout masks are not included.")
 
 
 _compare_lock = threading.Lock()
