@@ -27,6 +27,9 @@ PAGES: list[PageEntry] = [
     PageEntry("pages/filters.py", "Filters and feature maps", ":material/filter_center_focus:",
               "lecture kernels on your photo, a real network's learned filters, what each layer sees, and its top-5.",
               "filters"),
+    PageEntry("pages/architectures.py", "Architectures", ":material/stacked_bar_chart:",
+              "where memory, parameters and multiply-adds go, layer by layer, from LeNet to EfficientNet; "
+              "the lecture's tables live; build your own network.", "architectures"),
     PageEntry("pages/transfer.py", "Transfer learning", ":material/model_training:",
               "train a classifier on your own images: from scratch, linear probe or fine-tuning, live.", "transfer"),
     PageEntry("pages/zoo.py", "Model zoo", ":material/hub:",

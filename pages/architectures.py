@@ -1,0 +1,49 @@
+"""Architectures: where a network's memory, parameters and compute go, layer by layer (lectures 3-4)."""
+
+import streamlit as st
+
+from explorer import zoo
+from ui import arch_builder, arch_lecture
+from ui import arch_sections as sec
+
+st.title("Architectures")
+st.markdown("Shapes, parameters, activation memory and multiply-adds of every layer, computed live by running "
+            "the network on PyTorch's *meta* device: no weights are allocated, so even VGG-16 profiles in "
+            "milliseconds.")
+
+tabs = st.tabs(["One model", "Compare models", "Lecture tables", "Calculators", "Build your own"],
+               key="ar_tab", bind="query-params")
+
+if tabs[0].open:
+    with tabs[0]:
+        names = zoo.list_models()
+        c1, c2, c3 = st.columns([2, 1, 1])
+        name = c1.selectbox("Model", names, index=names.index("vgg16"), key="ar_model", bind="query-params",
+                            on_change=sec.reset_size)
+        entry = zoo.info(name)
+        size = c2.number_input("Input size (px)", 16, 1024, entry.input_size, step=1, key="ar_size",
+                               bind="query-params", help=f"{entry.title}'s weights use {entry.input_size} px.")
+        batch = c3.number_input("Batch size", 1, 512, 1, key="ar_batch", bind="query-params")
+        try:
+            prof = sec.cached_profile(name, int(size), int(batch))
+        except ValueError as exc:
+            st.error(f"{entry.title} cannot take a {size}×{size} input: {exc}")
+        else:
+            sec.profile_view(prof, f"{entry.title} at {size}×{size}, batch {batch}", "ar")
+            sec.training_memory_view(prof, "ar")
+
+if tabs[1].open:
+    with tabs[1]:
+        sec.comparison_view()
+
+if tabs[2].open:
+    with tabs[2]:
+        arch_lecture.lecture_tables()
+
+if tabs[3].open:
+    with tabs[3]:
+        arch_lecture.calculators()
+
+if tabs[4].open:
+    with tabs[4]:
+        arch_builder.builder()
