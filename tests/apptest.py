@@ -11,7 +11,7 @@ TIMEOUT = 120  # seconds for one script run; the first run of a page loads its m
 
 
 def open_page(path: str, **query: str) -> AppTest:
-    """Run `streamlit_app.py` switched to `path` (e.g. "pages/zoo.py") with URL query parameters."""
+    """Run `streamlit_app.py` switched to `path` (e.g. "app_pages/zoo.py") with URL query parameters."""
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     for key, value in query.items():
         at.query_params[key] = value

@@ -8,7 +8,7 @@ from explorer.comparison import profile_model
 from explorer.profiling import CONVENTION
 from tests.apptest import open_page
 
-PAGE = "pages/architectures.py"
+PAGE = "app_pages/architectures.py"
 
 
 def _text(at) -> str:

@@ -4,7 +4,7 @@ import json
 
 from tests.apptest import open_page
 
-PAGE = "pages/conv_arithmetic.py"
+PAGE = "app_pages/conv_arithmetic.py"
 
 
 def _size(at) -> str:

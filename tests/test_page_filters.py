@@ -5,7 +5,7 @@ from __future__ import annotations
 from explorer import features, images, zoo
 from tests.apptest import open_page
 
-PAGE = "pages/filters.py"
+PAGE = "app_pages/filters.py"
 
 
 def _chart_titles(at) -> list[str]:

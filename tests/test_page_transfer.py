@@ -15,14 +15,14 @@ def _wait(at, run, timeout=120):
 
 
 def test_page_opens_on_demo_shapes_with_fast_path_note():
-    at = open_page("pages/transfer.py")
+    at = open_page("app_pages/transfer.py")
     assert not at.exception
     assert at.segmented_control(key="tl_src").value == "Demo: shapes"
     assert any("features cached — each epoch takes milliseconds" in s.value for s in at.success)
 
 
 def test_a_run_survives_reruns_and_other_clicks_then_shows_results():
-    at = open_page("pages/transfer.py", tl_src="Demo: shapes", tl_nshape="10", tl_bb="lenet5",
+    at = open_page("app_pages/transfer.py", tl_src="Demo: shapes", tl_nshape="10", tl_bb="lenet5",
                    tl_strat="From scratch", tl_ep="40", tl_bs="4")
     assert not at.exception
     at.button(key="tl_start").click().run()
@@ -43,7 +43,7 @@ def test_a_run_survives_reruns_and_other_clicks_then_shows_results():
 
 
 def test_finished_run_shows_confusion_matrix_and_misclassified_gallery():
-    at = open_page("pages/transfer.py", tl_src="Demo: digits", tl_ndig="20", tl_bb="lenet5",
+    at = open_page("app_pages/transfer.py", tl_src="Demo: digits", tl_ndig="20", tl_bb="lenet5",
                    tl_strat="From scratch", tl_ep="2", tl_bs="32")
     at.button(key="tl_start").click().run()
     run = at.session_state["tl_run"]
@@ -56,7 +56,7 @@ def test_finished_run_shows_confusion_matrix_and_misclassified_gallery():
 
 
 def test_bad_data_shows_a_message_and_keeps_the_page():
-    at = open_page("pages/transfer.py", tl_src="Your classes")
+    at = open_page("app_pages/transfer.py", tl_src="Your classes")
     assert not at.exception
     assert any("has 0 images" in e.value for e in at.error)
     assert at.button(key="tl_start").disabled

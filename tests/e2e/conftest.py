@@ -7,6 +7,7 @@ where a missing browser is a failure: no test is skipped silently there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -36,34 +37,44 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url():
-    """Base URL of a `streamlit run streamlit_app.py` server started for this test session."""
+@contextlib.contextmanager
+def serve_app():
+    """Start `streamlit run streamlit_app.py` on a free port; yield its base URL; stop it afterwards."""
     port = _free_port()
     env = dict(os.environ, CNN_EXPLORER_OFFLINE="1")
-    log = open(ROOT / ".pytest_cache" / "e2e-server.log", "w") if (ROOT / ".pytest_cache").exists() else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
+    log_dir = ROOT / ".pytest_cache"
+    log_dir.mkdir(exist_ok=True)
+    with open(log_dir / f"e2e-server-{port}.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
         try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit run did not answer /_stcore/health within 60 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.time() + 60
+            while True:
+                try:
+                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                        break
+                except OSError:
+                    if time.time() > deadline:
+                        pytest.fail("streamlit run did not answer /_stcore/health within 60 s")
+                    time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """Base URL of a server shared by the whole test session."""
+    with serve_app() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -8,14 +8,6 @@ from tests.e2e.conftest import screenshot, wait_for_app
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(autouse=True)
-def _router_first(page, app_url):  # noqa: PT004
-    """Open the app's root first: a fresh server whose first request is a deep link to a file in
-    pages/ serves it without the router (no wide layout, legacy navigation)."""
-    page.goto(app_url)
-    wait_for_app(page, "CNN Explorer")
-
-
 def _settle(page):
     """Let the data grids finish drawing before a screenshot."""
     expect(page.locator('[data-testid="stDataFrame"] canvas').first).to_be_visible(timeout=60_000)

@@ -12,10 +12,6 @@ LECTURE = ("ca_x=typed&ca_w_mode=typed&ca_xv=3+3+2+1+0+%2F+0+0+1+3+1+%2F+3+1+2+2
 
 
 def _open(page, url):
-    # A fresh server's very first request for a page path can show Streamlit's "Page not found" dialog
-    # (before the router has registered the pages); load the root once first.
-    page.goto(url.split("/conv")[0])
-    page.get_by_role("heading", name="CNN Explorer").first.wait_for(state="visible", timeout=90_000)
     page.goto(url)
     wait_for_app(page, "Convolution arithmetic")
 

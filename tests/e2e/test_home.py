@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot, wait_for_app
+from tests.e2e.conftest import screenshot, serve_app, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -48,12 +48,15 @@ def test_upload_of_a_pdf_is_explained_and_a_photo_then_works(page, app_url, tmp_
     screenshot(page, "zoo-upload")
 
 
-def test_a_shared_deep_link_opens_through_the_router_with_its_settings(page, app_url):
-    """A link such as /zoo?model=resnet18 restores the setting and keeps the app's own navigation."""
-    page.goto(f"{app_url}/zoo?model=resnet18")
-    wait_for_app(page, "Model zoo")
-    nav = page.locator('[data-testid="stSidebarNav"]')
-    expect(nav.get_by_text("Model zoo")).to_be_visible()
-    expect(nav.get_by_text("Filters and feature maps")).to_be_visible()
-    expect(nav.get_by_text("streamlit app")).to_have_count(0)
-    expect(page.get_by_text("torchvision's weights for ResNet-18 are not in the torch hub cache")).to_be_visible()
+def test_a_shared_deep_link_opens_through_the_router_with_its_settings(page):
+    """On a fresh server, a first request such as /zoo?model=resnet18 restores the setting and keeps the
+    app's own navigation (Streamlit's legacy pages/ discovery would bypass the router: hence app_pages/)."""
+    with serve_app() as fresh_url:
+        page.goto(f"{fresh_url}/zoo?model=resnet18")
+        wait_for_app(page, "Model zoo")
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        expect(nav.get_by_text("Model zoo")).to_be_visible()
+        expect(nav.get_by_text("Filters and feature maps")).to_be_visible()
+        expect(nav.get_by_text("streamlit app")).to_have_count(0)
+        expect(page.get_by_text("torchvision's weights for ResNet-18 are not in the torch hub cache")).to_be_visible()
+        expect(page.get_by_text("Page not found")).to_have_count(0)
