@@ -13,7 +13,8 @@ TIMEOUT = 120  # seconds for one script run; the first run of a page loads its m
 def open_page(path: str, **query: str) -> AppTest:
     """Run `streamlit_app.py` switched to `path` (e.g. "app_pages/zoo.py") with URL query parameters."""
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.run()  # registers the router's pages: before that, a page whose url_path differs from its file name is unknown
+    at.switch_page(path)
     for key, value in query.items():
         at.query_params[key] = value
-    at.switch_page(path)
     return at.run()
