@@ -146,7 +146,7 @@ class Run:
     @property
     def label(self) -> str:
         c = self.config
-        return f"#{self.id} {c.backbone} · {trainer.STRATEGY_TITLES[c.strategy]}"
+        return f"#{self.id} {c.backbone_label} · {trainer.STRATEGY_TITLES[c.strategy]}"
 
 
 def _work(run: Run, train_set: list, val_set: list) -> None:

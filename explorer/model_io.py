@@ -4,7 +4,8 @@ The download is a zip with two files:
 - `model.safetensors`: the state_dict (safetensors stores tensors only: loading it runs no code,
   unlike a pickled checkpoint; DESIGN.md section 6);
 - `config.json`: `{"format", "backbone", "classes", "config"}`, enough to rebuild the architecture
-  (`trainer.architecture`) before the weights are loaded into it with `strict=True`.
+  (`trainer.architecture`; for a custom network, `config.custom_net` holds its layers) before the
+  weights are loaded into it with `strict=True`.
 """
 
 from __future__ import annotations
@@ -77,10 +78,11 @@ def import_model(data: bytes) -> TrainedModel:
         state = st_load(weights)
     except Exception:  # noqa: BLE001 - any parse error of the safetensors header
         raise ValueError("model.safetensors is damaged and cannot be read.") from None
-    model, _, _ = trainer.architecture(config.backbone, len(classes), pretrained=False)
+    model, _, _ = trainer.architecture(config.backbone, len(classes), pretrained=False, custom=config.custom_net)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
-        raise ValueError(f"The weights do not fit {config.backbone} with {len(classes)} classes: {first}") from None
+        raise ValueError(f"The weights do not fit {config.backbone_label} with {len(classes)} classes: "
+                         f"{first}") from None
     return TrainedModel(model.eval(), classes, config, str(meta.get("weights_note", "")))

@@ -13,6 +13,10 @@ The data sets are plain lists of (PIL image, label). `train()` is a generator: i
 metrics dict after every batch ("batch") and every epoch ("epoch"), and finally one "done"
 dict holding the `TrainedModel`. Set `stop_event` to end it between two batches.
 
+A custom network from the Architectures page (`explorer.custom_net`) is backbone "custom": the
+config carries its spec and input shape as text (`custom_text`). It has no pretrained weights, so
+only "scratch" applies; its last layer must be a Linear, re-sized to the number of classes.
+
 Fast path: with a frozen backbone and no augmentation, every image's backbone features are
 computed once and cached, and an epoch only trains the head on the cached vectors (milliseconds).
 """
@@ -37,7 +41,7 @@ from torch import nn
 from torchvision import transforms as T
 
 from explorer import augment as aug_mod
-from explorer import zoo
+from explorer import custom_net, zoo
 from explorer.augment import Augment
 
 STRATEGIES = ("scratch", "linear_probe", "finetune_last", "finetune_all")
@@ -51,6 +55,12 @@ OPTIMIZERS = ("adam", "sgd")
 #: Backbones the trainer cannot use: SqueezeNet's classifier is a convolution, not a Linear layer.
 UNSUPPORTED = ("squeezenet1_1",)
 
+#: Backbone value of the custom network built on the Architectures page (spec in `TrainConfig.custom_net`).
+CUSTOM = "custom"
+CUSTOM_MEAN_STD = 0.5  # custom networks: pixels scaled to [0, 1], then (x - 0.5) / 0.5 -> [-1, 1]
+CUSTOM_MAX_SIDE = 512  # pixels; larger inputs make CPU training far too slow
+CUSTOM_MAX_PARAMS = 50_000_000
+_FIX = "Change it on the Architectures page."
 _BUILD_LOCK = threading.Lock()
 _ALWAYS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "lenet5")
 
@@ -69,6 +79,58 @@ def backbones() -> list[str]:
     return names  # model init draws from torch's global RNG; seed it one run at a time
 
 
+def custom_text(spec: list[dict], input_shape: tuple[int, ...]) -> str:
+    """A custom network and its input as one line: "1x28x28:Conv2d-32-5-1-0_ReLU_..." (`TrainConfig.custom_net`).
+
+    Raises:
+        ValueError: a layer with an invalid setting (the message names it).
+    """
+    try:
+        return "x".join(str(int(s)) for s in input_shape) + ":" + custom_net.to_text(spec)
+    except custom_net.LayerShapeError as exc:
+        raise ValueError(f"{exc} {_FIX}") from None
+
+
+def parse_custom(text: str | None) -> tuple[list[dict], tuple[int, ...]]:
+    """Inverse of `custom_text`: (spec, input shape). Raises ValueError for unreadable text."""
+    shape_text, sep, spec_text = (text or "").partition(":")
+    if not sep or not spec_text:
+        raise ValueError("No custom network, or one with an invalid layer: build or fix it on the Architectures page.")
+    try:
+        shape = tuple(int(v) for v in shape_text.split("x"))
+    except ValueError:
+        raise ValueError(f"The custom network's input shape {shape_text!r} is not readable.") from None
+    return custom_net.from_text(spec_text), shape
+
+
+def check_custom(text: str | None) -> tuple[list[dict], tuple[int, int, int]]:
+    """The custom network's (spec, (C, H, W)) if it can classify images, else ValueError saying what to change."""
+    spec, shape = parse_custom(text)
+    if len(shape) != 3:
+        raise ValueError(f"The custom network's input is {custom_net.format_shape(shape)}, not an image (C, H, W): "
+                         f"set input channels, height and width. {_FIX}")
+    c, h, w = shape
+    if c not in (1, 3):
+        raise ValueError(f"The custom network takes {c} input channels, but images have 1 (grayscale) or 3 (RGB): "
+                         f"set the input channels to 1 or 3. {_FIX}")
+    if max(h, w) > CUSTOM_MAX_SIDE:
+        raise ValueError(f"The custom network's input of {h}×{w} pixels is too large to train here; use at most "
+                         f"{CUSTOM_MAX_SIDE}×{CUSTOM_MAX_SIDE}. {_FIX}")
+    if spec[-1]["layer"] != "Linear":
+        raise ValueError(f"The custom network ends in {custom_net.describe(len(spec) - 1, spec[-1])}, not a Linear "
+                         f"layer: add a Linear layer at the end (its size becomes the number of classes). {_FIX}")
+    try:
+        with torch.device("meta"):
+            model, _ = custom_net.build_with_shapes(spec, shape)
+    except custom_net.LayerShapeError as exc:
+        raise ValueError(f"{exc} {_FIX}") from None
+    n_params = sum(p.numel() for p in model.parameters())
+    if n_params > CUSTOM_MAX_PARAMS:
+        raise ValueError(f"The custom network has {n_params:,} parameters; at most {CUSTOM_MAX_PARAMS:,} can be "
+                         f"trained here. Shrink its Linear layers or downsample more before Flatten. {_FIX}")
+    return spec, (c, h, w)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run (JSON-serialisable with `to_dict`)."""
@@ -84,6 +146,12 @@ class TrainConfig:
     seed: int = 0
     augment: Augment = field(default_factory=Augment)
     finetune_blocks: int = 1  # N for "finetune_last"
+    custom_net: str | None = None  # backbone "custom": `custom_text(spec, input_shape)`
+
+    @property
+    def backbone_label(self) -> str:
+        """How tables and run labels name the backbone."""
+        return "custom network" if self.backbone == CUSTOM else self.backbone
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,7 +165,12 @@ class TrainConfig:
 
     def check(self) -> None:
         """Raise ValueError with a student-facing message for impossible settings."""
-        zoo.info(self.backbone)
+        if self.backbone == CUSTOM:
+            check_custom(self.custom_net)
+            if self.strategy != "scratch":
+                raise ValueError("A custom network has no pretrained weights to transfer: train it \"From scratch\".")
+        else:
+            zoo.info(self.backbone)
         if self.backbone in UNSUPPORTED:
             raise ValueError(f"{self.backbone} ends in a convolution, not a Linear layer; choose another backbone.")
         if self.strategy not in STRATEGIES:
@@ -132,13 +205,24 @@ def _set_module(model: nn.Module, path: str, module: nn.Module) -> None:
     setattr(model.get_submodule(parent) if parent else model, leaf, module)
 
 
-def architecture(name: str, num_classes: int, pretrained: bool) -> tuple[nn.Module, str, str]:
+def architecture(name: str, num_classes: int, pretrained: bool,
+                 custom: str | None = None) -> tuple[nn.Module, str, str]:
     """The zoo network `name` with a new Linear head of `num_classes` outputs.
+
+    For `name == CUSTOM`, the network of `custom` (`custom_text` form), its last Linear layer
+    re-sized to `num_classes`; it has no pretrained weights (`pretrained` must be False).
 
     Returns:
         (model in eval mode, dotted path of the head, sentence on where the weights came from).
         The model is a private copy: `zoo.load` builds a new one on every call.
     """
+    if name == CUSTOM:
+        if pretrained:
+            raise ValueError("A custom network has no pretrained weights to transfer: train it \"From scratch\".")
+        spec, shape = check_custom(custom)
+        spec = [*spec[:-1], {**spec[-1], "size": num_classes}]
+        model = custom_net.build(spec, shape)
+        return model.eval(), str(len(spec) - 1), "Your network from the Architectures page, random initial weights."
     if pretrained:
         loaded = zoo.load(name, pretrained=True)
         model, note = loaded.model, loaded.weights_note
@@ -193,7 +277,7 @@ def prepare_model(config: TrainConfig, num_classes: int) -> Prepared:
     config.check()
     with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        model, head, note = architecture(config.backbone, num_classes, config.strategy != "scratch")
+        model, head, note = architecture(config.backbone, num_classes, config.strategy != "scratch", config.custom_net)
     blocks = backbone_blocks(model, head)
     if config.strategy == "linear_probe":
         n_tuned = 0
@@ -234,6 +318,27 @@ def _optimizer(config: TrainConfig, p: Prepared) -> torch.optim.Optimizer:
 
 # --- images to tensors -----------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class InputSpec:
+    """The input fields of `zoo.ModelInfo` that `Preprocess` reads (sizes may be (H, W) pairs)."""
+
+    input_size: int | tuple[int, int]
+    resize_size: int | tuple[int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    in_channels: int
+    interpolation: T.InterpolationMode = T.InterpolationMode.BILINEAR
+
+
+def input_spec(config: TrainConfig) -> zoo.ModelInfo | InputSpec:
+    """What the network of `config` takes: a zoo model's preprocessing, or for a custom network
+    (C, H, W) = its input: images resized to H×W (grayscale if C == 1), mean = std = 0.5."""
+    if config.backbone != CUSTOM:
+        return zoo.info(config.backbone)
+    c, h, w = check_custom(config.custom_net)[1]
+    return InputSpec((h, w), (h, w), (CUSTOM_MEAN_STD,) * c, (CUSTOM_MEAN_STD,) * c, c)
+
+
 class Preprocess:
     """PIL image -> model input, split in two halves so augmentation can sit in between.
 
@@ -241,7 +346,7 @@ class Preprocess:
     `normalize`: uint8 [N, C, H, W] -> float, scaled to [0, 1], minus mean, over std.
     """
 
-    def __init__(self, entry: zoo.ModelInfo) -> None:
+    def __init__(self, entry: zoo.ModelInfo | InputSpec) -> None:
         steps = [] if entry.in_channels == 3 else [T.Grayscale(entry.in_channels)]
         self._pixels = T.Compose(steps + [
             T.Resize(entry.resize_size, interpolation=entry.interpolation, antialias=True),
@@ -275,7 +380,7 @@ class TrainedModel:
 
     @property
     def preprocess(self) -> Preprocess:
-        return Preprocess(zoo.info(self.config.backbone))
+        return Preprocess(input_spec(self.config))
 
     def logits(self, images: list[Image.Image], batch: int = 64) -> torch.Tensor:
         """[N, num_classes] logits of PIL images."""
@@ -418,7 +523,7 @@ def train(config: TrainConfig, train_set: list[tuple[Image.Image, int]], val_set
         raise ValueError("Labels must index at least 2 class names.")
     t_start = time.perf_counter()
     prep = prepare_model(config, len(classes))
-    entry = zoo.info(config.backbone)
+    entry = input_spec(config)
     pre = Preprocess(entry)
     pipeline = aug_mod.build(config.augment, entry.in_channels)
     x_train = pre.pixels([img for img, _ in train_set])  # uint8, augmented per batch

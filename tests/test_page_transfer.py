@@ -2,8 +2,11 @@
 
 import time
 
+from streamlit.testing.v1 import AppTest
+
 from explorer import jobs
-from tests.apptest import open_page
+from tests.apptest import ROOT, TIMEOUT, open_page
+from ui.transfer_run import CUSTOM_LABEL
 
 
 def _wait(at, run, timeout=120):
@@ -63,3 +66,66 @@ def test_bad_data_shows_a_message_and_keeps_the_page():
     first, second = at.session_state["tl_classes"]
     at.text_input(key=f"tl_cname_{second['id']}").set_value(first["name"].upper()).run()
     assert any("Two classes are called" in e.value for e in at.error)
+
+
+def _page_with_custom_network(spec, shape, **query):
+    """The page with a network in session state, as the Architectures page leaves it."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.session_state["custom_network"] = spec
+    at.session_state["custom_network_input"] = shape
+    at.switch_page("app_pages/transfer.py")
+    return at.run()
+
+
+def test_without_a_custom_network_the_page_says_where_to_build_one():
+    at = open_page("app_pages/transfer.py")
+    assert CUSTOM_LABEL not in at.selectbox(key="tl_bb").options
+    assert any("Architectures page" in c.value for c in at.caption)
+
+
+def test_a_custom_network_is_offered_forced_to_scratch_and_trains_end_to_end():
+    spec = [{"layer": "Conv2d", "size": 8, "kernel": 3, "stride": 1, "padding": 1}, {"layer": "ReLU"},
+            {"layer": "MaxPool2d", "kernel": 2, "stride": 2, "padding": 0}, {"layer": "Flatten"},
+            {"layer": "Linear", "size": 10}]
+    at = _page_with_custom_network(spec, (1, 16, 16), tl_src="Demo: digits", tl_ndig="20", tl_ep="2", tl_bs="32")
+    assert not at.exception
+    assert at.selectbox(key="tl_bb").options[-1] == CUSTOM_LABEL
+    at.selectbox(key="tl_bb").set_value(CUSTOM_LABEL).run()
+    assert not at.exception
+    strategy = at.radio(key="tl_strat")
+    assert strategy.value == "From scratch" and strategy.disabled
+    assert any("no pretrained weights" in c.value and "16×16 grayscale" in c.value for c in at.caption)
+    at.button(key="tl_start").click().run()
+    run = at.session_state["tl_run"]
+    assert run.config.backbone == "custom" and run.config.strategy == "scratch"
+    assert run.config.custom_net == "1x16x16:Conv2d-8-3-1-1_ReLU_MaxPool2d-2-2-0_Flatten_Linear-10"
+    at = _wait(at, run)
+    assert run.status == jobs.DONE, run.error
+    assert len(run.epochs) == 2 and run.result.model[-1].out_features == 10
+    assert not at.exception
+    assert any("Finished after 2 epochs" in s.value for s in at.success)
+    assert "custom network" in run.label
+
+
+def test_the_network_built_on_the_architectures_page_is_offered_here():
+    at = open_page("app_pages/architectures.py", ar_tab="Build your own")
+    assert at.session_state["custom_network_input"] == (1, 28, 28)
+    at.switch_page("app_pages/transfer.py").run()
+    assert not at.exception
+    assert at.selectbox(key="tl_bb").options[-1] == CUSTOM_LABEL
+    at.selectbox(key="tl_bb").set_value(CUSTOM_LABEL).run()
+    assert any("trained from scratch" in c.value and "28×28 grayscale" in c.value for c in at.caption)
+    assert not at.error
+
+
+def test_a_custom_network_that_cannot_classify_says_what_to_change():
+    spec = [{"layer": "Flatten"}, {"layer": "Linear", "size": 10}, {"layer": "ReLU"}]
+    at = _page_with_custom_network(spec, (1, 28, 28), tl_bb=CUSTOM_LABEL)
+    assert not at.exception
+    assert at.selectbox(key="tl_bb").value == CUSTOM_LABEL
+    assert any("not a Linear layer" in e.value and "Architectures page" in e.value for e in at.error)
+    at.button(key="tl_start").click().run()
+    assert "tl_run" not in at.session_state
+    assert not at.exception

@@ -5,6 +5,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from explorer import augment, datasets, jobs, model_io, trainer
 from explorer.trainer import TrainConfig
@@ -227,3 +228,98 @@ def test_the_final_evaluation_matches_a_fresh_evaluation(shapes):
         fresh = trainer.evaluate(trained, val)
         assert (out[-1]["evaluation"].confusion == fresh.confusion).all()
         assert np.allclose(out[-1]["evaluation"].probs, fresh.probs, atol=1e-5)
+
+
+# --- the custom network from the Architectures page ----------------------------------------------
+
+SMALL_CNN = [  # (1, 16, 16) -> conv 8 -> pool -> (8, 8, 8) -> 512 -> 10
+    {"layer": "Conv2d", "size": 8, "kernel": 3, "stride": 1, "padding": 1}, {"layer": "ReLU"},
+    {"layer": "MaxPool2d", "kernel": 2, "stride": 2, "padding": 0}, {"layer": "Flatten"},
+    {"layer": "Linear", "size": 10},
+]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = datasets.digits(20, size=16)
+    train, val = datasets.split(data, 0.25, seed=0)
+    return data, train, val
+
+
+def _custom(spec=SMALL_CNN, shape=(1, 16, 16), **kwargs):
+    return TrainConfig(trainer.CUSTOM, kwargs.pop("strategy", "scratch"), custom_net=trainer.custom_text(spec, shape),
+                       **kwargs)
+
+
+def test_custom_text_round_trips():
+    text = trainer.custom_text(SMALL_CNN, (1, 16, 16))
+    assert text == "1x16x16:Conv2d-8-3-1-1_ReLU_MaxPool2d-2-2-0_Flatten_Linear-10"
+    assert trainer.parse_custom(text) == (SMALL_CNN, (1, 16, 16))
+
+
+def test_custom_network_gets_a_head_of_the_number_of_classes_and_is_all_trainable():
+    prepared = trainer.prepare_model(_custom(), 3)
+    model = prepared.model
+    assert isinstance(model, torch.nn.Sequential) and prepared.head == "4"
+    assert (model[4].in_features, model[4].out_features) == (8 * 8 * 8, 3)
+    assert all(p.requires_grad for p in model.parameters()) and prepared.frozen == []
+    assert model(torch.zeros(2, 1, 16, 16)).shape == (2, 3)
+    # The input: resized to the spec's (C, H, W), grayscale for C == 1, then (x - 0.5) / 0.5.
+    pre = trainer.Preprocess(trainer.input_spec(_custom()))
+    img = datasets.digits(1, size=32).samples[0][0]
+    x = pre([img])
+    expected = np.asarray(img.convert("L").resize((16, 16), Image.BILINEAR), dtype=np.float32) / 255
+    assert x.shape == (1, 1, 16, 16)
+    assert torch.allclose(x[0, 0], torch.from_numpy((expected - 0.5) / 0.5), atol=2 / 255 / 0.5)
+    rgb = trainer.Preprocess(trainer.input_spec(_custom(shape=(3, 20, 12))))([img])
+    assert rgb.shape == (1, 3, 20, 12) and float(rgb.min()) >= -1 and float(rgb.max()) <= 1
+
+
+def test_custom_network_trained_from_scratch_learns_the_digits(digits):
+    data, train, val = digits
+    out, trained = _run(_custom(epochs=6, batch_size=16, lr=3e-3), train, val, data.classes)
+    epochs = [m for m in out if m["kind"] == "epoch"]
+    assert len(epochs) == 6 and not out[-1]["fast_path"]
+    assert epochs[-1]["val_acc"] >= 0.6  # chance is 0.1
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
+    assert trainer.evaluate(trained, val).accuracy == pytest.approx(epochs[-1]["val_acc"])
+
+
+def test_custom_network_export_then_import_gives_identical_predictions(digits):
+    data, train, val = digits
+    spec = [{"layer": "Conv2d", "size": 4, "kernel": 3, "stride": 2, "padding": 1}, {"layer": "BatchNorm"},
+            {"layer": "ReLU"}, {"layer": "Residual", "size": 8, "stride": 2}, {"layer": "GlobalAvgPool"},
+            {"layer": "Dropout", "p": 0.25}, {"layer": "Linear", "size": 5}]
+    _, trained = _run(_custom(spec, (3, 24, 24), epochs=1, batch_size=16), train, val, data.classes)
+    blob = model_io.export_model(trained)
+    loaded = model_io.import_model(blob)
+    assert loaded.config == trained.config and loaded.config.custom_net == trainer.custom_text(spec, (3, 24, 24))
+    assert loaded.classes == data.classes
+    images = [img for img, _ in val]
+    assert torch.equal(loaded.logits(images), trained.logits(images))
+
+
+@pytest.mark.parametrize("config, match", [
+    (_custom(strategy="linear_probe"), "no pretrained weights.*From scratch"),
+    (_custom(strategy="finetune_all"), "no pretrained weights"),
+    (_custom(SMALL_CNN + [{"layer": "ReLU"}]), "ends in layer 6 \\(ReLU\\), not a Linear.*Architectures page"),
+    (_custom(SMALL_CNN[:4]), "not a Linear"),
+    (_custom(shape=(2, 16, 16)), "2 input channels.*1 or 3"),
+    (_custom(shape=(1, 1, 1)), "Layer 3 \\(MaxPool2d 2×2, stride 2\\) needs at least 2×2 pixels.*Architectures page"),
+    (_custom(shape=(1, 1000, 1000)), "too large"),
+    (_custom(SMALL_CNN[:3] + SMALL_CNN[4:]), "needs a flat input.*Architectures page"),
+    (TrainConfig(trainer.CUSTOM, "scratch"), "build or fix it on the Architectures page"),
+    (TrainConfig(trainer.CUSTOM, "scratch", custom_net="1x16:Flatten_Linear-3"), "not an image"),
+])
+def test_custom_networks_that_cannot_train_are_refused(digits, config, match):
+    data, train, val = digits
+    with pytest.raises(ValueError, match=match):
+        config.check()
+    with pytest.raises(ValueError, match=match):
+        list(trainer.train(config, train, val, data.classes))
+
+
+def test_a_custom_layer_with_an_invalid_setting_is_named():
+    with pytest.raises(ValueError, match="Layer 2 \\(Dropout p=1.5\\).*\\[0, 1\\).*Architectures page"):
+        trainer.custom_text([{"layer": "Flatten"}, {"layer": "Dropout", "p": 1.5}, {"layer": "Linear", "size": 2}],
+                            (1, 8, 8))

@@ -22,7 +22,7 @@ def _table(runs: list[jobs.Run]) -> pd.DataFrame:
         last = r.epochs[-1] if r.epochs else {}
         c = r.config
         rows.append({
-            "run": f"#{r.id}", "data": r.data_name, "backbone": c.backbone, "strategy": trainer.STRATEGY_TITLES[c.strategy],
+            "run": f"#{r.id}", "data": r.data_name, "backbone": c.backbone_label, "strategy": trainer.STRATEGY_TITLES[c.strategy],
             "augmentation": c.augment.describe(), "epochs": len(r.epochs), "status": r.status,
             "val acc": last.get("val_acc"), "best val acc": max((e["val_acc"] for e in r.epochs), default=None),
             "train images/s": r.summary.get("images_per_s"), "seconds": r.summary.get("elapsed"),
@@ -47,7 +47,7 @@ def comparison(runs: list[jobs.Run]) -> None:
                                   key="tl_metric", required=True)
     left, right = st.columns([3, 2])
     left.plotly_chart(figs.compare_runs([(k, labels[k].epochs) for k in picked], metric), key="tl_cmpfig")
-    points = [(f"#{labels[k].id} {labels[k].config.backbone}", labels[k].summary.get("images_per_s") or 0.0,
+    points = [(f"#{labels[k].id} {labels[k].config.backbone_label}", labels[k].summary.get("images_per_s") or 0.0,
                labels[k].epochs[-1]["val_acc"]) for k in picked if labels[k].summary.get("images_per_s")]
     if points:
         right.plotly_chart(figs.speed_accuracy(points), key="tl_speedfig")
@@ -70,7 +70,7 @@ def detail(runs: list[jobs.Run]) -> None:
     if isinstance(item, jobs.Run):
         _run_detail(item)
     else:
-        st.caption(f"Loaded model: {trained.config.backbone}, classes {', '.join(trained.classes)}.")
+        st.caption(f"Loaded model: {trained.config.backbone_label}, classes {', '.join(trained.classes)}.")
     _try_it(trained)
     _load_model()
 
@@ -93,7 +93,7 @@ def _run_detail(run: jobs.Run) -> None:
     c1.download_button("Download model (zip: safetensors + JSON)", data=lambda: model_io.export_model(trained),
                        file_name=f"cnn-explorer-run{run.id}-{run.config.backbone}.zip", mime="application/zip",
                        key=f"tl_dlm_{run.id}", icon=":material/download:", on_click="ignore")
-    csv = pd.DataFrame(run.epochs).assign(run=run.id, backbone=run.config.backbone, strategy=run.config.strategy)
+    csv = pd.DataFrame(run.epochs).assign(run=run.id, backbone=run.config.backbone_label, strategy=run.config.strategy)
     c2.download_button("Download metrics (CSV)", data=csv.to_csv(index=False), file_name=f"run{run.id}-metrics.csv",
                        mime="text/csv", key=f"tl_dlc_{run.id}", icon=":material/table:", on_click="ignore")
 

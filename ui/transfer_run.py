@@ -14,6 +14,7 @@ from explorer import augment, jobs, trainer, zoo
 from explorer.figures import transfer as figs
 
 STRATEGY_BY_TITLE = {title: key for key, title in trainer.STRATEGY_TITLES.items()}
+CUSTOM_LABEL = "custom network (from Architectures)"  # backbone option; its spec is in session state
 MAX_RUNS_KEPT = 12  # runs whose settings and curves the session keeps for comparison
 MODELS_KEPT = 4  # of those, the latest runs that also keep their trained model (0.2-30 MB each)
 
@@ -21,14 +22,23 @@ MODELS_KEPT = 4  # of those, the latest runs that also keep their trained model 
 def settings(num_images: int) -> trainer.TrainConfig:
     """Backbone, strategy, hyper-parameters and augmentation widgets (all mirrored in the URL)."""
     names = trainer.backbones()
+    spec, shape = st.session_state.get("custom_network"), st.session_state.get("custom_network_input")
+    if spec and shape:
+        names.append(CUSTOM_LABEL)
     left, right = st.columns(2)
     with left:
-        backbone = st.selectbox("Backbone", names, key="tl_bb", bind="query-params",
-                                help="EfficientNet-Lite0/1/2 carry real ImageNet weights. LeNet-5 has none: "
-                                     "train it from scratch. Other zoo models appear once their weights are cached.")
-        entry = zoo.info(backbone)
+        choice = st.selectbox("Backbone", names, key="tl_bb", bind="query-params",
+                              help="EfficientNet-Lite0/1/2 carry real ImageNet weights. LeNet-5 has none: "
+                                   "train it from scratch. Other zoo models appear once their weights are cached.")
+        custom = choice == CUSTOM_LABEL
+        backbone, custom_text = (trainer.CUSTOM, _custom_text(spec, shape)) if custom else (choice, None)
+        if CUSTOM_LABEL not in names:
+            st.caption("To train your own network here, build it in the \"Build your own\" tab of the "
+                       "Architectures page: it then appears in this list.")
+        if custom:  # no pretrained weights: only "From scratch" applies
+            st.session_state["tl_strat"] = trainer.STRATEGY_TITLES["scratch"]
         strategy = STRATEGY_BY_TITLE[st.radio("Strategy", list(STRATEGY_BY_TITLE), index=1, key="tl_strat",
-                                              bind="query-params")]
+                                              bind="query-params", disabled=custom)]
         blocks = None
         if strategy == "finetune_last":
             names_ = trainer.block_names(backbone)
@@ -38,7 +48,10 @@ def settings(num_images: int) -> trainer.TrainConfig:
                                min(2, len(names_)), key="tl_nb", bind="query-params")
             st.caption(f"Trained: {', '.join(names_[-blocks:])} and the new head; frozen: "
                        f"{len(names_) - blocks} earlier blocks.")
-        st.caption(_strategy_note(strategy, entry))
+        if custom:
+            st.caption(_custom_note(spec, shape))
+        else:
+            st.caption(_strategy_note(strategy, zoo.info(backbone)))
     with right:
         c1, c2 = st.columns(2)
         epochs = c1.number_input("Epochs", 1, 200, 10, key="tl_ep", bind="query-params")
@@ -54,12 +67,31 @@ def settings(num_images: int) -> trainer.TrainConfig:
         seed = c1.number_input("Seed", 0, 10_000, 0, key="tl_seed", bind="query-params")
     aug = _augment_widgets()
     config = trainer.TrainConfig(backbone, strategy, int(epochs), int(batch), float(lr), float(blr), opt, float(wd),
-                                 int(seed), aug, int(blocks or 1))
+                                 int(seed), aug, int(blocks or 1), custom_text)
     if config.fast_path:
         seen = f" The backbone sees each of the {num_images} images once." if num_images else ""
         st.success(f"Frozen backbone, no augmentation: features cached — each epoch takes milliseconds.{seen}",
                    icon=":material/bolt:")
     return config
+
+
+def _custom_text(spec: list[dict], shape: tuple[int, ...]) -> str | None:
+    try:
+        return trainer.custom_text(spec, shape)
+    except ValueError:
+        return None  # an invalid layer setting: `_custom_note` says which
+
+
+def _custom_note(spec: list[dict], shape: tuple[int, ...]) -> str:
+    """Why only "From scratch", and what the network will see; or what to fix on the Architectures page."""
+    try:
+        c, h, w = trainer.check_custom(trainer.custom_text(spec, shape))[1]
+    except ValueError as exc:
+        st.error(str(exc), icon=":material/schema:")
+        return "Your network from the Architectures page cannot be trained until that is fixed."
+    return (f"Your network from the Architectures page ({len(spec)} layers) has no pretrained weights: it is "
+            f"trained from scratch, with its last Linear layer re-sized to your number of classes. Images are "
+            f"resized to {h}×{w}{' grayscale' if c == 1 else ''} and normalised with mean = std = 0.5.")
 
 
 def _strategy_note(strategy: str, entry: zoo.ModelInfo) -> str:

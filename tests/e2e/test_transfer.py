@@ -95,3 +95,28 @@ def test_zip_upload_train_download_and_load_the_model_back(page, app_url, tmp_pa
     page.locator('[class*="st-key-tl_modelup"] input[type=file]').set_input_files(str(path))
     expect(page.get_by_text("Loaded: choose “Loaded from file” above")).to_be_visible(timeout=60_000)
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
+
+def test_train_the_network_built_on_the_architectures_page(page, app_url):
+    page.goto(f"{app_url}/architectures?ar_tab=Build+your+own")
+    wait_for_app(page, "Architectures")
+    expect(page.get_by_text("the Transfer-learning page can train it")).to_be_visible(timeout=60_000)
+    # Same session: go to the Transfer-learning page through the navigation.
+    page.get_by_role("link", name=re.compile("transfer", re.I)).first.click()
+    wait_for_app(page, "Transfer learning")
+    page.locator(".st-key-tl_src").get_by_text("Demo: digits").click()
+    expect(page.get_by_text("scikit-learn's real handwritten")).to_be_visible(timeout=60_000)
+    page.locator(".st-key-tl_bb").click()
+    page.get_by_role("option", name="custom network (from Architectures)").click()
+    expect(page.get_by_text("Images are resized to 28×28 grayscale")).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text(re.compile(r"Run #\d+ custom network · From scratch"))).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Finished after 10 epochs")).to_be_visible(timeout=180_000)
+    expect(page.get_by_text("Misclassified validation images")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("confusion matrix (validation)")).to_be_visible(timeout=60_000)
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    page.set_viewport_size({"width": 1400, "height": 2600})
+    page.mouse.move(0, 0)  # no tooltip over the page
+    page.get_by_text("2. Model and training").scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    screenshot(page, "transfer-custom-network")
