@@ -12,6 +12,7 @@ a layer that cannot take its input raises `LayerShapeError` naming the layer and
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -202,26 +203,6 @@ def from_text(text: str) -> list[dict]:
     return spec
 
 
-_RESIDUAL_SOURCE = '''
-
-class ResidualBlock(nn.Module):
-    """ResNet basic block: conv-BN-ReLU, conv-BN, + shortcut, ReLU."""
-
-    def __init__(self, in_ch, out_ch, stride=1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_ch)
-        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_ch)
-        self.shortcut = (nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), nn.BatchNorm2d(out_ch))
-                         if stride != 1 or in_ch != out_ch else nn.Identity())
-
-    def forward(self, x):
-        out = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
-'''
-
-
 def _code(module: nn.Module) -> str:
     if isinstance(module, ResidualBlock):
         stride = module.conv1.stride[0]
@@ -249,10 +230,69 @@ def to_code(spec: list[dict], input_shape: tuple[int, ...]) -> str:
     uses_residual = any(isinstance(m, ResidualBlock) for m in model)
     lines = ["import torch", "from torch import nn"]
     if uses_residual:
-        lines.append(_RESIDUAL_SOURCE.rstrip("\n"))
+        lines += ["", "", inspect.getsource(ResidualBlock).rstrip("\n")]  # the exact class the app runs
     lines += ["", "", f"# input: {format_shape(_check_input(input_shape))} per image; a batch is (N, *input)",
               "model = nn.Sequential("]
     for module, shape in zip(model, out_shapes):
         lines.append(f"    {_code(module)},  # -> {format_shape(shape)}")
     lines.append(")")
     return "\n".join(lines) + "\n"
+
+
+# --- a custom network as a training backbone (explorer.trainer, the Transfer-learning page) ---------------
+
+MAX_SIDE = 512  # pixels; larger inputs make CPU training far too slow
+MAX_PARAMS = 50_000_000
+_FIX = "Change it on the Architectures page."
+
+
+def to_config(spec: list[dict], input_shape: tuple[int, ...]) -> str:
+    """A custom network and its input as one line: "1x28x28:Conv2d-32-5-1-0_ReLU_..." (what `trainer.TrainConfig.custom_net` holds).
+
+    Raises:
+        ValueError: a layer with an invalid setting (the message names it).
+    """
+    try:
+        return "x".join(str(int(s)) for s in input_shape) + ":" + to_text(spec)
+    except LayerShapeError as exc:
+        raise ValueError(f"{exc} {_FIX}") from None
+
+
+def from_config(text: str | None) -> tuple[list[dict], tuple[int, ...]]:
+    """Inverse of `to_config`: (spec, input shape). Raises ValueError for unreadable text."""
+    shape_text, sep, spec_text = (text or "").partition(":")
+    if not sep or not spec_text:
+        raise ValueError("No custom network, or one with an invalid layer: build or fix it on the Architectures page.")
+    try:
+        shape = tuple(int(v) for v in shape_text.split("x"))
+    except ValueError:
+        raise ValueError(f"The custom network's input shape {shape_text!r} is not readable.") from None
+    return from_text(spec_text), shape
+
+
+def check_trainable(text: str | None) -> tuple[list[dict], tuple[int, int, int]]:
+    """The custom network's (spec, (C, H, W)) if it can classify images, else ValueError saying what to change."""
+    spec, shape = from_config(text)
+    if len(shape) != 3:
+        raise ValueError(f"The custom network's input is {format_shape(shape)}, not an image (C, H, W): "
+                         f"set input channels, height and width. {_FIX}")
+    c, h, w = shape
+    if c not in (1, 3):
+        raise ValueError(f"The custom network takes {c} input channels, but images have 1 (grayscale) or 3 (RGB): "
+                         f"set the input channels to 1 or 3. {_FIX}")
+    if max(h, w) > MAX_SIDE:
+        raise ValueError(f"The custom network's input of {h}×{w} pixels is too large to train here; use at most "
+                         f"{MAX_SIDE}×{MAX_SIDE}. {_FIX}")
+    if spec[-1]["layer"] != "Linear":
+        raise ValueError(f"The custom network ends in {describe(len(spec) - 1, spec[-1])}, not a Linear "
+                         f"layer: add a Linear layer at the end (its size becomes the number of classes). {_FIX}")
+    try:
+        with torch.device("meta"):
+            model, _ = build_with_shapes(spec, shape)
+    except LayerShapeError as exc:
+        raise ValueError(f"{exc} {_FIX}") from None
+    n_params = sum(p.numel() for p in model.parameters())
+    if n_params > MAX_PARAMS:
+        raise ValueError(f"The custom network has {n_params:,} parameters; at most {MAX_PARAMS:,} can be "
+                         f"trained here. Shrink its Linear layers or downsample more before Flatten. {_FIX}")
+    return spec, (c, h, w)

@@ -58,9 +58,6 @@ UNSUPPORTED = ("squeezenet1_1",)
 #: Backbone value of the custom network built on the Architectures page (spec in `TrainConfig.custom_net`).
 CUSTOM = "custom"
 CUSTOM_MEAN_STD = 0.5  # custom networks: pixels scaled to [0, 1], then (x - 0.5) / 0.5 -> [-1, 1]
-CUSTOM_MAX_SIDE = 512  # pixels; larger inputs make CPU training far too slow
-CUSTOM_MAX_PARAMS = 50_000_000
-_FIX = "Change it on the Architectures page."
 _BUILD_LOCK = threading.Lock()
 _ALWAYS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "lenet5")
 
@@ -79,58 +76,6 @@ def backbones() -> list[str]:
     return names  # model init draws from torch's global RNG; seed it one run at a time
 
 
-def custom_text(spec: list[dict], input_shape: tuple[int, ...]) -> str:
-    """A custom network and its input as one line: "1x28x28:Conv2d-32-5-1-0_ReLU_..." (`TrainConfig.custom_net`).
-
-    Raises:
-        ValueError: a layer with an invalid setting (the message names it).
-    """
-    try:
-        return "x".join(str(int(s)) for s in input_shape) + ":" + custom_net.to_text(spec)
-    except custom_net.LayerShapeError as exc:
-        raise ValueError(f"{exc} {_FIX}") from None
-
-
-def parse_custom(text: str | None) -> tuple[list[dict], tuple[int, ...]]:
-    """Inverse of `custom_text`: (spec, input shape). Raises ValueError for unreadable text."""
-    shape_text, sep, spec_text = (text or "").partition(":")
-    if not sep or not spec_text:
-        raise ValueError("No custom network, or one with an invalid layer: build or fix it on the Architectures page.")
-    try:
-        shape = tuple(int(v) for v in shape_text.split("x"))
-    except ValueError:
-        raise ValueError(f"The custom network's input shape {shape_text!r} is not readable.") from None
-    return custom_net.from_text(spec_text), shape
-
-
-def check_custom(text: str | None) -> tuple[list[dict], tuple[int, int, int]]:
-    """The custom network's (spec, (C, H, W)) if it can classify images, else ValueError saying what to change."""
-    spec, shape = parse_custom(text)
-    if len(shape) != 3:
-        raise ValueError(f"The custom network's input is {custom_net.format_shape(shape)}, not an image (C, H, W): "
-                         f"set input channels, height and width. {_FIX}")
-    c, h, w = shape
-    if c not in (1, 3):
-        raise ValueError(f"The custom network takes {c} input channels, but images have 1 (grayscale) or 3 (RGB): "
-                         f"set the input channels to 1 or 3. {_FIX}")
-    if max(h, w) > CUSTOM_MAX_SIDE:
-        raise ValueError(f"The custom network's input of {h}×{w} pixels is too large to train here; use at most "
-                         f"{CUSTOM_MAX_SIDE}×{CUSTOM_MAX_SIDE}. {_FIX}")
-    if spec[-1]["layer"] != "Linear":
-        raise ValueError(f"The custom network ends in {custom_net.describe(len(spec) - 1, spec[-1])}, not a Linear "
-                         f"layer: add a Linear layer at the end (its size becomes the number of classes). {_FIX}")
-    try:
-        with torch.device("meta"):
-            model, _ = custom_net.build_with_shapes(spec, shape)
-    except custom_net.LayerShapeError as exc:
-        raise ValueError(f"{exc} {_FIX}") from None
-    n_params = sum(p.numel() for p in model.parameters())
-    if n_params > CUSTOM_MAX_PARAMS:
-        raise ValueError(f"The custom network has {n_params:,} parameters; at most {CUSTOM_MAX_PARAMS:,} can be "
-                         f"trained here. Shrink its Linear layers or downsample more before Flatten. {_FIX}")
-    return spec, (c, h, w)
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run (JSON-serialisable with `to_dict`)."""
@@ -146,7 +91,7 @@ class TrainConfig:
     seed: int = 0
     augment: Augment = field(default_factory=Augment)
     finetune_blocks: int = 1  # N for "finetune_last"
-    custom_net: str | None = None  # backbone "custom": `custom_text(spec, input_shape)`
+    custom_net: str | None = None  # backbone "custom": `custom_net.to_config(spec, input_shape)`
 
     @property
     def backbone_label(self) -> str:
@@ -166,7 +111,7 @@ class TrainConfig:
     def check(self) -> None:
         """Raise ValueError with a student-facing message for impossible settings."""
         if self.backbone == CUSTOM:
-            check_custom(self.custom_net)
+            custom_net.check_trainable(self.custom_net)
             if self.strategy != "scratch":
                 raise ValueError("A custom network has no pretrained weights to transfer: train it \"From scratch\".")
         else:
@@ -219,7 +164,7 @@ def architecture(name: str, num_classes: int, pretrained: bool,
     if name == CUSTOM:
         if pretrained:
             raise ValueError("A custom network has no pretrained weights to transfer: train it \"From scratch\".")
-        spec, shape = check_custom(custom)
+        spec, shape = custom_net.check_trainable(custom)
         spec = [*spec[:-1], {**spec[-1], "size": num_classes}]
         model = custom_net.build(spec, shape)
         return model.eval(), str(len(spec) - 1), "Your network from the Architectures page, random initial weights."
@@ -335,7 +280,7 @@ def input_spec(config: TrainConfig) -> zoo.ModelInfo | InputSpec:
     (C, H, W) = its input: images resized to H×W (grayscale if C == 1), mean = std = 0.5."""
     if config.backbone != CUSTOM:
         return zoo.info(config.backbone)
-    c, h, w = check_custom(config.custom_net)[1]
+    c, h, w = custom_net.check_trainable(config.custom_net)[1]
     return InputSpec((h, w), (h, w), (CUSTOM_MEAN_STD,) * c, (CUSTOM_MEAN_STD,) * c, c)
 
 

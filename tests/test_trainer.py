@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer import augment, datasets, jobs, model_io, trainer
+from explorer import augment, custom_net, datasets, jobs, model_io, trainer
 from explorer.trainer import TrainConfig
 
 
@@ -247,14 +247,14 @@ def digits():
 
 
 def _custom(spec=SMALL_CNN, shape=(1, 16, 16), **kwargs):
-    return TrainConfig(trainer.CUSTOM, kwargs.pop("strategy", "scratch"), custom_net=trainer.custom_text(spec, shape),
+    return TrainConfig(trainer.CUSTOM, kwargs.pop("strategy", "scratch"), custom_net=custom_net.to_config(spec, shape),
                        **kwargs)
 
 
 def test_custom_text_round_trips():
-    text = trainer.custom_text(SMALL_CNN, (1, 16, 16))
+    text = custom_net.to_config(SMALL_CNN, (1, 16, 16))
     assert text == "1x16x16:Conv2d-8-3-1-1_ReLU_MaxPool2d-2-2-0_Flatten_Linear-10"
-    assert trainer.parse_custom(text) == (SMALL_CNN, (1, 16, 16))
+    assert custom_net.from_config(text) == (SMALL_CNN, (1, 16, 16))
 
 
 def test_custom_network_gets_a_head_of_the_number_of_classes_and_is_all_trainable():
@@ -293,7 +293,7 @@ def test_custom_network_export_then_import_gives_identical_predictions(digits):
     _, trained = _run(_custom(spec, (3, 24, 24), epochs=1, batch_size=16), train, val, data.classes)
     blob = model_io.export_model(trained)
     loaded = model_io.import_model(blob)
-    assert loaded.config == trained.config and loaded.config.custom_net == trainer.custom_text(spec, (3, 24, 24))
+    assert loaded.config == trained.config and loaded.config.custom_net == custom_net.to_config(spec, (3, 24, 24))
     assert loaded.classes == data.classes
     images = [img for img, _ in val]
     assert torch.equal(loaded.logits(images), trained.logits(images))
@@ -321,5 +321,5 @@ def test_custom_networks_that_cannot_train_are_refused(digits, config, match):
 
 def test_a_custom_layer_with_an_invalid_setting_is_named():
     with pytest.raises(ValueError, match="Layer 2 \\(Dropout p=1.5\\).*\\[0, 1\\).*Architectures page"):
-        trainer.custom_text([{"layer": "Flatten"}, {"layer": "Dropout", "p": 1.5}, {"layer": "Linear", "size": 2}],
+        custom_net.to_config([{"layer": "Flatten"}, {"layer": "Dropout", "p": 1.5}, {"layer": "Linear", "size": 2}],
                             (1, 8, 8))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import augment, jobs, trainer, zoo
+from explorer import augment, custom_net, jobs, trainer, zoo
 from explorer.figures import transfer as figs
 
 STRATEGY_BY_TITLE = {title: key for key, title in trainer.STRATEGY_TITLES.items()}
@@ -77,7 +77,7 @@ def settings(num_images: int) -> trainer.TrainConfig:
 
 def _custom_text(spec: list[dict], shape: tuple[int, ...]) -> str | None:
     try:
-        return trainer.custom_text(spec, shape)
+        return custom_net.to_config(spec, shape)
     except ValueError:
         return None  # an invalid layer setting: `_custom_note` says which
 
@@ -85,7 +85,7 @@ def _custom_text(spec: list[dict], shape: tuple[int, ...]) -> str | None:
 def _custom_note(spec: list[dict], shape: tuple[int, ...]) -> str:
     """Why only "From scratch", and what the network will see; or what to fix on the Architectures page."""
     try:
-        c, h, w = trainer.check_custom(trainer.custom_text(spec, shape))[1]
+        c, h, w = custom_net.check_trainable(custom_net.to_config(spec, shape))[1]
     except ValueError as exc:
         st.error(str(exc), icon=":material/schema:")
         return "Your network from the Architectures page cannot be trained until that is fixed."
