@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -66,13 +65,8 @@ def backbones() -> list[str]:
     """Backbones to offer: EfficientNet-Lite0/1/2 (ImageNet weights offline), LeNet-5 (from scratch),
     then every other zoo model whose torchvision weights are already in the torch hub cache."""
     names = list(_ALWAYS)
-    for name in zoo.list_models():
-        entry = zoo.info(name)
-        if name in names or name in UNSUPPORTED or entry.tv_weights is None:
-            continue
-        path = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(entry.tv_weights.url))
-        if os.path.exists(path):
-            names.append(name)
+    names += [name for name in zoo.list_models()
+              if name not in names and name not in UNSUPPORTED and zoo.cached_weights(name) is not None]
     return names  # model init draws from torch's global RNG; seed it one run at a time
 
 

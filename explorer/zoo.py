@@ -260,19 +260,33 @@ def _download(url: str) -> None:
     torch.hub.download_url_to_file(url, path, hash_prefix=match.group(1) if match else None, progress=False)
 
 
-def _torchvision_weights(entry: ModelInfo, wait_s: float) -> tuple[dict | None, str]:
-    """Find torchvision weights for `entry`: (state_dict or None, sentence for the UI)."""
+def cached_weights(name: str) -> tuple[torchvision.models.WeightsEnum, str] | None:
+    """(weights entry, file path) of torchvision weights for `name` in the torch hub cache, or None.
+
+    The default weights are preferred; any other ImageNet weights of the same architecture count too.
+    """
+    entry = info(name)
+    if entry.tv_weights is None:
+        return None
     enum = type(entry.tv_weights)
-    candidates = [entry.tv_weights] + [w for w in enum if w is not entry.tv_weights]
-    for weights in candidates:
+    for weights in [entry.tv_weights] + [w for w in enum if w is not entry.tv_weights]:
         path = _hub_file(weights.url)
         if os.path.exists(path):
-            try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception:  # noqa: BLE001 - truncated file, or a pickle that is not plain weights
-                return None, (f"Untrained: the cached weights file {os.path.basename(path)} is damaged or is not a "
-                              "plain weights file, so it was not loaded. Delete it and fetch it again.")
-            return state, f"ImageNet weights {weights} from torchvision, read from the torch hub cache."
+            return weights, path
+    return None
+
+
+def _torchvision_weights(entry: ModelInfo, wait_s: float) -> tuple[dict | None, str]:
+    """Find torchvision weights for `entry`: (state_dict or None, sentence for the UI)."""
+    cached = cached_weights(entry.name)
+    if cached is not None:
+        weights, path = cached
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - truncated file, or a pickle that is not plain weights
+            return None, (f"Untrained: the cached weights file {os.path.basename(path)} is damaged or is not a "
+                          "plain weights file, so it was not loaded. Delete it and fetch it again.")
+        return state, f"ImageNet weights {weights} from torchvision, read from the torch hub cache."
     howto = "see the README to fetch them on a machine with internet"
     if os.environ.get(OFFLINE_ENV) == "1":
         return None, f"Untrained: torchvision's weights for {entry.title} are not in the torch hub cache ({howto})."

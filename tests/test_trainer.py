@@ -1,5 +1,6 @@
 """explorer.trainer, explorer.model_io and explorer.jobs: strategies, training, export, runs."""
 
+import os
 import threading
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer import augment, custom_net, datasets, jobs, model_io, trainer
+from explorer import augment, custom_net, datasets, jobs, model_io, trainer, zoo
 from explorer.trainer import TrainConfig
 
 
@@ -323,3 +324,13 @@ def test_a_custom_layer_with_an_invalid_setting_is_named():
     with pytest.raises(ValueError, match="Layer 2 \\(Dropout p=1.5\\).*\\[0, 1\\).*Architectures page"):
         custom_net.to_config([{"layer": "Flatten"}, {"layer": "Dropout", "p": 1.5}, {"layer": "Linear", "size": 2}],
                             (1, 8, 8))
+
+
+def test_backbones_offer_torchvision_models_only_with_cached_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert trainer.backbones() == ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "lenet5"]
+    checkpoints = tmp_path / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    for name in ("resnet18", "squeezenet1_1"):  # squeezenet's classifier is a convolution: never offered
+        (checkpoints / os.path.basename(zoo.info(name).tv_weights.url)).write_bytes(b"")
+    assert trainer.backbones()[-1] == "resnet18" and "squeezenet1_1" not in trainer.backbones()

@@ -181,3 +181,10 @@ def test_lenet_has_the_lecture_shape():
     model = zoo.build("lenet5")
     assert sum(p.numel() for p in model.parameters()) == 61_706
     assert model(torch.zeros(1, 1, 32, 32)).shape == (1, 10)
+
+
+def test_cached_weights_finds_any_imagenet_weights_of_the_architecture(torch_home):
+    assert zoo.cached_weights("resnet50") is None and zoo.cached_weights("lenet5") is None
+    v1 = zoo.info("resnet50").tv_weights.__class__.IMAGENET1K_V1
+    (torch_home / os.path.basename(v1.url)).write_bytes(b"")
+    assert zoo.cached_weights("resnet50") == (v1, str(torch_home / os.path.basename(v1.url)))
