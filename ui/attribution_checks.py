@@ -1,0 +1,139 @@
+"""The Attributions page's sanity checks: cascading randomization and deletion/insertion, for chosen methods.
+
+Both run as background tasks (`ui.attribution_tasks`) after one click, reuse the maps already
+computed above, and end in a table of which methods pass.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from explorer import attributions as attr
+from explorer import sanity_checks as checks
+from explorer.figures import attributions as figs
+from ui.attribution_maps import TITLES, Context, result_of
+from ui.attribution_tasks import session_id, store
+
+DEFAULT = ("grad_cam", "saliency", "guided_grad_cam")  # one or two passes each: the whole cascade in seconds
+DELETION_STEPS = 24
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _blocks(model_key: str, img_key: str, _model, _image) -> list[str]:
+    net = attr.explained(_model)
+    return checks.cascade_blocks(net.module, net.input(_image))
+
+
+def _key(kind: str, ctx: Context, method: str, options: dict) -> tuple:
+    return (kind, ctx.choice.key, ctx.image_key, method, tuple(sorted(options.items())), ctx.target)
+
+
+def _start(ctx: Context, method: str, options: dict) -> None:
+    model, image, target = ctx.choice.model, ctx.image, ctx.target
+    title = attr.METHODS[method].title
+    reference = result_of(ctx, method, options)
+
+    def randomization(progress, cancel, executor):
+        ref = reference or attr.attribute(model, image, method, target, cancel=cancel, executor=executor, **options)
+        return ref, checks.model_randomization(model, image, method, target, progress=progress, cancel=cancel,
+                                               executor=executor, reference=ref, **options)
+
+    def deletion(progress, cancel, executor):
+        ref = reference or attr.attribute(model, image, method, target, cancel=cancel, executor=executor, **options)
+        return ref, checks.deletion_insertion(model, image, ref, steps=DELETION_STEPS, progress=progress,
+                                              cancel=cancel, executor=executor)
+
+    store().start(_key("randomization", ctx, method, options), f"{title}: randomization", randomization, session_id())
+    store().start(_key("deletion", ctx, method, options), f"{title}: deletion/insertion", deletion, session_id())
+
+
+def checks_section(ctx: Context, options: dict[str, dict]) -> None:
+    """Method choice, the Run button with its cost, then the results (refreshing while they run)."""
+    titles = st.multiselect("Methods to check", list(TITLES), default=[attr.METHODS[m].title for m in DEFAULT],
+                            key="at_checks", bind="query-params")
+    methods = [TITLES[t] for t in titles]
+    if not methods:
+        st.info("Choose at least one method to check.")
+        return
+    blocks = _blocks(ctx.choice.key, ctx.image_key, ctx.choice.model, ctx.image)
+    forward = backward = 0
+    for m in methods:
+        try:
+            f, b = attr.METHODS[m].passes(ctx.choice.input_size, **options[m])
+        except ValueError:
+            continue
+        forward += f * len(blocks) + 6 * (DELETION_STEPS + 1)
+        backward += b * len(blocks)
+    tasks = {m: (store().get(_key("randomization", ctx, m, options[m])),
+                 store().get(_key("deletion", ctx, m, options[m]))) for m in methods}
+    missing = [m for m, pair in tasks.items() if any(t is None or t.error for t in pair)]
+    if missing and st.button(f"Run the sanity checks on {', '.join(attr.METHODS[m].title for m in missing)}",
+                             key="at_run_checks", icon=":material/fact_check:",
+                             help=f"{len(blocks)} re-initialization steps per method, and "
+                                  f"{6 * (DELETION_STEPS + 1)} forward passes for deletion and insertion."):
+        for m in missing:
+            _start(ctx, m, options[m])
+    if missing:
+        st.caption(f"{len(blocks)} blocks to re-initialize one after the other ({', '.join(reversed(blocks))}); "
+                   f"in all {forward:,} forward and {backward:,} backward passes.")
+    active = any(t is not None and t.active for pair in tasks.values() for t in pair)
+
+    @st.fragment(run_every=0.5 if active else None)
+    def results() -> None:
+        pairs = {m: (store().get(_key("randomization", ctx, m, options[m])),
+                     store().get(_key("deletion", ctx, m, options[m]))) for m in methods}
+        running = [t for pair in pairs.values() for t in pair if t is not None and t.active]
+        for t in running:
+            c1, c2 = st.columns([5, 1])
+            c1.progress(t.fraction, text=t.message)
+            c2.button("Cancel", key=f"at_cancel_{t.title}", on_click=store().cancel, args=(t.key, session_id()))
+        for t in (t for pair in pairs.values() for t in pair if t is not None and t.error):
+            st.warning(t.error)
+        done = {m: (r.result, d.result) for m, (r, d) in pairs.items()
+                if r is not None and d is not None and r.result is not None and d.result is not None}
+        if done:
+            _results(ctx, done)
+        if active and not running:
+            st.rerun()
+
+    results()
+
+
+def _results(ctx: Context, done: dict) -> None:
+    rows = []
+    for m, ((ref, steps), di) in done.items():
+        top = steps[:max(1, math.ceil(len(steps) / 2))]
+        rows.append({
+            "method": attr.METHODS[m].title,
+            "ρ after the classifier": steps[0].spearman,
+            "largest ρ, top half": max((s.spearman for s in top if not math.isnan(s.spearman)), default=float("nan")),
+            "randomization": "pass" if checks.passes_randomization(steps) else "FAIL",
+            "deletion area (map / inverse / random)": " / ".join(f"{di.auc('deletion', o):.3f}" for o in checks.ORDERS),
+            "insertion area (map / inverse / random)": " / ".join(f"{di.auc('insertion', o):.3f}"
+                                                                  for o in checks.ORDERS),
+            "deletion/insertion": "pass" if di.beats_inverse else "FAIL",
+        })
+    st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
+        "ρ after the classifier": st.column_config.NumberColumn(format="%.2f"),
+        "largest ρ, top half": st.column_config.NumberColumn(format="%.2f")})
+    st.caption(f"Randomization passes when the map has changed (Spearman ρ of |map| below "
+               f"{checks.RANDOMIZATION_THRESHOLD}, or blank) at every step of the top half of the cascade. "
+               "Deletion/insertion passes when deleting the map's most relevant pixels first lowers the probability "
+               "faster than deleting its least relevant first, and inserting them first raises it faster.")
+    random_wins = [attr.METHODS[m].title for m, (_, di) in done.items()
+                   if di.auc("deletion", "random") < di.auc("deletion")]
+    if random_wins:
+        st.info(f"A random order deletes faster than {', '.join(random_wins)}: greying a few percent of scattered "
+                "pixels already destroys the fine textures the network relies on, so any scattered order wins the "
+                "deletion race. That is why each map is judged against its own inverse order, not against random.",
+                icon=":material/shuffle:")
+    st.plotly_chart(figs.randomization_curves({attr.METHODS[m].title: steps for m, ((_, steps), _) in done.items()},
+                                              checks.RANDOMIZATION_THRESHOLD), key="at_rho")
+    for m, ((ref, steps), di) in done.items():
+        title = attr.METHODS[m].title
+        st.plotly_chart(figs.randomization_figure(ctx.pixels, ref.map, steps, title), key=f"at_rand_{m}",
+                        config={"displayModeBar": False})
+        st.plotly_chart(figs.deletion_insertion_figure(di, title, ref.label), key=f"at_di_{m}")
