@@ -11,54 +11,40 @@ Every map explains the target class's *logit* (the score before softmax), is a f
 its method (`MethodInfo.sign`).
 
 Shared models stay shared (DESIGN.md section 6):
-- Grad-CAM hooks a layer. The hooks go on a *structural copy* of the model: new module objects
-  that share the parameter tensors (no weights are copied), so the model every session uses
-  is never hooked, and two threads explaining it at once cannot see each other's activations.
+- Grad-CAM hooks a layer of a *structural copy* of the model (`explorer.explained`): new module
+  objects sharing the parameter tensors, so the model every session uses is never hooked.
 - The guided rule (`explorer.guided`) is a thread-local torch function mode: nothing to hook.
 - Gradients are taken with respect to the input only (`torch.autograd.grad`): no parameter's
   `.grad` is written, and the model stays in eval mode.
 
 Heavy methods (Integrated Gradients, SmoothGrad, GradientShap, Occlusion) are split into
-independent batches of plain inputs. `executor` (any `concurrent.futures.Executor`) may run them
-in parallel, `progress(fraction, message)` hears of every finished batch, and `cancel` (anything
-with `is_set()`, e.g. a `threading.Event`) is checked before every batch; a cancelled run raises
-`Cancelled`. The faithfulness checks live in `explorer.sanity_checks` and are re-exported here.
+independent batches of plain inputs (`explorer.batches`): `executor` may run them in parallel,
+`progress(fraction, message)` hears of every finished batch, and `cancel` is checked before every
+batch; a cancelled run raises `Cancelled`. The faithfulness checks live in `explorer.sanity_checks` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import copy
-import itertools
 import math
-import threading
 import time
-import weakref
-from concurrent.futures import Executor, as_completed
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Callable, Protocol
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 from captum.attr import GradientShap, LayerAttribution, LayerGradCam, NoiseTunnel, Saliency
 from captum.attr._utils.approximation_methods import approximation_parameters
 from PIL import Image
 from torch import nn
 
-from explorer import features, trainer, zoo
+from explorer.batches import Batches, CancelFlag, Cancelled, Progress  # noqa: F401 - part of this API
+from explorer.explained import (  # noqa: F401 - part of this API
+    Explained, borrowed_copy, check_target, default_layer, explained, layer_table, model_view, predict,
+    structural_copy,
+)
 from explorer.guided import guided_backprop
-
-Progress = Callable[[float, str], None]
-
-
-class CancelFlag(Protocol):
-    def is_set(self) -> bool: ...
-
-
-class Cancelled(ValueError):
-    """The computation was cancelled before it finished (pages show the message)."""
 
 
 @dataclass(frozen=True)
@@ -172,199 +158,6 @@ class Attribution:
         return abs(float(self.map.sum(dtype=np.float64)) - self.gap) / max(abs(self.gap), 1e-12)
 
 
-# --- the model behind one calling convention ---------------------------------------------------
-
-@dataclass
-class Explained:
-    """A classifier as the attribution code sees it (built by `explained`).
-
-    Attributes:
-        module: the network (shared: never changed).
-        labels: class names in output order.
-        preprocess: PIL image -> float tensor [1, C, S, S], normalised; None when inputs are tensors.
-        mean, std: normalisation, float tensors [C] (pixels in [0, 1] = x * std + mean).
-        pretrained: False for random weights (their maps mean nothing).
-        title: a name for messages.
-        layers: zoo name or training config used to list layers, or None.
-    """
-
-    module: nn.Module
-    labels: list[str]
-    preprocess: Callable[[Image.Image], torch.Tensor] | None
-    mean: torch.Tensor
-    std: torch.Tensor
-    pretrained: bool
-    title: str
-    source: Any = field(default=None, repr=False)
-
-    def input(self, image: Image.Image | torch.Tensor) -> torch.Tensor:
-        """A new tensor [1, C, S, S] for `image` (a PIL image, or a preprocessed [C, S, S] / [1, C, S, S])."""
-        if isinstance(image, torch.Tensor):
-            x = image.detach().clone().float()
-            return x.unsqueeze(0) if x.dim() == 3 else x
-        if self.preprocess is None:
-            raise ValueError(f"{self.title} takes a preprocessed tensor [C, H, W], not a picture.")
-        return self.preprocess(image.convert("RGB")).detach().clone()
-
-
-def explained(model: zoo.LoadedModel | trainer.TrainedModel | nn.Module | Explained) -> Explained:
-    """Wrap a zoo model, a trained model or a bare classifier module (see `Explained`)."""
-    if isinstance(model, Explained):
-        return model
-    if isinstance(model, zoo.LoadedModel):
-        n = model.info.num_classes
-        labels = model.labels or [f"class {i}" for i in range(n)]
-        return Explained(model.model, labels, lambda im: model.transform(im).unsqueeze(0),
-                         torch.tensor(model.info.mean), torch.tensor(model.info.std), model.pretrained,
-                         model.info.title, model)
-    if isinstance(model, trainer.TrainedModel):
-        prep = model.preprocess
-        return Explained(model.model, list(model.classes), lambda im: prep([im]), prep.mean.flatten(),
-                         prep.std.flatten(), True, f"your {model.config.backbone_label} model", model)
-    if isinstance(model, nn.Module):
-        return Explained(model, [], None, torch.zeros(1), torch.ones(1), True, type(model).__name__, None)
-    raise ValueError(f"Cannot explain a {type(model).__name__}: pass a zoo model, a trained model or an nn.Module.")
-
-
-def model_view(model, image: Image.Image | torch.Tensor) -> np.ndarray:
-    """What the model sees, in pixels: uint8 [S, S, 3], the crop every map is aligned with."""
-    net = explained(model)
-    x = net.input(image)[0]
-    c = x.shape[0]
-    mean, std = net.mean.view(-1, 1, 1), net.std.view(-1, 1, 1)
-    pixels = (x * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8)
-    if c == 1:
-        pixels = pixels.expand(3, -1, -1)
-    return pixels.permute(1, 2, 0).contiguous().numpy()
-
-
-def layer_table(model) -> list[features.LayerInfo]:
-    """The layers `layer=` accepts (conv layers, blocks, stages), in network order, with output shapes.
-
-    Computed once per architecture on the `meta` device (no weights, no compute; see
-    `features.layer_table`): the model itself is not touched.
-    """
-    net = explained(model)
-    if isinstance(net.source, zoo.LoadedModel):
-        return list(_zoo_layers(net.source.name, len(net.labels)))
-    if isinstance(net.source, trainer.TrainedModel):
-        cfg = net.source.config
-        return list(_trained_layers(cfg.backbone, len(net.labels), cfg.custom_net))
-    raise ValueError("Pass a zoo model or a trained model to list its layers.")
-
-
-@lru_cache(maxsize=64)
-def _zoo_layers(name: str, num_classes: int) -> tuple[features.LayerInfo, ...]:
-    with torch.device("meta"):
-        module = zoo.build(name, num_classes=num_classes)
-    return tuple(features.module_layer_table(module, zoo.info(name).input_shape))
-
-
-@lru_cache(maxsize=64)
-def _trained_layers(backbone: str, num_classes: int, custom: str | None) -> tuple[features.LayerInfo, ...]:
-    spec = trainer.input_spec(trainer.TrainConfig(backbone=backbone, strategy="scratch", custom_net=custom))
-    size = spec.input_size if isinstance(spec.input_size, tuple) else (spec.input_size,) * 2
-    with torch.device("meta"):
-        module, _, _ = trainer.architecture(backbone, num_classes, False, custom)
-    return tuple(features.module_layer_table(module, (spec.in_channels, *size)))
-
-
-def default_layer(model) -> str:
-    """The Grad-CAM layer: the last block with a spatial output (H, W > 1), per architecture.
-
-    Lite0: "features.8" (its 1×1 head convolution, 1280×7×7); ResNet: "layer4"; VGG: "features.28".
-    """
-    spatial = [layer.name for layer in layer_table(model) if layer.shape[1] * layer.shape[2] > 1]
-    if not spatial:
-        raise ValueError("This network has no layer with a spatial output, so Grad-CAM does not apply.")
-    return spatial[-1]
-
-
-# --- shared models: structural copies for hooks ------------------------------------------------
-
-_COPIES: weakref.WeakKeyDictionary[nn.Module, list[nn.Module]] = weakref.WeakKeyDictionary()
-_COPIES_LOCK = threading.Lock()
-
-
-def structural_copy(module: nn.Module) -> nn.Module:
-    """New module objects that share `module`'s parameters and buffers (no weights copied), without hooks."""
-    memo = {id(t): t for t in itertools.chain(module.parameters(), module.buffers())}
-    twin = copy.deepcopy(module, memo)
-    for m in twin.modules():
-        for hooks in (m._forward_hooks, m._forward_pre_hooks, m._backward_hooks, m._backward_pre_hooks):
-            hooks.clear()
-    return twin
-
-
-class _Borrowed:
-    """`with _Borrowed(model) as twin:` a hook-free structural copy, reused across calls (0.02 s saved)."""
-
-    def __init__(self, module: nn.Module) -> None:
-        self.module, self.twin = module, None
-
-    def __enter__(self) -> nn.Module:
-        with _COPIES_LOCK:
-            pool = _COPIES.setdefault(self.module, [])
-            self.twin = pool.pop() if pool else None
-        if self.twin is None:
-            self.twin = structural_copy(self.module)
-        return self.twin
-
-    def __exit__(self, *exc: object) -> None:
-        clean = not any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks for m in self.twin.modules())
-        if clean:  # a copy with a hook left behind (an error inside captum) is dropped, not reused
-            with _COPIES_LOCK:
-                _COPIES.setdefault(self.module, []).append(self.twin)
-
-
-# --- batches: progress, cancel, executor -------------------------------------------------------
-
-class _Batches:
-    """Runs independent batches, here in order or on an executor, reporting each one done.
-
-    Progress is always reported, and cancellation checked, from the calling thread; each batch
-    also checks `cancel` before it starts, so batches still queued on an executor end at once.
-    """
-
-    def __init__(self, title: str, progress: Progress | None, cancel: CancelFlag | None,
-                 executor: Executor | None) -> None:
-        self.title, self.progress, self.cancel, self.executor = title, progress, cancel, executor
-
-    def check(self) -> None:
-        """Raise `Cancelled` if the cancel flag is set."""
-        if self.cancel is not None and self.cancel.is_set():
-            raise Cancelled(f"{self.title}: cancelled before the map was finished.")
-
-    def _report(self, done: int, total: int, unit: str) -> None:
-        if self.progress is not None:
-            self.progress(done / total, f"{self.title}: {unit} {done} of {total}")
-
-    def _guarded(self, fn: Callable[[Any], torch.Tensor], item: Any) -> torch.Tensor:
-        self.check()
-        return fn(item)
-
-    def run(self, fn: Callable[[Any], torch.Tensor], items: list, unit: str) -> list[torch.Tensor]:
-        """[fn(item) for item in items], in the order of `items`."""
-        self.check()
-        if self.executor is None or len(items) < 2:
-            results = []
-            for item in items:
-                results.append(self._guarded(fn, item))
-                self._report(len(results), len(items), unit)
-            return results
-        futures = {self.executor.submit(self._guarded, fn, item): i for i, item in enumerate(items)}
-        results: list[Any] = [None] * len(items)
-        try:
-            for done, future in enumerate(as_completed(futures), 1):
-                results[futures[future]] = future.result()
-                self._report(done, len(items), unit)
-                self.check()
-        finally:
-            for future in futures:
-                future.cancel()
-        return results
-
-
 # --- the methods ---------------------------------------------------------------------------------
 
 def _grad_cam(twin: nn.Module, x: torch.Tensor, target: int, layer: str) -> torch.Tensor:
@@ -433,7 +226,7 @@ def _split(total: int, size: int) -> list[int]:
     return [total // n + (1 if i < total % n else 0) for i in range(n)]
 
 
-def _integrated_gradients(module, x, target, baseline, steps, batches: _Batches) -> torch.Tensor:
+def _integrated_gradients(module, x, target, baseline, steps, batches: Batches) -> torch.Tensor:
     """captum's Integrated Gradients (Gauss-Legendre, `steps` nodes), its nodes split into batches.
 
     IG(x) = (x − x') ⊙ Σ_i w_i ∇score(x' + α_i (x − x')), with captum's nodes α_i and weights w_i;
@@ -457,7 +250,7 @@ def _integrated_gradients(module, x, target, baseline, steps, batches: _Batches)
     return (x - baseline) * torch.stack(batches.run(run, nodes, "batch of path points")).sum(0)
 
 
-def _smoothgrad(module, x, target, samples, noise, batches: _Batches) -> torch.Tensor:
+def _smoothgrad(module, x, target, samples, noise, batches: Batches) -> torch.Tensor:
     """captum NoiseTunnel(Saliency) "smoothgrad": mean |gradient| over `samples` noisy copies, in batches."""
     sigma = noise * float(x.max() - x.min())  # Smilkov et al.: 10-20% of the input's range
     tunnel = NoiseTunnel(Saliency(module))
@@ -467,7 +260,7 @@ def _smoothgrad(module, x, target, samples, noise, batches: _Batches) -> torch.T
     return torch.stack(parts).sum(0) / samples
 
 
-def _gradient_shap(module, x, target, samples, baselines, batches: _Batches) -> torch.Tensor:
+def _gradient_shap(module, x, target, samples, baselines, batches: Batches) -> torch.Tensor:
     """captum GradientShap with `samples` random (baseline, point) draws, in batches, averaged."""
     shap = GradientShap(module)
     sizes = _split(samples, SAMPLE_BATCH)
@@ -501,7 +294,7 @@ def check_occlusion(size: int, window: int, stride: int) -> None:
                          "window covers: choose a stride of at most the window.")
 
 
-def _occlusion(module, x, target, window, stride, score: float, batches: _Batches) -> torch.Tensor:
+def _occlusion(module, x, target, window, stride, score: float, batches: Batches) -> torch.Tensor:
     """Occlusion with a window×window square of zeros (the normalisation mean: grey), [H, W].
 
     Every pixel gets the mean drop of the target's logit, score − score(occluded), over the windows
@@ -560,23 +353,6 @@ def _options(info: MethodInfo, net: Explained, size: int, options: dict[str, Any
     return o
 
 
-def predict(model, image: Image.Image | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits [K], probabilities [K]) of one image, K = the number of classes."""
-    net = explained(model)
-    with torch.inference_mode():
-        logits = net.module(net.input(image))[0].float()
-    return logits.clone(), torch.softmax(logits, 0).clone()
-
-
-def check_target(model, target: int) -> None:
-    """Raise ValueError unless `target` is a class index of the model."""
-    net = explained(model)
-    n = len(net.labels) if net.labels else None
-    if not isinstance(target, (int, np.integer)) or target < 0 or (n is not None and target >= n):
-        top = f"0–{n - 1}" if n else "a class index"
-        raise ValueError(f"Target class {target} is outside the {n or ''} classes of {net.title}: choose {top}.")
-
-
 def attribute(model, image: Image.Image | torch.Tensor, method: str, target: int | None = None, *,
               progress: Progress | None = None, cancel: CancelFlag | None = None,
               executor: Executor | None = None, **options: Any) -> Attribution:
@@ -617,12 +393,12 @@ def attribute(model, image: Image.Image | torch.Tensor, method: str, target: int
         check_target(net, target)
         target = int(target)
         score = float(logits[target])
-        batches = _Batches(info.title, progress, cancel, executor)
+        batches = Batches(info.title, progress, cancel, executor)
         batches.check()
         gap = None
         m = net.module
         if method in ("grad_cam", "guided_grad_cam"):
-            with _Borrowed(m) as twin:
+            with borrowed_copy(m) as twin:
                 attr = _grad_cam(twin, x, target, o["layer"])
             if method == "guided_grad_cam":
                 attr = attr * _guided_gradient(m, x, target)[0].sum(0)

@@ -273,7 +273,7 @@ def deletion_insertion(model, image: Image.Image | torch.Tensor, attribution: at
         with torch.inference_mode():
             return torch.softmax(net.module(batch).float(), 1)[:, attribution.target].clone()
 
-    batches = attr._Batches("Deletion and insertion", progress, cancel, executor)
+    batches = attr.Batches("Deletion and insertion", progress, cancel, executor)
     probs = batches.run(run, jobs, "batch")
     curves: dict[tuple[str, str], list] = {}
     for (kind, order, _), p in zip(jobs, probs):
