@@ -5,6 +5,7 @@ import streamlit as st
 from explorer import attributions as attr
 from explorer.figures import attributions as figs
 from ui import attribution_checks, attribution_maps, attribution_models
+from ui.attribution_mistakes import receive_handoff
 from ui.image_picker import image_picker
 
 st.title("Attributions")
@@ -20,6 +21,7 @@ if not choice.pretrained:
     st.warning(f"{choice.title} has random weights here: its maps show what random filters respond to, not what a "
                "trained network looks at, so they mean nothing about how it decides. Pick EfficientNet-Lite0/1/2, or "
                "a model you trained on the Transfer-learning page.", icon=":material/warning:")
+receive_handoff()  # an image sent from the Transfer-learning page's mistakes
 image, caption = image_picker()
 image_key = attribution_models.image_key(image)
 probs = attribution_models.probabilities(choice.key, image_key, choice.model, image)

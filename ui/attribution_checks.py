@@ -92,7 +92,7 @@ def checks_section(ctx: Context, options: dict[str, dict]) -> None:
             c2.button("Cancel", key=f"at_cancel_{t.title}", on_click=store().cancel, args=(t.key, session_id()))
         for t in (t for pair in pairs.values() for t in pair if t is not None and t.error):
             st.warning(t.error)
-        done = {m: (r.result, d.result) for m, (r, d) in pairs.items()
+        done = {m: (*r.result, d.result[1]) for m, (r, d) in pairs.items()  # (map, cascade, deletion/insertion)
                 if r is not None and d is not None and r.result is not None and d.result is not None}
         if done:
             _results(ctx, done)
@@ -104,7 +104,7 @@ def checks_section(ctx: Context, options: dict[str, dict]) -> None:
 
 def _results(ctx: Context, done: dict) -> None:
     rows = []
-    for m, ((ref, steps), di) in done.items():
+    for m, (ref, steps, di) in done.items():
         top = steps[:max(1, math.ceil(len(steps) / 2))]
         rows.append({
             "method": attr.METHODS[m].title,
@@ -123,16 +123,16 @@ def _results(ctx: Context, done: dict) -> None:
                f"{checks.RANDOMIZATION_THRESHOLD}, or blank) at every step of the top half of the cascade. "
                "Deletion/insertion passes when deleting the map's most relevant pixels first lowers the probability "
                "faster than deleting its least relevant first, and inserting them first raises it faster.")
-    random_wins = [attr.METHODS[m].title for m, (_, di) in done.items()
+    random_wins = [attr.METHODS[m].title for m, (_, _, di) in done.items()
                    if di.auc("deletion", "random") < di.auc("deletion")]
     if random_wins:
         st.info(f"A random order deletes faster than {', '.join(random_wins)}: greying a few percent of scattered "
                 "pixels already destroys the fine textures the network relies on, so any scattered order wins the "
                 "deletion race. That is why each map is judged against its own inverse order, not against random.",
                 icon=":material/shuffle:")
-    st.plotly_chart(figs.randomization_curves({attr.METHODS[m].title: steps for m, ((_, steps), _) in done.items()},
+    st.plotly_chart(figs.randomization_curves({attr.METHODS[m].title: steps for m, (_, steps, _) in done.items()},
                                               checks.RANDOMIZATION_THRESHOLD), key="at_rho")
-    for m, ((ref, steps), di) in done.items():
+    for m, (ref, steps, di) in done.items():
         title = attr.METHODS[m].title
         st.plotly_chart(figs.randomization_figure(ctx.pixels, ref.map, steps, title), key=f"at_rand_{m}",
                         config={"displayModeBar": False})

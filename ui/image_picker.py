@@ -68,3 +68,12 @@ def image_picker() -> tuple[Image.Image, str]:
         with right:
             st.image(image, caption=f"{caption} · {image.width}×{image.height} px", width=160)
     return image, caption
+
+
+def use_image(image: Image.Image, caption: str) -> None:
+    """Make `image` the student's own picture, as if uploaded: every picker then shows it under "Upload".
+
+    Call it before the picker is drawn in the run (another page hands a picture over this way).
+    """
+    st.session_state[_STATE] = (caption, image.convert("RGB"))
+    st.session_state["img_src"] = "Upload"
