@@ -231,12 +231,17 @@ def test_guided_rule_is_local_to_its_thread():
 
 # --- captum as the oracle for the batched methods ----------------------------------------------
 
-def test_integrated_gradients_equals_captum():
+def test_integrated_gradients_equals_captum_on_each_panel():
     model = _TinyCNN(nn.ReLU6()).eval()
     x = torch.randn(1, 3, 16, 16)
     ours = attr.attribute(model, x, "integrated_gradients", target=1, steps=25, baseline="mean")
-    theirs = IntegratedGradients(model).attribute(x, baselines=torch.zeros_like(x), target=1, n_steps=25)
+    split = attr.IG_SPLIT * x  # the path point at α = IG_SPLIT, from the zero baseline
+    ig = IntegratedGradients(model)
+    theirs = (ig.attribute(split, baselines=torch.zeros_like(x), target=1, n_steps=12)
+              + ig.attribute(x, baselines=split, target=1, n_steps=13))
     assert np.allclose(ours.map, theirs[0].sum(0).numpy(), atol=1e-5 * np.abs(ours.map).max())
+    alphas, weights = attr.ig_nodes(25)
+    assert float(weights.sum()) == pytest.approx(1.0) and sum(alphas < attr.IG_SPLIT) == 12
 
 
 @pytest.mark.parametrize("window,stride", [(8, 4), (10, 4), (32, 32)])  # (10, 4): the last windows overhang

@@ -130,8 +130,34 @@ def test_sanity_checks_run_and_say_which_methods_pass():
     assert not at.exception
     table = at.dataframe[0].value
     assert table["method"].tolist() == ["Grad-CAM"]
-    assert set(table["randomization"]) <= {"pass", "FAIL"} and set(table["deletion/insertion"]) <= {"pass", "FAIL"}
+    verdicts = {"✅ pass", "❌ fail"}
+    assert set(table["randomization"]) <= verdicts and set(table["deletion/insertion"]) <= verdicts
     titles = _titles(at)
     assert any(t.startswith("Cascading randomization") for t in titles)
     assert any(t.startswith("Grad-CAM: the map as the weights are re-initialized") for t in titles)
     assert any(t.startswith("Grad-CAM: deletion and insertion") for t in titles)
+
+
+def test_transfer_mistakes_show_grad_cam_and_open_on_this_page():
+    at = open_page("app_pages/transfer.py", tl_src="Demo: digits", tl_ndig="20", tl_bb="lenet5",
+                   tl_strat="From scratch", tl_ep="1", tl_bs="32")
+    at.button(key="tl_start").click().run()
+    run = at.session_state["tl_run"]
+    deadline = time.time() + 120
+    while run.active and time.time() < deadline:
+        time.sleep(0.2)
+    at.run()
+    wrong = run.evaluation.misclassified
+    assert wrong, "one epoch of LeNet-5 on 40 digits leaves mistakes"
+    images_before = len(at.get("image"))
+    at.toggle(key=f"tl_cam_{run.id}").set_value(True).run()
+    assert not at.exception
+    assert len(at.get("image")) > images_before  # the Grad-CAM overlays
+    assert any("at its last spatial layer (features.3)" in c.value for c in at.caption)
+    at.button(key=f"tl_explain_{run.id}_{wrong[0]}").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Attributions"
+    assert at.selectbox(key="at_model").value == f"your run {run.label}"
+    assert at.segmented_control(key="img_src").value == "Upload"
+    assert at.session_state["picker_image"][0].startswith(f"validation image {wrong[0]} of run #{run.id}")
+    assert "Grad-CAM · features.3" in _titles(at)

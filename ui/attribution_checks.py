@@ -50,6 +50,12 @@ def _start(ctx: Context, method: str, options: dict) -> None:
     store().start(_key("deletion", ctx, method, options), f"{title}: deletion/insertion", deletion, session_id())
 
 
+def _tasks(ctx: Context, methods: list[str], options: dict[str, dict]) -> dict:
+    """{method: (randomization task, deletion/insertion task)}, None where not started."""
+    return {m: (store().get(_key("randomization", ctx, m, options[m])),
+                store().get(_key("deletion", ctx, m, options[m]))) for m in methods}
+
+
 def checks_section(ctx: Context, options: dict[str, dict]) -> None:
     """Method choice, the Run button with its cost, then the results (refreshing while they run)."""
     titles = st.multiselect("Methods to check", list(TITLES), default=[attr.METHODS[m].title for m in DEFAULT],
@@ -67,9 +73,7 @@ def checks_section(ctx: Context, options: dict[str, dict]) -> None:
             continue
         forward += f * len(blocks) + 6 * (DELETION_STEPS + 1)
         backward += b * len(blocks)
-    tasks = {m: (store().get(_key("randomization", ctx, m, options[m])),
-                 store().get(_key("deletion", ctx, m, options[m]))) for m in methods}
-    missing = [m for m, pair in tasks.items() if any(t is None or t.error for t in pair)]
+    missing = [m for m, pair in _tasks(ctx, methods, options).items() if any(t is None or t.error for t in pair)]
     if missing and st.button(f"Run the sanity checks on {', '.join(attr.METHODS[m].title for m in missing)}",
                              key="at_run_checks", icon=":material/fact_check:",
                              help=f"{len(blocks)} re-initialization steps per method, and "
@@ -79,12 +83,11 @@ def checks_section(ctx: Context, options: dict[str, dict]) -> None:
     if missing:
         st.caption(f"{len(blocks)} blocks to re-initialize one after the other ({', '.join(reversed(blocks))}); "
                    f"in all {forward:,} forward and {backward:,} backward passes.")
-    active = any(t is not None and t.active for pair in tasks.values() for t in pair)
+    active = any(t is not None and t.active for pair in _tasks(ctx, methods, options).values() for t in pair)
 
     @st.fragment(run_every=0.5 if active else None)
     def results() -> None:
-        pairs = {m: (store().get(_key("randomization", ctx, m, options[m])),
-                     store().get(_key("deletion", ctx, m, options[m]))) for m in methods}
+        pairs = _tasks(ctx, methods, options)
         running = [t for pair in pairs.values() for t in pair if t is not None and t.active]
         for t in running:
             c1, c2 = st.columns([5, 1])
@@ -108,17 +111,17 @@ def _results(ctx: Context, done: dict) -> None:
         top = steps[:max(1, math.ceil(len(steps) / 2))]
         rows.append({
             "method": attr.METHODS[m].title,
-            "ρ after the classifier": steps[0].spearman,
+            "randomization": "✅ pass" if checks.passes_randomization(steps) else "❌ fail",
+            "ρ, classifier random": steps[0].spearman,
             "largest ρ, top half": max((s.spearman for s in top if not math.isnan(s.spearman)), default=float("nan")),
-            "randomization": "pass" if checks.passes_randomization(steps) else "FAIL",
-            "deletion area (map / inverse / random)": " / ".join(f"{di.auc('deletion', o):.3f}" for o in checks.ORDERS),
-            "insertion area (map / inverse / random)": " / ".join(f"{di.auc('insertion', o):.3f}"
-                                                                  for o in checks.ORDERS),
-            "deletion/insertion": "pass" if di.beats_inverse else "FAIL",
+            "deletion/insertion": "✅ pass" if di.beats_inverse else "❌ fail",
+            "deletion area: map · inverse · random": " · ".join(f"{di.auc('deletion', o):.3f}" for o in checks.ORDERS),
+            "insertion area: map · inverse · random": " · ".join(f"{di.auc('insertion', o):.3f}"
+                                                                 for o in checks.ORDERS),
         })
     st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
-        "ρ after the classifier": st.column_config.NumberColumn(format="%.2f"),
-        "largest ρ, top half": st.column_config.NumberColumn(format="%.2f")})
+        "ρ, classifier random": st.column_config.NumberColumn(format="%.2f", width="small"),
+        "largest ρ, top half": st.column_config.NumberColumn(format="%.2f", width="small")})
     st.caption(f"Randomization passes when the map has changed (Spearman ρ of |map| below "
                f"{checks.RANDOMIZATION_THRESHOLD}, or blank) at every step of the top half of the cascade. "
                "Deletion/insertion passes when deleting the map's most relevant pixels first lowers the probability "

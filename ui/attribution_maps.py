@@ -242,7 +242,8 @@ def _draw(ctx: Context, info: attr.MethodInfo, result: attr.Attribution, cost: s
     title = info.title + (f" · {result.options['layer']}" if "layer" in result.options else "")
     units = f"|{info.units}|" if info.sign == "signed" and display.absolute else info.units
     st.plotly_chart(figs.map_figure(ctx.pixels, heat, signed, title, units, display.opacity, display.scale,
-                                    display.clip), key=f"at_fig_{info.name}", config={"displayModeBar": False})
+                                    display.clip), key=f"at_fig_{info.name}", config={"displayModeBar": False},
+                    theme=None)
     sign = {"signed": "red = for the class, blue = against it", "absolute": "|value|: how much, not which way",
             "positive": "only evidence for the class (ReLU)"}[info.sign]
     extra = ""
@@ -250,4 +251,4 @@ def _draw(ctx: Context, info: attr.MethodInfo, result: attr.Attribution, cost: s
         flag = ": raise the steps to shrink it" if result.completeness_error > 0.05 else ""
         extra = (f" Completeness: the map sums to {result.map.sum():.2f}; score − baseline score = {result.gap:.2f} "
                  f"(error {result.completeness_error:.1%}{flag}).")
-    st.caption(f"{info.explanation} Sign: {sign}. Cost: {cost}; took {result.seconds:.2f} s.{extra}")
+    st.caption(f"{info.explanation} Sign: {sign}. Cost: {cost}; ready after {result.seconds:.2f} s.{extra}")

@@ -50,7 +50,7 @@ def mistakes_gradcam(run: jobs.Run, shown: list[int]) -> None:
             if col.button("Explain", key=f"tl_explain_{run.id}_{i}", icon=":material/center_focus_strong:",
                           help="Open this image with this model on the Attributions page."):
                 st.session_state[HANDOFF] = (f"validation image {i} of run #{run.id} (true class {true})", image)
-                st.switch_page(PAGE, query_params={"at_model": run_option(run), "img_src": "Upload"})
+                st.switch_page(PAGE, query_params={"at_model": run_option(run)})  # the picker switches to "Upload"
 
 
 def receive_handoff() -> None:

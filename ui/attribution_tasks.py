@@ -42,7 +42,7 @@ class Task:
     key: tuple
     title: str
     fraction: float = 0.0
-    message: str = "waiting for a free core…"
+    message: str = ""
     result: Any = None
     error: str | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -81,7 +81,7 @@ class TaskStore:
                 task.watchers.add(watcher)
                 self._tasks.move_to_end(key)
                 return task
-            task = self._tasks[key] = Task(key, title, watchers={watcher})
+            task = self._tasks[key] = Task(key, title, message=f"{title}: starting…", watchers={watcher})
             self._evict()
         threading.Thread(target=self._run, args=(task, work), name=f"attributions-{title}", daemon=True).start()
         return task

@@ -58,13 +58,14 @@ def overlay(pixels: np.ndarray, heat: np.ndarray, signed: bool, opacity: float =
 
 
 def map_figure(pixels: np.ndarray, heat: np.ndarray, signed: bool, title: str, units: str, opacity: float = 0.6,
-               scale: str = "Inferno", clip: float = 99.0, height: int = 330) -> go.Figure:
-    """One map over the photo, with a colour bar of its values.
+               scale: str = "Inferno", clip: float = 99.0, height: int = 400) -> go.Figure:
+    """One map over the photo, with a horizontal colour bar of its values underneath.
 
     Args:
         pixels, heat, signed, opacity, scale, clip: as `overlay`.
         title: the method (and layer); drawn as given (no user text here).
         units: colour-bar title, e.g. "|∂logit/∂pixel|".
+        height: of the figure in px; the image takes the width of the column (up to height − 110).
     """
     blended, (lo, hi) = overlay(pixels, heat, signed, opacity, scale, clip)
     size = pixels.shape[0]
@@ -72,11 +73,11 @@ def map_figure(pixels: np.ndarray, heat: np.ndarray, signed: bool, title: str, u
     fig.add_trace(go.Scatter(  # carries the colour bar only
         x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
         marker=dict(colorscale=DIVERGING if signed else scale, cmin=lo, cmax=hi, color=[lo], showscale=True,
-                    colorbar=dict(title=dict(text=units, side="right"), thickness=12, len=0.9,
-                                  tickformat=".2g"))))
+                    colorbar=dict(orientation="h", x=0.5, xanchor="center", y=-0.02, yanchor="top", len=0.9,
+                                  thickness=10, tickformat=".2~g", title=dict(text=units, side="bottom")))))
     fig.update_xaxes(visible=False, range=[0, size])
     fig.update_yaxes(visible=False, range=[size, 0], scaleanchor="x")
-    fig.update_layout(title=dict(text=title, font=dict(size=15)), margin=dict(l=0, r=0, t=36, b=0),
+    fig.update_layout(title=dict(text=title, font=dict(size=15)), margin=dict(l=0, r=0, t=34, b=72),
                       height=height, dragmode=False, plot_bgcolor="white")
     return fig
 
@@ -162,10 +163,11 @@ def deletion_insertion_figure(result, title: str, label: str) -> go.Figure:
                 line=dict(color=_CURVE_COLOURS[order], width=3 if order == "map" else 2,
                           dash="dot" if order == "random" else None),
                 hovertemplate=f"{names[order]}<br>%{{x:.0%}} of pixels: p = %{{y:.3f}}<extra></extra>"), 1, col)
-        areas = " · ".join(f"{o}: {result.auc(kind, o):.3f}" for o in ("map", "inverse", "random"))
-        fig.add_annotation(text=f"area — {areas}", xref=f"x{'' if col == 1 else col} domain",
-                           yref=f"y{'' if col == 1 else col} domain", x=0.5, y=1.0, showarrow=False,
-                           yanchor="bottom", font=dict(size=11), bgcolor="rgba(255,255,255,0.8)")
+        areas = "<br>".join(f"{names[o].split(' (')[0]}: {result.auc(kind, o):.3f}" for o in ("map", "inverse", "random"))
+        fig.add_annotation(text=f"area under the curve<br>{areas}", xref=f"x{'' if col == 1 else col} domain",
+                           yref=f"y{'' if col == 1 else col} domain", x=0.98, y=0.98, showarrow=False,
+                           xanchor="right", yanchor="top", align="right", font=dict(size=11),
+                           bgcolor="rgba(255,255,255,0.85)")
     fig.update_xaxes(title_text="share of pixels changed", tickformat=".0%", range=[0, 1])
     fig.update_yaxes(title_text=f"p({plain(label)})", range=[0, 1.02], row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
