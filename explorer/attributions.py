@@ -407,7 +407,7 @@ def attribute(model, image: Image.Image | torch.Tensor, method: str, target: int
     start = time.perf_counter()
     with torch.inference_mode(False), torch.enable_grad():
         x = net.input(image)
-        o = _options(info, net, x.shape[-1], options)
+        o = _options(info, net, min(x.shape[-2:]), options)
         with torch.no_grad():
             logits = net.module(x)[0]
         if target is None:

@@ -28,7 +28,8 @@ def _titles(at) -> list[str]:
     titles = []
     for chart in at.get("plotly_chart"):
         title = json.loads(chart.proto.spec).get("layout", {}).get("title", {})
-        titles.append(title.get("text", "") if isinstance(title, dict) else str(title))
+        text = title.get("text", "") if isinstance(title, dict) else str(title)
+        titles.append(text.removeprefix("<b>").removesuffix("</b>"))
     return titles
 
 
@@ -80,6 +81,20 @@ def test_heavy_maps_run_in_the_background_after_one_click():
     assert not at.exception
     assert "Occlusion (Zeiler & Fergus)" in _titles(at)
     assert "Sign: red = for the class, blue = against it. Cost: 1 forward pass" in _text(at)
+
+
+def test_a_cancelled_heavy_map_says_so_and_can_be_started_again():
+    at = open_page(PAGE, at_methods="Integrated Gradients", at_steps="256")
+    at.button(key="at_compute").click().run()
+    at.button(key="at_cancel_integrated_gradients").click().run()
+    deadline = time.time() + 120
+    while not any("cancelled" in w.value for w in at.warning) and time.time() < deadline:
+        time.sleep(0.3)
+        at.run()
+    assert not at.exception
+    assert any(w.value == "Integrated Gradients: cancelled before the map was finished." for w in at.warning)
+    assert at.button(key="at_compute").label == "Compute Integrated Gradients"  # offered again
+    assert "Sanity checks" in at.header[-1].value
 
 
 def test_bad_input_is_shown_in_place_and_the_rest_of_the_page_works():

@@ -99,7 +99,7 @@ def display_controls() -> Display:
     clip = c3.select_slider("Colours saturate at percentile", [90.0, 95.0, 98.0, 99.0, 99.5, 100.0], 99.0,
                             key="at_clip", bind="query-params",
                             help="A few extreme pixels would otherwise wash out the rest of the map.")
-    absolute = c4.toggle("Show signed maps as |map|", False, key="at_abs", bind="query-params",
+    absolute = c4.toggle("Signed maps as |map|", False, key="at_abs", bind="query-params",
                          help="Integrated Gradients, GradientShap and Occlusion are signed: red for the class, "
                               "blue against it.")
     return Display(float(opacity), scale, float(clip), bool(absolute))

@@ -77,8 +77,9 @@ def map_figure(pixels: np.ndarray, heat: np.ndarray, signed: bool, title: str, u
                                   thickness=10, tickformat=".2~g", title=dict(text=units, side="bottom")))))
     fig.update_xaxes(visible=False, range=[0, size])
     fig.update_yaxes(visible=False, range=[size, 0], scaleanchor="x")
-    fig.update_layout(title=dict(text=title, font=dict(size=15)), margin=dict(l=0, r=0, t=34, b=72),
-                      height=height, dragmode=False, plot_bgcolor="white")
+    fig.update_layout(title=dict(text=f"<b>{title}</b>", x=0.01, xanchor="left", font=dict(size=15, color="#31333F")),
+                      font=dict(family="Source Sans Pro, sans-serif"), margin=dict(l=0, r=0, t=34, b=72),
+                      height=height, dragmode=False, plot_bgcolor="white", paper_bgcolor="white")
     return fig
 
 
