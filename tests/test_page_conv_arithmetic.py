@@ -73,3 +73,15 @@ def test_reshuffle_changes_the_seed_and_typed_mode_starts_from_the_shown_values(
     at.radio(key="ca_x").set_value("typed").run()
     assert not at.exception
     assert at.text_input(key="ca_xv").value.count("/") == 4  # the 5×5 random values, now editable
+
+
+def test_ten_filters_are_counted_and_an_out_of_range_count_is_refused_with_a_message():
+    at = open_page(PAGE, ca_h="32", ca_w="32", ca_k="5", ca_pad="2", ca_cin="3", ca_cout="10")
+    assert not at.exception
+    assert _size(at) == "10 × 32 × 32" and at.metric[1].value == "760"
+    assert any(r"10\cdot76 = 760" in m.value for m in at.get("latex"))
+    assert any("draw the first 4" in c.value for c in at.caption)
+    at.number_input(key="ca_cout").set_value(5000).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "1 to 4,096 (it is 5,000)" in at.error[0].value
+    assert at.slider(key="ca_k").value == 5  # the other settings are kept

@@ -74,18 +74,23 @@ def settings_sidebar() -> L.Settings:
     sb.slider("Dilation D", 1, 3, key="ca_dil", **_v("ca_dil", d.dilation), **Q)
     sb.slider("Output padding OP (transposed only)", 0, 3, key="ca_opad", **_v("ca_opad", d.out_pad),
               disabled=op != L.TCONV, **Q)
+    # Number inputs carry no bounds: `conv_lab.compute` refuses an out-of-range value with a message (a bounded
+    # widget would keep it in a red box and silently use the previous value).
     c1, c2 = sb.columns(2)
-    c1.number_input("Input channels", 1, L.MAX_CIN, key="ca_cin", **_v("ca_cin", d.cin), **Q)
-    c2.number_input("Output channels", 1, L.MAX_COUT, key="ca_cout", **_v("ca_cout", d.cout), disabled=op in (L.MAX, L.AVG), **Q,
-                    help="Pooling keeps the number of channels.")
-    sb.number_input("Animated output map", 1, L.MAX_COUT, key="ca_filt", **_v("ca_filt", d.filt), **Q)
+    c1.number_input("Input channels", step=1, key="ca_cin", **_v("ca_cin", d.cin), **Q,
+                    help=f"1 to {L.MAX_CIN}: every input channel is drawn.")
+    c2.number_input("Output channels", step=1, key="ca_cout", **_v("ca_cout", d.cout), disabled=op in (L.MAX, L.AVG),
+                    **Q, help=f"The number of filters N, 1 to {L.MAX_FILTERS:,}. Parameters and multiply-adds count "
+                              f"all of them; the pictures draw the first {L.MAX_DRAWN}. Pooling keeps the number of "
+                              "channels.")
+    sb.number_input(f"Animated output map (1–{L.MAX_DRAWN})", step=1, key="ca_filt", **_v("ca_filt", d.filt), **Q)
     sb.subheader("Values")
     sb.radio("Input values", L.VALUE_MODES, key="ca_x", horizontal=True, on_change=_start_typing, args=("x",), **Q)
     sb.selectbox("Kernel values", L.KERNEL_MODES, key="ca_w_mode", on_change=_start_typing, args=("w",), **Q,
                  help="edge, outline, sharpen and the blurs are the classic 3×3 kernels of lecture 3.")
     sb.radio("Bias", ("zero", "random"), key="ca_bias", horizontal=True, **Q)
     c1, c2 = sb.columns([2, 1], vertical_alignment="bottom")
-    c1.number_input("Random seed", 0, 10_000, key="ca_seed", **_v("ca_seed", d.seed), **Q)
+    c1.number_input("Random seed", step=1, key="ca_seed", **_v("ca_seed", d.seed), **Q, help="0 to 1,000,000.")
     c2.button("Reshuffle", on_click=_reshuffle, key="ca_shuffle")
     with sb.expander("Typed values as text (rows split by '/', channels by '|')"):
         st.text_input("Input", key="ca_xv", **Q)
