@@ -6,7 +6,7 @@ import streamlit as st
 
 from explorer import zoo
 from ui.image_picker import image_picker
-from ui.models import loaded_model
+from ui.models import loaded_model, model_picker
 
 st.title("Model zoo")
 st.markdown(
@@ -16,20 +16,22 @@ st.markdown(
 )
 
 names = zoo.list_models()
-name = st.selectbox("Model", names, index=names.index(zoo.DEFAULT_MODEL),
-                    key="model", bind="query-params")
+name = model_picker("Model", names, key="model")
 image, caption = image_picker()
 loaded = loaded_model(name)
 (st.success if loaded.pretrained else st.warning)(loaded.weights_note)
 
-top = zoo.predict(loaded, image, k=5)
-fig = go.Figure(go.Bar(x=[p for _, p in top][::-1], y=[label for label, _ in top][::-1], orientation="h",
-                       text=[f"{p:.1%}" for _, p in top][::-1], textposition="outside", cliponaxis=False))
-fig.update_layout(title=f"{loaded.info.title}: top-5 on {caption}", xaxis_title="probability",
-                  xaxis_range=[0, 1], height=300, margin=dict(l=10, r=10, t=40, b=10))
-st.plotly_chart(fig, key="top5")
-if not loaded.pretrained:
-    st.caption("These are the guesses of random weights: expect near-uniform, meaningless probabilities.")
+probs = zoo.class_probabilities(loaded, image)
+if loaded.pretrained:
+    top = zoo.predict(loaded, image, k=5)
+    fig = go.Figure(go.Bar(x=[p for _, p in top][::-1], y=[label for label, _ in top][::-1], orientation="h",
+                           text=[f"{p:.1%}" for _, p in top][::-1], textposition="outside", cliponaxis=False))
+    fig.update_layout(title=f"{loaded.info.title}: top-5 on {caption}", xaxis_title="probability",
+                      xaxis_range=[0, 1], height=300, margin=dict(l=10, r=10, t=40, b=10))
+    st.plotly_chart(fig, key="top5")
+else:
+    st.info(zoo.untrained_output(loaded.info.title, float(probs.min()), float(probs.max()), probs.numel()),
+            icon=":material/casino:")
 
 rows = [{
     "model": e.title, "year": e.year, "input (px)": e.input_size,

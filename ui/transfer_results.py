@@ -53,19 +53,39 @@ def comparison(runs: list[jobs.Run]) -> None:
         right.plotly_chart(figs.speed_accuracy(points), key="tl_speedfig")
 
 
+LOADED = "Loaded from file"
+
+
+def _follow_newest(options: list[str]) -> None:
+    """The detail view shows the newest run unless the student picked another: when a new run finishes,
+    the choice moves to it if it was on the newest run before (or on nothing, or on a run no longer kept)."""
+    newest, before = options[0], st.session_state.get("tl_sel_newest")
+    if st.session_state.get("tl_sel") in (None, before) or st.session_state.get("tl_sel") not in options:
+        st.session_state["tl_sel"] = newest
+    st.session_state["tl_sel_newest"] = newest
+
+
 def detail(runs: list[jobs.Run]) -> None:
-    """Confusion matrix, misclassified gallery, downloads, loading a model back, and try-it."""
+    """Confusion matrix, misclassified gallery, downloads, loading a model back, and try-it, for the newest
+    finished run unless the student picks another."""
     finished = _finished(runs)
     imported = st.session_state.get("tl_imported")
     options = {r.label: r for r in reversed(finished)}
     if imported is not None:
-        options["Loaded from file"] = imported
+        options[LOADED] = imported
     if not options:
         _load_model()
         return
     st.subheader("One model in detail")
-    choice = st.selectbox("Model", list(options), key="tl_sel")
+    _follow_newest(list(options))
+    choice = st.selectbox("Model", list(options), key="tl_sel",
+                          help="The newest finished run is shown unless you pick another.")
     item = options[choice]
+    if isinstance(item, jobs.Run):
+        newest = finished[-1] if finished else None
+        st.caption(f"Showing run #{item.id}, " + ("the newest finished run." if item is newest else
+                   f"as you picked: run #{newest.id} is newer.") + f" Its data: {item.data_name}; "
+                   f"{len(item.epochs)} epochs; final validation accuracy {item.evaluation.accuracy:.1%}.")
     trained = item.result if isinstance(item, jobs.Run) else item
     if isinstance(item, jobs.Run):
         _run_detail(item)
@@ -90,11 +110,15 @@ def _run_detail(run: jobs.Run) -> None:
                               for i in shown])
     trained = run.result
     c1, c2 = st.columns(2)
-    c1.download_button("Download model (zip: safetensors + JSON)", data=lambda: model_io.export_model(trained),
+    facts = {"id": run.id, "data": run.data_name, "epochs": len(run.epochs),
+             "val_acc": run.evaluation.accuracy, "finished_at": run.finished_at}
+    c1.download_button(f"Download model of run #{run.id} (zip: safetensors + JSON)",
+                       data=lambda: model_io.export_model(trained, facts),
                        file_name=f"cnn-explorer-run{run.id}-{run.config.backbone}.zip", mime="application/zip",
                        key=f"tl_dlm_{run.id}", icon=":material/download:", on_click="ignore")
     csv = pd.DataFrame(run.epochs).assign(run=run.id, backbone=run.config.backbone_label, strategy=run.config.strategy)
-    c2.download_button("Download metrics (CSV)", data=csv.to_csv(index=False), file_name=f"run{run.id}-metrics.csv",
+    c2.download_button(f"Download metrics of run #{run.id} (CSV)", data=csv.to_csv(index=False),
+                       file_name=f"run{run.id}-metrics.csv",
                        mime="text/csv", key=f"tl_dlc_{run.id}", icon=":material/table:", on_click="ignore")
 
 
@@ -119,4 +143,4 @@ def _load_model() -> None:
         if st.session_state.get("tl_model_err"):
             st.error(st.session_state["tl_model_err"])
         elif st.session_state.get("tl_imported") is not None:
-            st.success("Loaded: choose “Loaded from file” above to try it.")
+            st.success(f"Loaded: choose “{LOADED}” above to try it.")
