@@ -105,8 +105,6 @@ def test_transform_gives_the_models_input_shape(name):
 
 def test_lite_uses_the_tflite_normalisation():
     """mean = std = 0.5: a white pixel becomes +1, a black one -1."""
-    from PIL import Image
-
     t = zoo.make_transform(zoo.info("efficientnet_lite0"))
     assert torch.allclose(t(Image.new("RGB", (300, 300), "white")), torch.tensor(1.0))
     assert torch.allclose(t(Image.new("RGB", (300, 300), "black")), torch.tensor(-1.0))
