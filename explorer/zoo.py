@@ -398,10 +398,10 @@ def untrained_output(title: str, low: float, high: float, n: int) -> str:
         low, high: the smallest and largest of its `n` class probabilities.
     """
     spread = (f"all {n:,} classes tie at {high:.2%}" if high - low < 1e-6 else
-              f"its {n:,} class probabilities all lie between {low:.3%} and {high:.3%}")
-    return (f"**{title} is untrained here, so it makes no prediction.** With random weights {spread}, close to "
-            f"1/{n:,} = {1 / n:.3%}: a random network spreads its belief almost evenly, and whichever class comes "
-            "out on top is an accident of the random weights, not something it saw in the picture.")
+              f"its {n:,} class probabilities lie between {low:.3%} and {high:.3%}")
+    return (f"**{title} is untrained here, so it makes no prediction.** With random weights {spread} (an even "
+            f"spread would give each 1/{n:,} = {1 / n:.3%}); whichever class comes out on top is an accident of the "
+            "random weights, not something the network saw in the picture.")
 
 
 def predict(loaded: LoadedModel, image: Image.Image, k: int = 5) -> list[tuple[str, float]]:

@@ -25,10 +25,14 @@ def _table(runs: list[jobs.Run]) -> pd.DataFrame:
             "run": f"#{r.id}", "data": r.data_name, "backbone": c.backbone_label, "strategy": trainer.STRATEGY_TITLES[c.strategy],
             "augmentation": c.augment.describe(), "epochs": len(r.epochs), "status": r.status,
             "val acc": last.get("val_acc"), "best val acc": max((e["val_acc"] for e in r.epochs), default=None),
-            "train images/s": r.summary.get("images_per_s"), "seconds": r.summary.get("elapsed"),
+            "images/s (end to end)": r.summary.get("images_per_s"), "seconds": r.summary.get("elapsed"),
             "lr": c.lr, "backbone lr": c.backbone_lr, "optimizer": c.optimizer, "batch": c.batch_size,
         })
     return pd.DataFrame(rows)
+
+
+CURVES = {"val_acc": "validation accuracy", "val_loss": "validation loss", "train_acc": "training accuracy",
+          "train_loss": "training loss"}
 
 
 def comparison(runs: list[jobs.Run]) -> None:
@@ -37,14 +41,19 @@ def comparison(runs: list[jobs.Run]) -> None:
     if not done:
         return
     st.subheader("All runs of this session")
-    st.dataframe(_table(runs), hide_index=True, column_config={
+    st.dataframe(_table(runs), hide_index=True, placeholder="—", column_config={
+        "run": st.column_config.Column(pinned=True),
         "val acc": st.column_config.NumberColumn(format="%.3f"),
-        "train images/s": st.column_config.NumberColumn(format="%.0f"),
+        "best val acc": st.column_config.NumberColumn(format="%.3f"),
+        "images/s (end to end)": st.column_config.NumberColumn(
+            format="localized", step=1, help="Images trained (epochs × training images) per second of the whole "
+                                             "run, preparation and feature caching included."),
         "seconds": st.column_config.NumberColumn(format="%.1f")})
     labels = {r.label: r for r in done}
-    picked = st.multiselect("Runs to overlay", list(labels), default=list(labels)[-4:], key="tl_cmp")
-    metric = st.segmented_control("Curve", ["val_acc", "val_loss", "train_acc", "train_loss"], default="val_acc",
-                                  key="tl_metric", required=True)
+    _overlay_new_runs(list(labels))
+    picked = st.multiselect("Runs to overlay", list(labels), key="tl_cmp")
+    metric = st.segmented_control("Curve", list(CURVES), default="val_acc", key="tl_metric", required=True,
+                                  format_func=CURVES.get)
     left, right = st.columns([3, 2])
     left.plotly_chart(figs.compare_runs([(k, labels[k].epochs) for k in picked], metric), key="tl_cmpfig")
     points = [(f"#{labels[k].id} {labels[k].config.backbone_label}", labels[k].summary.get("images_per_s") or 0.0,
@@ -63,6 +72,17 @@ def _follow_newest(options: list[str]) -> None:
     if st.session_state.get("tl_sel") in (None, before) or st.session_state.get("tl_sel") not in options:
         st.session_state["tl_sel"] = newest
     st.session_state["tl_sel_newest"] = newest
+
+
+def _overlay_new_runs(labels: list[str]) -> None:
+    """Runs that appeared since the last rerun join the overlay (the latest 4 at first); the student's own
+    removals and additions stay."""
+    seen = st.session_state.get("tl_cmp_seen")
+    chosen = [label for label in st.session_state.get("tl_cmp", labels[-4:] if seen is None else [])
+              if label in labels]
+    st.session_state["tl_cmp"] = chosen + [label for label in labels if seen is not None and label not in seen
+                                            and label not in chosen]
+    st.session_state["tl_cmp_seen"] = labels
 
 
 def detail(runs: list[jobs.Run]) -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from explorer.figures.layout import LABEL_FONT, log_ticks, place_labels, to_px
 from explorer.figures.safe_text import plain
 from explorer.profiling import Profile
 
@@ -88,62 +89,6 @@ def training_memory_bars(estimates: dict[str, dict[str, int]], batch_size: int) 
 #: for this size; a wider chart only spreads the bubbles further apart.
 BUBBLE_PLOT_PX = (560, 360)
 BUBBLE_MAX_PX = 50  # diameter of the largest bubble
-LABEL_FONT = 12
-
-
-def log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
-    """Tick values 1-2-5 per decade between `low` and `high` (> 0), and their labels ("0.05", "2", "20")."""
-    vals = [m * 10.0 ** e for e in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
-            for m in (1, 2, 5)]
-    vals = [v for v in vals if low <= v <= high]
-    return vals, [f"{v:g}" for v in vals]
-
-
-def _text_px(text: str, size: int = LABEL_FONT) -> tuple[float, float]:
-    """Estimated width and height in px of one line of text (sans-serif: ~0.58 em a character)."""
-    return 0.58 * size * len(text) + 4, size + 4
-
-
-def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    """Overlap area of two boxes (x0, y0, x1, y1)."""
-    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-
-
-def place_labels(xy: list[tuple[float, float]], radii: list[float], texts: list[str],
-                 area: tuple[float, float]) -> list[tuple[float, float]]:
-    """Greedy label placement: for each point, the offset (px) among 8 around its bubble whose label box
-    overlaps the least with the labels placed so far, all bubbles and the plot's edges.
-
-    Args:
-        xy: point centres in px within the plot area (origin bottom left).
-        radii: bubble radii in px.
-        texts: one label each.
-        area: plot area (width, height) in px.
-
-    Returns:
-        [(dx, dy)] px from each point to its label's centre.
-    """
-    bubbles = [(x - r, y - r, x + r, y + r) for (x, y), r in zip(xy, radii)]
-    placed: list[tuple[float, float, float, float]] = []
-    offsets: list[tuple[float, float]] = [(0.0, 0.0)] * len(xy)
-    for i in sorted(range(len(xy)), key=lambda i: -radii[i]):  # big bubbles choose first
-        (x, y), r = xy[i], radii[i]
-        w, h = _text_px(texts[i])
-        gap = r + 3
-        candidates = [(0, gap + h / 2), (0, -gap - h / 2), (gap + w / 2, 0), (-gap - w / 2, 0),
-                      (gap * 0.7 + w / 2, gap * 0.7 + h / 2), (-gap * 0.7 - w / 2, gap * 0.7 + h / 2),
-                      (gap * 0.7 + w / 2, -gap * 0.7 - h / 2), (-gap * 0.7 - w / 2, -gap * 0.7 - h / 2)]
-
-        def cost(d: tuple[float, float]) -> float:
-            box = (x + d[0] - w / 2, y + d[1] - h / 2, x + d[0] + w / 2, y + d[1] + h / 2)
-            inside = _overlap(box, (0, 0, area[0], area[1]))
-            return (sum(_overlap(box, p) for p in placed) * 4 + sum(_overlap(box, b) for b in bubbles)
-                    + (w * h - inside) * 2)
-
-        best = min(candidates, key=cost)  # ties keep the earlier candidate: above, below, right, left
-        offsets[i] = best
-        placed.append((x + best[0] - w / 2, y + best[1] - h / 2, x + best[0] + w / 2, y + best[1] + h / 2))
-    return offsets
 
 
 def accuracy_bubbles(table: pd.DataFrame) -> go.Figure:
@@ -159,9 +104,7 @@ def accuracy_bubbles(table: pd.DataFrame) -> go.Figure:
     y_range = [float(top1.min()) - 5, float(top1.max()) + 5]
     size_ref = 2.0 * params.max() / BUBBLE_MAX_PX ** 2  # Plotly's rule for sizemode="area"
     radii = [BUBBLE_MAX_PX / 2 * math.sqrt(p / params.max()) for p in params]
-    pw, ph = BUBBLE_PLOT_PX
-    xy = [((v - x_range[0]) / (x_range[1] - x_range[0]) * pw, (t - y_range[0]) / (y_range[1] - y_range[0]) * ph)
-          for v, t in zip(lx, top1)]
+    xy = to_px(lx, list(top1), x_range, y_range, BUBBLE_PLOT_PX)
     names = [plain(n) for n in data["model"]]
     offsets = place_labels(xy, [max(r, 4) for r in radii], list(data["model"]), BUBBLE_PLOT_PX)
     fig.add_trace(go.Scatter(
