@@ -85,3 +85,13 @@ def test_ten_filters_are_counted_and_an_out_of_range_count_is_refused_with_a_mes
     assert not at.exception
     assert len(at.error) == 1 and "1 to 4,096 (it is 5,000)" in at.error[0].value
     assert at.slider(key="ca_k").value == 5  # the other settings are kept
+
+
+def test_padding_and_output_padding_appear_only_where_they_apply():
+    at = open_page(PAGE, ca_op="transposed convolution", ca_stride="2", ca_opad="1", ca_pad="1")
+    assert at.slider(key="ca_opad").value == 1 and at.slider(key="ca_pad").value == 1
+    at.selectbox(key="ca_op").set_value("convolution").run()
+    assert not [s for s in at.slider if s.key == "ca_opad"]  # not a live setting: not in the sidebar, not in the URL
+    at.radio(key="ca_padmode").set_value("valid").run()
+    assert not [s for s in at.slider if s.key == "ca_pad"]
+    assert not at.exception and _size(at) == "1 × 2 × 2"  # 5×5, 3×3 kernel, stride 2, no padding

@@ -28,9 +28,11 @@ def _v(key: str, default: int) -> dict:
 
 
 def current() -> L.Settings:
-    """The Settings held in session state (defaults for keys not set yet)."""
+    """The Settings held in session state (defaults for keys not set yet, and for P and OP where they do not apply)."""
     d = asdict(L.Settings())
-    return L.Settings(**{f: st.session_state.get(k, d[f]) for f, k in KEYS.items()})
+    s = L.Settings(**{f: st.session_state.get(k, d[f]) for f, k in KEYS.items()})
+    return replace(s, pad=s.pad if s.pad_mode == "custom" else d["pad"],
+                   out_pad=s.out_pad if s.op == L.TCONV else d["out_pad"])
 
 
 def _apply_preset() -> None:
@@ -70,10 +72,12 @@ def settings_sidebar() -> L.Settings:
     sb.slider("Stride S", 1, 4, key="ca_stride", **_v("ca_stride", d.stride), **Q)
     mode = sb.radio("Padding", L.PAD_MODES, key="ca_padmode", horizontal=True, **Q,
                     help="'valid' is no padding; 'same' keeps the size (stride 1), like torch's padding='same'.")
-    sb.slider("Padding P (custom)", 0, 4, key="ca_pad", **_v("ca_pad", d.pad), disabled=mode != "custom", **Q)
+    # Padding P and output padding OP appear only where they apply, so the URL carries only live settings.
+    if mode == "custom":
+        sb.slider("Padding P", 0, 4, key="ca_pad", **_v("ca_pad", d.pad), **Q)
     sb.slider("Dilation D", 1, 3, key="ca_dil", **_v("ca_dil", d.dilation), **Q)
-    sb.slider("Output padding OP (transposed only)", 0, 3, key="ca_opad", **_v("ca_opad", d.out_pad),
-              disabled=op != L.TCONV, **Q)
+    if op == L.TCONV:
+        sb.slider("Output padding OP", 0, 3, key="ca_opad", **_v("ca_opad", d.out_pad), **Q)
     # Number inputs carry no bounds: `conv_lab.compute` refuses an out-of-range value with a message (a bounded
     # widget would keep it in a red box and silently use the previous value).
     c1, c2 = sb.columns(2)
