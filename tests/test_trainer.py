@@ -363,3 +363,16 @@ def test_near_chance_is_within_two_standard_deviations_of_the_majority_class():
     assert ev.chance == 0.5 and ev.accuracy == 0.5 and ev.near_chance
     good = trainer.evaluation_from_logits(torch.eye(2).repeat(10, 1), [0, 1] * 10, 2)
     assert good.accuracy == 1.0 and not good.near_chance
+
+
+def test_frozen_macs_share_is_the_frozen_blocks_share_of_the_work():
+    from explorer.profiling import profile
+
+    with torch.device("meta"):
+        model = zoo.build("efficientnet_lite0", num_classes=2)  # a new head (the share is for 2 classes)
+    total = profile(model, (3, 224, 224)).macs
+    prefix = profile(torch.nn.Sequential(*model.features[:8]), (3, 224, 224)).macs  # stem + 7 stages
+    share = trainer.frozen_macs_share(TrainConfig("efficientnet_lite0", "finetune_last", finetune_blocks=1))
+    assert share == pytest.approx(prefix / total, rel=1e-9)
+    assert trainer.frozen_macs_share(TrainConfig("efficientnet_lite0", "linear_probe")) > 0.999
+    assert trainer.frozen_macs_share(TrainConfig("lenet5", "scratch")) == 0

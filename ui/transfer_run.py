@@ -91,8 +91,8 @@ LR_HELP = {"scratch": "From scratch, every layer starts random and learns at thi
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _frozen_share(config: trainer.TrainConfig) -> float:
-    return trainer.frozen_macs_share(config)
+def _frozen_share(backbone: str, strategy: str, blocks: int) -> float:
+    return trainer.frozen_macs_share(trainer.TrainConfig(backbone, strategy, finetune_blocks=blocks))
 
 
 def _cache_note(config: trainer.TrainConfig, num_images: int) -> None:
@@ -100,7 +100,7 @@ def _cache_note(config: trainer.TrainConfig, num_images: int) -> None:
     if config.strategy not in ("linear_probe", "finetune_last") or config.backbone == trainer.CUSTOM:
         return
     try:
-        share = _frozen_share(config)
+        share = _frozen_share(config.backbone, config.strategy, config.finetune_blocks)
     except ValueError:
         return  # the settings themselves are refused at Start, with the reason
     frozen = "the frozen backbone" if config.strategy == "linear_probe" else "the frozen first blocks"
