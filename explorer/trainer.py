@@ -210,7 +210,8 @@ def block_names(name: str) -> list[str]:
 
 def frozen_macs_share(config: TrainConfig) -> float:
     """Share (0-1) of the network's multiply-adds done by the blocks `config` freezes, counted on the meta
-    device at the network's input size: the work caching their output saves in every epoch after the first."""
+    device at the network's input size with a 2-class head: the work caching their output saves in every epoch
+    after the first."""
     from explorer.profiling import profile  # noqa: PLC0415 (only this function profiles)
 
     config.check()
