@@ -38,8 +38,11 @@ shown = len(fig.raw_frames)
 st.caption("Blue: input · grey: padding (zeros" + (", −∞ for max pooling" if s.op == L.MAX else "") + ")"
            + (" · yellow: zeros inserted between input cells by the stride" if s.op == L.TCONV else "")
            + (" · orange: cells no window ever covers" if lab.uncovered_rows or lab.uncovered_cols else "")
-           + ("" if lab.pooling else " · red subscripts: the kernel weights under the window") + ". "
-           "Play, pause and step run in your browser; drag the slider to jump to any output cell."
+           + ("" if lab.pooling or not figs.numbers_shown(lab) else " · red subscripts: the kernel weights under "
+              "the window") + ". "
+           + ("" if figs.numbers_shown(lab) else "At this size the cells are too small for their numbers: hover a "
+              "cell to read its value, and the written-out sum below the grids shows every term. ")
+           + "Play, pause and step run in your browser; drag the slider to jump through the output cells."
            + (f" This setting has {len(lab.steps):,} output cells: the animation covers the first {shown:,}, "
               "the output maps below show them all." if shown < len(lab.steps) else ""))
 

@@ -1,27 +1,12 @@
 """Filters and feature maps: classic kernels, learned filters, what each layer of a real network sees, top-5."""
 
-import hashlib
-
 import streamlit as st
 
 from explorer import features, kernels, zoo
 from explorer.figures import features as ffig
 from explorer.figures import kernels as kfig
 from ui.image_picker import image_picker
-from ui.models import loaded_model, model_lock
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def layer_table(name: str) -> list[features.LayerInfo]:
-    return features.layer_table(loaded_model(name))
-
-
-@st.cache_data(max_entries=16, ttl=3600, show_spinner="Running the network…")  # VGG conv1 maps are 13 MB
-def analyse(name: str, image_key: str, layer: str, _image) -> features.FeatureResult:
-    loaded = loaded_model(name)
-    with model_lock(name):  # the hook is attached to the model every session shares
-        return features.analyse(loaded, _image, layer)
-
+from ui.models import analysis, image_key, layer_table, loaded_model
 
 st.title("Filters and feature maps")
 st.markdown("A convolution slides a small filter over the image. Below: the lecture's hand-made kernels, "
@@ -108,9 +93,8 @@ layer = table[labels.index(label)]
 top_n = c2.slider("Most active channels", 1, 64, 32, key="fm_top", help="Capped at the layer's channel count.",
                   bind="query-params")
 overlay = c3.toggle("Overlay", True, key="fm_overlay", bind="query-params")
-image_key = hashlib.sha1(image.tobytes()).hexdigest() + f"{image.size}"
 try:
-    result = analyse(name, image_key, layer.name, image)
+    result = analysis(name, image_key(image), layer.name, image)
 except ValueError as exc:
     st.error(str(exc))
     st.stop()

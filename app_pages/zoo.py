@@ -6,7 +6,7 @@ import streamlit as st
 
 from explorer import zoo
 from ui.image_picker import image_picker
-from ui.models import loaded_model
+from ui.models import image_key, loaded_model, predictions
 
 st.title("Model zoo")
 st.markdown(
@@ -22,7 +22,7 @@ image, caption = image_picker()
 loaded = loaded_model(name)
 (st.success if loaded.pretrained else st.warning)(loaded.weights_note)
 
-top = zoo.predict(loaded, image, k=5)
+top = predictions(name, image_key(image), image)
 fig = go.Figure(go.Bar(x=[p for _, p in top][::-1], y=[label for label, _ in top][::-1], orientation="h",
                        text=[f"{p:.1%}" for _, p in top][::-1], textposition="outside", cliponaxis=False))
 fig.update_layout(title=f"{loaded.info.title}: top-5 on {caption}", xaxis_title="probability",
