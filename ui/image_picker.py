@@ -11,6 +11,7 @@ import streamlit as st
 from PIL import Image
 
 from explorer import images
+from ui.uploads import release
 
 #: Largest upload the picker accepts, in megabytes (photos from phones are 2-12 MB).
 MAX_UPLOAD_MB = 25
@@ -28,6 +29,7 @@ def _decode_into_session(upload, caption: str) -> None:
         st.session_state[_STATE] = (caption, images.load_image(upload.getvalue()))
     except images.ImageError as exc:
         st.session_state["picker_error"] = f"{upload.name}: {exc}"
+    release([upload])  # the session keeps the decoded photo (at most 1024 px), not the file
 
 
 def image_picker() -> tuple[Image.Image, str]:
