@@ -51,6 +51,7 @@ TEACHER_LINK = ("conv", "ca_h=7&ca_w=7&ca_k=3&ca_stride=2")  # "7×7 input, 3×3
 #: Where students spend their clicks (page url path -> weight).
 PAGE_WEIGHTS = {"conv": 34, "filters": 30, "architectures": 12, "zoo": 10, "transfer": 7, "home": 3}
 UPLOAD_SHARE = 0.33  # students who upload their own photo once
+ROAM_MODELS = True  # students may pick any zoo model (the soak keeps to the default ones: see soak())
 
 
 # ----------------------------------------------------------------------------------- what students click
@@ -80,7 +81,7 @@ def filters_click(s: Session, rng: random.Random) -> RunResult:
     if key == "fm_top":
         return s.set(key, rng.choice([4, 8, 16, 32, 64]))
     if key == "fm_model":  # most of the class stays on the default; some pick any network
-        return s.set(key, _choice(s, key, rng, ["efficientnet_lite0"], p=0.6))
+        return s.set(key, _choice(s, key, rng, ["efficientnet_lite0"], p=0.6 if ROAM_MODELS else 1.0))
     if key == "img" and "img" not in s.widgets:
         return s.set("img_src", ["Gallery"])
     return s.set(key, _choice(s, key, rng))
@@ -103,7 +104,8 @@ def zoo_click(s: Session, rng: random.Random) -> RunResult:
     key = rng.choice(["model", "model", "img"])
     if key == "img" and "img" not in s.widgets:
         return s.set("img_src", ["Gallery"])
-    return s.set(key, _choice(s, key, rng, ["efficientnet_lite0", "efficientnet_lite1", "resnet18"], p=0.5))
+    return s.set(key, _choice(s, key, rng, ["efficientnet_lite0", "efficientnet_lite1", "resnet18"],
+                              p=0.5 if ROAM_MODELS else 1.0))
 
 
 def transfer_click(s: Session, rng: random.Random) -> RunResult:
@@ -320,8 +322,16 @@ def summarize(records: list, students: int, elapsed: float, server: Server | Non
 # ----------------------------------------------------------------------------------- the soak
 def soak(url: str, sessions: int, server: Server, ttl: float) -> None:
     """Open and close `sessions` sessions (a few clicks each, 10 at a time), then wait for the
-    disconnected sessions to expire and compare RSS with its level after the first 20."""
+    disconnected sessions to expire and compare RSS with its level after the first 20.
+
+    The sessions keep to the default models (Lite0, Lite1, ResNet-18), so that the server's model
+    budget, a deliberate cache of up to `CNN_EXPLORER_MODEL_MB`, fills in the first sessions and what
+    is measured afterwards is what sessions leave behind.
+    """
+    global ROAM_MODELS
+    ROAM_MODELS = False
     rng = random.Random(0)
+    failures: Counter = Counter()
     proc = server.process()
     photo = photo_jpeg()
     marks: dict[str, float] = {}
@@ -330,14 +340,16 @@ def soak(url: str, sessions: int, server: Server, ttl: float) -> None:
         s = Session(url, timeout=60)
         try:
             page = rng.choice(["conv", "filters", "zoo", "architectures", "transfer"])
-            s.open(page)
+            results = [s.open(page)]
             for _ in range(3):
-                CLICKS[page](s, rng)
+                results.append(CLICKS[page](s, rng))
             if page in ("filters", "zoo") and i % 3 == 0:
                 s.set("img_src", ["Upload"])
-                s.upload("img_upload", "photo.jpg", photo, "image/jpeg")
+                results.append(s.upload("img_upload", "photo.jpg", photo, "image/jpeg"))
+            for r in results:
+                failures.update(f"{page}: exception on the page: {e[:100]}" for e in r.exceptions)
         except (ProtocolError, KeyError, IndexError) as exc:
-            print(f"  session {i}: {exc}")
+            failures[f"{page}: {type(exc).__name__}: {str(exc)[:100]}"] += 1
         finally:
             s.close()
 
@@ -360,6 +372,9 @@ def soak(url: str, sessions: int, server: Server, ttl: float) -> None:
     base = marks["after 20"]
     for name, rss in marks.items():
         print(f"  RSS {name:<10} {rss / 2**20:>8,.0f} MiB ({rss / base - 1:+.1%} vs after 20)")
+    print(f"  errors: {sum(failures.values())}")
+    for text, n in failures.most_common(8):
+        print(f"    {n} × {text}")
 
 
 # ----------------------------------------------------------------------------------- main

@@ -18,11 +18,14 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from typing import Callable, TypeVar
 
 import streamlit as st
 from PIL import Image
 
 from explorer import features, zoo
+
+T = TypeVar("T")
 
 #: Bytes of parameters the server keeps loaded before it drops the least recently used model.
 MODEL_BUDGET = int(os.environ.get("CNN_EXPLORER_MODEL_MB", "1500")) * 2**20
@@ -40,6 +43,7 @@ class ModelStore:
         self._models: OrderedDict[tuple[str, bool], zoo.LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[tuple[str, bool], threading.Lock] = {}
+        self._loads: dict[tuple[str, bool], int] = {}
 
     def cached(self, name: str, pretrained: bool = True) -> zoo.LoadedModel | None:
         """The model if it is loaded (and mark it used), else None. Never blocks on a load."""
@@ -63,8 +67,16 @@ class ModelStore:
                 loaded = zoo.load(name, pretrained=pretrained)
                 with self._lock:
                     self._models[key] = loaded
+                    self._loads[key] = self._loads.get(key, 0) + 1
                     self._evict()
         return loaded
+
+    def stamp(self, name: str, pretrained: bool = True) -> str:
+        """"resnet18#2": which load of a model is current, for cache keys. An untrained model gets new
+        random weights each time it is built again after eviction, so results cached for the old
+        build must not be shown with the new one."""
+        with self._lock:
+            return f"{name}#{self._loads.get((name, pretrained), 0)}"
 
     def _evict(self) -> None:
         while len(self._models) > 1 and sum(map(model_bytes, self._models.values())) > self.budget:
@@ -109,15 +121,26 @@ def model_lock(name: str) -> threading.Lock:
     return threading.Lock()
 
 
+@st.cache_resource(max_entries=256, show_spinner=False)
+def shared(key: tuple, _build: Callable[[], T]) -> T:
+    """`_build()` computed once per server for `key`, then shared read-only by every session.
+
+    `key` names everything the result depends on, starting with what it is, e.g.
+    ("feature grid", model, image key, layer, channels, overlay): the builder itself is not hashed.
+    For figures and arrays that many students draw alike (the gallery photos, the default layers).
+    """
+    return _build()
+
+
 def image_key(image: Image.Image) -> str:
     """A short fingerprint of an image's pixels, for caching results per picture (SHA-1 of the bytes)."""
     return hashlib.sha1(image.tobytes()).hexdigest()[:16] + f"{image.size}{image.mode}"
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
-def predictions(name: str, key: str, _image: Image.Image, k: int = 5) -> list[tuple[str, float]]:
-    """`zoo.predict` of a shared model on one picture (identified by `key`), once per server."""
-    return zoo.predict(model_store().get(name), _image, k=k)
+def predictions(name: str, key: str, image: Image.Image, k: int = 5) -> list[tuple[str, float]]:
+    """`zoo.predict` of a shared model on one picture (identified by `key`), once per server and model build."""
+    loaded = model_store().get(name)
+    return shared(("predictions", model_store().stamp(name), key, k), lambda: zoo.predict(loaded, image, k=k))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -127,13 +150,18 @@ def layer_table(name: str) -> list[features.LayerInfo]:
 
 
 @st.cache_resource(max_entries=24, ttl=3600, show_spinner="Running the network…")  # VGG conv1 maps are 13 MB
-def analysis(name: str, key: str, layer: str, _image: Image.Image) -> features.FeatureResult:
-    """Feature maps of `layer` and the top-5 of one picture (identified by `key`), once per server.
+def _analysis(stamp: str, key: str, layer: str, _loaded: zoo.LoadedModel,
+              _image: Image.Image) -> features.FeatureResult:
+    with model_lock(_loaded.name):  # the hook is attached to the model every session shares
+        return features.analyse(_loaded, _image, layer)
+
+
+def analysis(name: str, key: str, layer: str, image: Image.Image) -> features.FeatureResult:
+    """Feature maps of `layer` and the top-5 of one picture (identified by `key`), once per server and build.
 
     Returned as shared, read-only arrays (a cache_resource hit costs no copy, unlike cache_data).
-    Cached functions use the store directly (no spinner inside a cached function): pages call
-    `loaded_model` first, which shows the wait.
+    The store is used directly (no spinner inside a cached function): pages call `loaded_model`
+    first, which shows the wait.
     """
     loaded = model_store().get(name)
-    with model_lock(name):  # the hook is attached to the model every session shares
-        return features.analyse(loaded, _image, layer)
+    return _analysis(model_store().stamp(name), key, layer, loaded, image)
