@@ -21,7 +21,7 @@ def test_page_opens_on_demo_shapes_with_fast_path_note():
     at = open_page("app_pages/transfer.py")
     assert not at.exception
     assert at.segmented_control(key="tl_src").value == "Demo: shapes"
-    assert any("the frozen backbone (100% of the multiply-adds) run once on each of your" in s.value
+    assert any("the frozen backbone (100% of the multiply-adds) runs once on each of your" in s.value
                for s in at.success)
 
 

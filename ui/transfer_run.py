@@ -103,10 +103,11 @@ def _cache_note(config: trainer.TrainConfig, num_images: int) -> None:
         share = _frozen_share(config.backbone, config.strategy, config.finetune_blocks)
     except ValueError:
         return  # the settings themselves are refused at Start, with the reason
-    frozen = "the frozen backbone" if config.strategy == "linear_probe" else "the frozen first blocks"
+    frozen, runs = (("the frozen backbone", "runs") if config.strategy == "linear_probe" else
+                    ("the frozen first blocks", "run"))
     if not config.augment.enabled:
         seen = f" on each of your {num_images} images" if num_images else ""
-        st.success(f"No augmentation: {frozen} ({share:.0%} of the multiply-adds) run once{seen}, before the first "
+        st.success(f"No augmentation: {frozen} ({share:.0%} of the multiply-adds) {runs} once{seen}, before the first "
                    "epoch; every epoch then trains "
                    + ("only the new head on the cached features (milliseconds)." if config.strategy == "linear_probe"
                       else f"only the last {config.finetune_blocks} block(s) and the head on their cached output."),
