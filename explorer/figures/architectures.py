@@ -37,8 +37,8 @@ def per_layer_bars(frame: pd.DataFrame, label: str = "name", title: str = "") ->
                                                 ("MACs", 1e6, "macs")], start=1):
         fig.add_trace(go.Bar(y=labels, x=frame[column] / scale, orientation="h", marker_color=_COLORS[key],
                              name=column, hovertemplate="%{y}: %{x:,.1f}<extra></extra>"), row=1, col=col)
-    fig.update_yaxes(autorange="reversed", tickfont=dict(size=10))
-    fig.update_layout(title=title, showlegend=False, height=max(320, 16 * len(frame) + 120),
+    fig.update_yaxes(autorange="reversed", tickfont=dict(size=11))
+    fig.update_layout(title=title, showlegend=False, height=max(320, 17 * len(frame) + 120),
                       margin=dict(l=10, r=10, t=70, b=10))
     return fig
 
