@@ -78,13 +78,14 @@ class ModelStore:
         with self._lock:
             return f"{name}#{self._loads.get((name, pretrained), 0)}"
 
-    def _evict(self) -> None:
-        while len(self._models) > 1 and sum(map(model_bytes, self._models.values())) > self.budget:
-            self._models.popitem(last=False)
-
-    def names(self) -> list[tuple[str, bool]]:
+    def loaded(self) -> list[tuple[str, bool]]:
+        """Keys of the models held, least recently used first."""
         with self._lock:
             return list(self._models)
+
+    def _evict(self) -> None:  # with self._lock held
+        while len(self._models) > 1 and sum(map(model_bytes, self._models.values())) > self.budget:
+            self._models.popitem(last=False)
 
 
 def model_bytes(loaded: zoo.LoadedModel) -> int:
