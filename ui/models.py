@@ -122,7 +122,7 @@ def model_lock(name: str) -> threading.Lock:
     return threading.Lock()
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
+@st.cache_resource(max_entries=96, show_spinner=False)
 def shared(key: tuple, _build: Callable[[], T]) -> T:
     """`_build()` computed once per server for `key`, then shared read-only by every session.
 
