@@ -7,7 +7,7 @@ from explorer.figures import conv_arithmetic as figs
 from ui import conv_widgets as w
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def view(s: L.Settings) -> tuple[L.Lab, figs.RawFigure, figs.RawFigure]:
     """Everything the page draws for one setting, computed once for the whole class (one link, one setting)."""
     lab = L.compute(s)

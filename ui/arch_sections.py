@@ -38,7 +38,7 @@ def convention() -> None:
     st.caption(f"Compute is counted in {CONVENTION}.")
 
 
-@st.cache_resource(show_spinner="Profiling on the meta device…", max_entries=96)
+@st.cache_resource(show_spinner="Profiling on the meta device…", max_entries=64)
 def native_profile(name: str, size: int) -> Profile:
     """The batch-1 profile of a registry model at one input size, shared by every session (read-only)."""
     return comparison.profile_model(name, size, 1)

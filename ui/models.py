@@ -78,13 +78,14 @@ class ModelStore:
         with self._lock:
             return f"{name}#{self._loads.get((name, pretrained), 0)}"
 
-    def _evict(self) -> None:
-        while len(self._models) > 1 and sum(map(model_bytes, self._models.values())) > self.budget:
-            self._models.popitem(last=False)
-
-    def names(self) -> list[tuple[str, bool]]:
+    def loaded(self) -> list[tuple[str, bool]]:
+        """Keys of the models held, least recently used first."""
         with self._lock:
             return list(self._models)
+
+    def _evict(self) -> None:  # with self._lock held
+        while len(self._models) > 1 and sum(map(model_bytes, self._models.values())) > self.budget:
+            self._models.popitem(last=False)
 
 
 def model_bytes(loaded: zoo.LoadedModel) -> int:
@@ -121,7 +122,7 @@ def model_lock(name: str) -> threading.Lock:
     return threading.Lock()
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
+@st.cache_resource(max_entries=96, show_spinner=False)
 def shared(key: tuple, _build: Callable[[], T]) -> T:
     """`_build()` computed once per server for `key`, then shared read-only by every session.
 
