@@ -162,3 +162,69 @@ def test_multichannel_figure_has_a_panel_per_slice_partial_sum_and_filter():
     assert len(data) == 3 + 3 + (3 + 1) + 4
     np.testing.assert_allclose(data[9]["z"], lab.out[0])
     assert len(figs.multichannel_figure(L.compute(L.Settings(op=L.MAX, k=2, stride=2, cin=2))).to_dict()["data"]) == 4
+
+
+@pytest.mark.parametrize("s", [L.Settings(h=32, w=32, k=5, pad=2, cin=3, cout=10),  # lecture 3: 760
+                               L.Settings(h=28, w=20, k=3, stride=2, cin=2, cout=64),
+                               L.Settings(h=9, w=9, k=7, dilation=1, pad_mode="same", cin=1, cout=4096),
+                               L.Settings(h=5, w=6, k=3, stride=2, pad=1, op=L.TCONV, cin=3, cout=300)])
+def test_any_number_of_filters_is_counted_like_a_meta_device_module(s):
+    """N filters of K×K×C for N far beyond the 4 maps drawn: shape, parameters and MACs of the whole layer."""
+    from explorer.profiling import profile
+
+    lab = L.compute(s)
+    assert len(lab.out) == min(s.cout, L.MAX_DRAWN) and lab.out_shape[0] == s.cout
+    with torch.device("meta"):
+        module = eval(L.torch_code(lab), {"torch": torch})
+    prof = profile(module, (s.cin, s.h, s.w))
+    assert prof.output_shape[1:] == lab.out_shape
+    assert prof.params == L.params(s) == s.cout * (s.k * s.k * s.cin + 1)
+    assert prof.macs == L.macs(lab)
+    assert f"= {L.tex_int(L.params(s))}" in L.params_formula(s)
+
+
+def test_the_lecture_preset_of_ten_filters_has_760_parameters():
+    lab = _preset("ten 5×5×3")
+    assert lab.out_shape == (10, 32, 32) and L.params(lab.s) == 760
+    assert r"10\cdot76 = 760" in L.params_formula(lab.s)
+    with pytest.raises(ValueError, match="Output channels .* 1 to 4,096"):
+        L.compute(replace(lab.s, cout=5000))
+
+
+LARGEST = [L.Settings(h=32, w=32, k=7, dilation=3, pad=3, cin=3, cout=4),
+           L.Settings(op=L.TCONV, h=32, w=32, k=7, stride=4, dilation=3, out_pad=3, cin=3, cout=4),
+           L.Settings(op=L.MAX, h=32, w=32, k=2, stride=2, cin=3)]
+
+
+@pytest.mark.parametrize("s", LARGEST)
+def test_largest_settings_print_no_cell_numbers_and_keep_frames_small(s):
+    """Thousands of SVG texts took Chromium tens of seconds to draw: small cells show values on hover instead."""
+    lab = L.compute(s)
+    spec = figs.sliding_window_figure(lab).to_dict()
+    assert not figs.numbers_shown(lab)
+    drawn_texts = sum(len(t.get("text", [])) for t in spec["data"] if t.get("mode") == "text")
+    assert drawn_texts <= 1  # only the written-out computation
+    grids = [t for t in spec["data"] if t["type"] == "heatmap"]
+    assert all(np.shape(t["text"]) == np.shape(t["z"]) for t in grids)  # every value is on hover
+    assert len(spec["layout"]["sliders"][0]["steps"]) <= figs.MAX_SLIDER_STEPS
+    frames = pio.to_json({"frames": spec["frames"]}, validate=False)
+    assert len(frames) <= 1.25 * figs.FRAME_BYTES
+
+
+def test_small_settings_print_every_number_and_weight():
+    lab = _preset("Lecture example")
+    spec = figs.sliding_window_figure(lab).to_dict()
+    assert figs.numbers_shown(lab)
+    values = next(t for t in spec["data"] if t.get("mode") == "text")
+    assert len(values["text"]) == 25  # every input cell
+    assert len(spec["frames"][0]["data"][1]["x"]) == 9  # the kernel's weights under the window
+
+
+@pytest.mark.parametrize("s", [L.Settings(op=L.TCONV, h=3, w=3, stride=2, pad=1, cin=2, cout=2), LARGEST[1]])
+def test_titles_fit_between_the_buttons_and_the_grids(s):
+    """The transposed view's two-line titles sit inside the plot area, under the play buttons, at any cell size."""
+    lab = L.compute(s)
+    layout = figs.sliding_window_figure(lab).to_dict()["layout"]
+    top = -layout["yaxis"]["range"][1]  # cells above row 0 inside the plot area
+    title_px = (top - 0.6) * figs.cell_pixels(lab)
+    assert title_px >= 2 * 17

@@ -1,4 +1,4 @@
-"""Browser tests: serve the app with `streamlit run` on a free port, drive Debian's Chromium with Playwright.
+"""Browser tests: serve the app as `make run` does (`python -m ui.server`) on a free port, drive Debian's Chromium.
 
 Playwright cannot download its own browser here (DESIGN.md section 4), so the tests launch the
 system `chromium`. Without it they are skipped with the reason shown, except in CI (CI=true),
@@ -39,27 +39,28 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def serve_app():
-    """Start `streamlit run streamlit_app.py` on a free port; yield its base URL; stop it afterwards."""
+    """Start the app as `make run` does (`python -m ui.server`, which warms up, then runs streamlit) on a free
+    port; yield its base URL; stop it afterwards."""
     port = _free_port()
     env = dict(os.environ, CNN_EXPLORER_OFFLINE="1")
     log_dir = ROOT / ".pytest_cache"
     log_dir.mkdir(exist_ok=True)
     with open(log_dir / f"e2e-server-{port}.log", "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+            [sys.executable, "-m", "ui.server", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            deadline = time.time() + 60
+            deadline = time.time() + 240  # the warm start comes first (about 10 s alone, more on a busy machine)
             while True:
                 try:
                     if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
                         break
                 except OSError:
                     if time.time() > deadline:
-                        pytest.fail("streamlit run did not answer /_stcore/health within 60 s")
+                        pytest.fail("the server did not answer /_stcore/health within 240 s")
                     time.sleep(0.3)
             yield url
         finally:
@@ -104,6 +105,19 @@ def page(browser):
     context.close()
 
 
+PROJECTOR = {"width": 1280, "height": 720}  # what a classroom projector shows
+
+
+@pytest.fixture
+def projector(browser):
+    """A fresh browser tab at projector size, 1280×720."""
+    context = browser.new_context(viewport=PROJECTOR, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    yield tab
+    context.close()
+
+
 def wait_until_idle(page) -> None:
     """Wait until Streamlit has finished running the script (its 'Running…' status widget is gone)."""
     page.wait_for_timeout(300)
@@ -125,3 +139,21 @@ def screenshot(page, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def projector_screenshots(page, name: str) -> tuple[Path, Path]:
+    """Two screenshots at 1280 px wide: what the projector shows first (`<name>-1280x720.png`), and the whole
+    page at that width (`<name>-1280-full.png`; the app scrolls inside itself, so the window is made as tall
+    as the content). The viewport is 1280×720 again afterwards."""
+    wait_until_idle(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    first = SHOTS / f"{name}-1280x720.png"
+    page.screenshot(path=str(first))
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 720")
+    page.set_viewport_size({"width": PROJECTOR["width"], "height": min(int(height) + 50, 12_000)})
+    page.mouse.move(0, 0)  # no tooltip over the page
+    page.wait_for_timeout(2500)  # charts redraw at the new size
+    full = SHOTS / f"{name}-1280-full.png"
+    page.screenshot(path=str(full), full_page=True)
+    page.set_viewport_size(PROJECTOR)
+    return first, full
