@@ -3,8 +3,10 @@
 import streamlit as st
 
 from explorer import attributions as attr
+from explorer import zoo
 from explorer.figures import attributions as figs
 from ui import attribution_checks, attribution_maps, attribution_models
+from ui import models as ui_models
 from ui.attribution_mistakes import receive_handoff
 from ui.image_picker import image_picker
 
@@ -15,15 +17,16 @@ st.markdown(
     "method. Below, seven methods (captum) explain the network's decision on your photo, side by side, and two "
     "**sanity checks** test whether each map explains the model at all (Adebayo et al. 2018; Petsiuk et al. 2018)."
 )
+receive_handoff()  # an image and model sent from the Transfer-learning page's mistakes
 choice = attribution_models.choose_model()
-(st.success if choice.pretrained else st.warning)(choice.note)
-if not choice.pretrained:
-    st.warning(f"{choice.title} has random weights here: its maps show what random filters respond to, not what a "
-               "trained network looks at, so they mean nothing about how it decides. Pick EfficientNet-Lite0/1/2, or "
-               "a model you trained on the Transfer-learning page.", icon=":material/warning:")
-receive_handoff()  # an image sent from the Transfer-learning page's mistakes
+if choice.pretrained:
+    st.success(choice.note)
+else:
+    st.warning(f"{choice.note} With random weights its maps show what random filters respond to, not what a trained "
+               "network looks at: they mean nothing about how it decides. Pick EfficientNet-Lite0/1/2, or a model "
+               "you trained on the Transfer-learning page.", icon=":material/warning:")
 image, caption = image_picker()
-image_key = attribution_models.image_key(image)
+image_key = ui_models.image_key(image)
 probs = attribution_models.probabilities(choice.key, image_key, choice.model, image)
 labels = attribution_models.labels_of(choice)
 
@@ -34,7 +37,11 @@ with right:
 order = probs.argsort()[::-1][:5]
 top = [(labels[i], float(probs[i])) for i in order]
 highlight = next((k for k, i in enumerate(order) if i == target), None)
-left.plotly_chart(figs.top_classes(top, f"{choice.title}: top {len(top)} on {caption}", highlight), key="at_top")
+if choice.pretrained:
+    left.plotly_chart(figs.top_classes(top, f"{choice.title}: top {len(top)} on {caption}", highlight), key="at_top")
+else:  # an untrained model's "top 5" is an accident of its random weights (zoo.untrained_output)
+    left.info(zoo.untrained_output(choice.title, float(probs.min()), float(probs.max()), len(probs)),
+              icon=":material/casino:")
 if highlight is None:
     right.caption(f"Explaining “{labels[target]}” ({probs[target]:.2%}), which is not in the top 5.")
 ctx = attribution_maps.Context(choice, image, image_key, target,

@@ -25,11 +25,12 @@ batch; a cancelled run raises `Cancelled`. The faithfulness checks live in `expl
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -39,6 +40,7 @@ from captum.attr._utils.approximation_methods import approximation_parameters
 from PIL import Image
 from torch import nn
 
+from explorer import randomness
 from explorer.batches import Batches, CancelFlag, Cancelled, Progress  # noqa: F401 - part of this API
 from explorer.explained import (  # noqa: F401 - part of this API
     Explained, borrowed_copy, check_target, default_layer, explained, layer_table, model_view, predict,
@@ -271,24 +273,49 @@ def _integrated_gradients(module, x, target, baseline, steps, batches: Batches) 
     return (x - baseline) * torch.stack(batches.run(run, nodes, "batch of path points")).sum(0)
 
 
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """captum's NoiseTunnel and GradientShap draw from torch's and numpy's global generators.
+
+    Hold `randomness.GLOBAL_LOCK`, as every global draw in `explorer` does (a training run seeds
+    the global generator for its model build), seed both generators, and restore them after: the
+    map is reproducible and nobody else's random numbers change.
+    """
+    with randomness.seeded(seed):
+        state = np.random.get_state()
+        np.random.seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(state)
+
+
 def _smoothgrad(module, x, target, samples, noise, batches: Batches) -> torch.Tensor:
-    """captum NoiseTunnel(Saliency) "smoothgrad": mean |gradient| over `samples` noisy copies, in batches."""
+    """captum NoiseTunnel(Saliency) "smoothgrad": mean |gradient| over `samples` noisy copies, in seeded batches."""
     sigma = noise * float(x.max() - x.min())  # Smilkov et al.: 10-20% of the input's range
     tunnel = NoiseTunnel(Saliency(module))
-    sizes = _split(samples, SAMPLE_BATCH)
     x = x.detach().clone().requires_grad_()  # captum would warn and set it
-    parts = batches.run(lambda n: tunnel.attribute(x, nt_type="smoothgrad", nt_samples=n, stdevs=sigma,
-                                                   target=target).detach() * n, sizes, "batch")
+
+    def run(batch: tuple[int, int]) -> torch.Tensor:
+        seed, n = batch
+        with _seeded(seed):
+            return tunnel.attribute(x, nt_type="smoothgrad", nt_samples=n, stdevs=sigma, target=target).detach() * n
+
+    parts = batches.run(run, list(enumerate(_split(samples, SAMPLE_BATCH))), "batch")
     return torch.stack(parts).sum(0) / samples
 
 
 def _gradient_shap(module, x, target, samples, baselines, batches: Batches) -> torch.Tensor:
-    """captum GradientShap with `samples` random (baseline, point) draws, in batches, averaged."""
+    """captum GradientShap with `samples` random (baseline, point) draws, in seeded batches, averaged."""
     shap = GradientShap(module)
-    sizes = _split(samples, SAMPLE_BATCH)
     x = x.detach().clone().requires_grad_()  # captum would warn and set it
-    parts = batches.run(lambda n: shap.attribute(x, baselines=baselines, n_samples=n, target=target).detach() * n,
-                        sizes, "batch")
+
+    def run(batch: tuple[int, int]) -> torch.Tensor:
+        seed, n = batch
+        with _seeded(seed):
+            return shap.attribute(x, baselines=baselines, n_samples=n, target=target).detach() * n
+
+    parts = batches.run(run, list(enumerate(_split(samples, SAMPLE_BATCH))), "batch")
     return torch.stack(parts).sum(0) / samples
 
 

@@ -142,6 +142,19 @@ def test_gradient_shap_of_a_linear_model_averages_input_minus_baseline_times_wei
     assert min(abs(gs.map.sum() - s) for s in sums) < 1e-4
 
 
+def test_noisy_methods_are_reproducible_and_leave_the_global_generators_alone():
+    model = _TinyCNN(nn.ReLU()).eval()
+    x = torch.randn(3, 16, 16)
+    torch_state, numpy_state = torch.random.get_rng_state(), np.random.get_state()[1].copy()
+    for method in ("smoothgrad", "gradient_shap"):
+        first = attr.attribute(model, x, method, target=0, samples=7)
+        with ThreadPoolExecutor(2) as pool:
+            again = attr.attribute(model, x, method, target=0, samples=7, executor=pool)
+        assert np.array_equal(first.map, again.map)
+    assert torch.equal(torch.random.get_rng_state(), torch_state)  # a training run's seeded build is not disturbed
+    assert np.array_equal(np.random.get_state()[1], numpy_state)
+
+
 class _TinyCNN(nn.Module):
     def __init__(self, act: nn.Module) -> None:
         super().__init__()

@@ -56,9 +56,6 @@ def method_options(ctx: Context, layers: list, methods: list[str]) -> dict[str, 
     size = ctx.choice.input_size
     labels = [layer.label for layer in layers]
     names = [layer.name for layer in layers]
-    if st.session_state.get("at_layer_model") != ctx.choice.key:  # another network: its own default layer
-        st.session_state["at_layer_model"] = ctx.choice.key
-        st.session_state.pop("at_layer", None)
     with st.expander("Method settings", expanded=False):
         c1, c2, c3 = st.columns(3)
         default = names.index(attr.default_layer(ctx.choice.model)) if names else 0

@@ -49,12 +49,15 @@ def mistakes_gradcam(run: jobs.Run, shown: list[int]) -> None:
                 continue
             if col.button("Explain", key=f"tl_explain_{run.id}_{i}", icon=":material/center_focus_strong:",
                           help="Open this image with this model on the Attributions page."):
-                st.session_state[HANDOFF] = (f"validation image {i} of run #{run.id} (true class {true})", image)
-                st.switch_page(PAGE, query_params={"at_model": run_option(run)})  # the picker switches to "Upload"
+                st.session_state[HANDOFF] = (f"validation image {i} of run #{run.id} (true class {true})", image,
+                                             run_option(run))
+                st.switch_page(PAGE, query_params={"at_model": run_option(run)})
 
 
 def receive_handoff() -> None:
-    """On the Attributions page, before the picker: take over an image sent from the Transfer-learning page."""
+    """On the Attributions page, before its widgets: take over the image and model sent from the mistakes."""
     handoff = st.session_state.pop(HANDOFF, None)
     if handoff is not None:
-        use_image(handoff[1], handoff[0])
+        caption, image, model = handoff
+        use_image(image, caption)  # the picker shows it under "Upload"
+        st.session_state["at_model"] = model

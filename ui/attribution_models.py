@@ -1,13 +1,12 @@
 """The Attributions page's model, image and target: a zoo model or one trained in this session.
 
-Every result is cached under plain keys: the model key ("efficientnet_lite0", "run:3" for a run
-of the Transfer-learning page, "file:<upload id>" for a model loaded from a zip), the image's
-hash, the method, its options and the target class.
+Every result is cached under plain keys: the model's build ("efficientnet_lite0#1", see
+`ModelStore.stamp`; "run:3" for a run of the Transfer-learning page, "file" for a model loaded
+from a zip), the image's fingerprint, the method, its options and the target class.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +14,7 @@ import streamlit as st
 from PIL import Image
 
 from explorer import attributions, trainer, zoo
-from ui.models import loaded_model
+from ui.models import loaded_model, model_picker, model_store
 
 RUN_PREFIX, FILE_KEY = "run:", "file"
 
@@ -25,7 +24,7 @@ class Choice:
     """The model the page explains.
 
     Attributes:
-        key: cache key and URL value ("efficientnet_lite0", "run:3", "file").
+        key: cache key: the zoo model's build ("efficientnet_lite0#1"), "run:3" or "file".
         model: a `zoo.LoadedModel` (shared: never changed) or a `trainer.TrainedModel` (this session's).
         title: display name.
         pretrained: False when its weights are random.
@@ -58,10 +57,19 @@ def run_option(run) -> str:
     return f"your run {run.label}"
 
 
-def choose_model() -> Choice:
-    """The model selectbox (this session's trained models, then the zoo), in the URL as `at_model`.
+MODEL_SETTINGS = ("at_layer", "at_other")  # layer and class names of one model
 
-    Options are plain names (zoo keys, run labels) so that a link means the same on any server.
+
+def _forget_model_settings() -> None:
+    """Another model: its layers and classes have other names; their widgets start at the new defaults."""
+    for key in MODEL_SETTINGS:
+        st.session_state.pop(key, None)
+
+
+def choose_model() -> Choice:
+    """The model picker (this session's trained models, then the zoo), in the URL as `at_model`.
+
+    Zoo models without weights here are marked "(untrained here)"; the URL holds the plain name.
     """
     own = trained_models()
     names = zoo.list_models()
@@ -70,9 +78,9 @@ def choose_model() -> Choice:
         st.warning(f"The model in this link ({wanted[:60]}) was trained in another session, or is no longer kept: "
                    "showing EfficientNet-Lite0. Train one on the Transfer-learning page to explain it here.",
                    icon=":material/link_off:")
-    options = list(own) + names
-    choice = st.selectbox("Model", options, index=options.index(zoo.DEFAULT_MODEL), key="at_model",
-                          bind="query-params",
+    choice = model_picker("Model", list(own) + names, key="at_model",
+                          format_func=lambda n: n if n in own else zoo.picker_label(n),
+                          on_change=_forget_model_settings,
                           help="Any zoo model (EfficientNet-Lite0/1/2 have ImageNet weights here), or a model you "
                                "trained on the Transfer-learning page in this session.")
     if choice in own:
@@ -83,12 +91,8 @@ def choose_model() -> Choice:
                 f"{trained.weights_note}")
         return Choice(key, trained, choice, True, note, size)
     loaded = loaded_model(choice)
-    return Choice(choice, loaded, loaded.info.title, loaded.pretrained, loaded.weights_note, loaded.input_size)
-
-
-def image_key(image: Image.Image) -> str:
-    """A hash of the picture's pixels and size (the cache key of everything computed on it)."""
-    return hashlib.sha1(image.tobytes()).hexdigest() + f"{image.size}"
+    return Choice(model_store().stamp(choice), loaded, loaded.info.title, loaded.pretrained, loaded.weights_note,
+                  loaded.input_size)
 
 
 @st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
