@@ -52,7 +52,8 @@ def test_upload_a_photo_and_see_grad_cam_and_occlusion(page, app_url, tmp_path):
 
     # What a projector shows: 1280×720, scrolled to the maps.
     page.set_viewport_size({"width": 1280, "height": 720})
-    plots.get_by_text("Grad-CAM · features.8").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)  # the charts redraw at the new width
+    page.evaluate("document.querySelectorAll('.js-plotly-plot')[1].scrollIntoView({block: 'center'})")
     page.wait_for_timeout(1000)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "attributions_1280x720.png"))
