@@ -50,7 +50,7 @@ ctx = attribution_maps.Context(choice, image, image_key, target,
 st.header("2 · Maps side by side", divider="gray")
 methods = attribution_maps.choose_methods()
 layers = attr.layer_table(choice.model)
-options = attribution_maps.method_options(ctx, layers, methods)
+options = attribution_maps.method_options(ctx, layers)
 display = attribution_maps.display_controls()
 attribution_maps.heavy_button(ctx, methods, options)
 attribution_maps.maps_grid(ctx, methods, options, display)

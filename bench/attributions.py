@@ -32,13 +32,20 @@ TARGETS = {"grad_cam": 0.1, "saliency": 0.15, "integrated_gradients": 3.0, "smoo
 
 
 def median_s(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+    return interleaved([fn], repeats)[0]
+
+
+def interleaved(fns: list, repeats: int) -> list[float]:
+    """Median seconds of each function, their runs interleaved so that all see the same background load."""
+    for fn in fns:
+        fn()  # warm-up
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, out in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def main(repeats: int = 5) -> None:
@@ -59,16 +66,15 @@ def main(repeats: int = 5) -> None:
         leaf = x.clone().requires_grad_()
         torch.autograd.grad(lite.model(leaf)[0, 282], leaf)
 
-    fwd = median_s(forward, 15)
-    fwd_bwd = median_s(forward_backward, 15)
+    fwd, fwd_bwd = interleaved([forward, forward_backward], 15)
     print(f"  one forward {fwd:.3f} s; one forward + backward (the ratio's unit) {fwd_bwd:.3f} s\n")
     print(f"  {'method (page defaults)':<44}{'passes':>16}{'seconds':>9}{'ratio':>8}   target")
     for name, info in attr.METHODS.items():
         passes = "{} + {}".format(*info.passes())
         rows = [("", None)] if not info.heavy else [(f" on {cores} workers", pool), (" in order, 1 core", None)]
-        for label, executor in rows:
-            reps = repeats if info.heavy else 15
-            seconds = median_s(lambda: attr.attribute(lite, cat, name, executor=executor), reps)
+        times = interleaved([lambda executor=executor: attr.attribute(lite, cat, name, executor=executor)
+                             for _, executor in rows], repeats if info.heavy else 15)
+        for (label, executor), seconds in zip(rows, times):
             target = f"≤ {TARGETS[name]} s" if name in TARGETS and (executor or not info.heavy) else ""
             ok = "" if not target else ("  ok" if seconds <= TARGETS[name] else "  over")
             print(f"  {info.title + label:<44}{passes:>16}{seconds:9.3f}{seconds / fwd_bwd:8.1f}   {target}{ok}")
@@ -90,12 +96,17 @@ def main(repeats: int = 5) -> None:
 
     print("\n  Occlusion, 32 px window, stride 16, 169 windows, in the same run:")
     default_batch = attr.OCCLUSION_BATCH
-    for batch in (16, 1, 64):
+    variants = [(batch, label, executor) for batch in (16, 1, 64)
+                for label, executor in ((f"{cores} workers", pool), ("1 core", None))]
+
+    def occlusion(batch: int, executor) -> None:
         attr.OCCLUSION_BATCH = batch
-        for label, executor in ((f"{cores} workers", pool), ("1 core", None)):
-            seconds = median_s(lambda: attr.attribute(lite, cat, "occlusion", executor=executor), max(1, repeats // 2))
-            print(f"    perturbations per pass {batch:>3}, {label:<10} {seconds:7.3f} s  ratio {seconds / fwd_bwd:6.1f}")
+        attr.attribute(lite, cat, "occlusion", executor=executor)
+
+    times = interleaved([lambda b=b, e=e: occlusion(b, e) for b, _, e in variants], max(1, repeats // 2))
     attr.OCCLUSION_BATCH = default_batch
+    for (batch, label, _), seconds in zip(variants, times):
+        print(f"    perturbations per pass {batch:>3}, {label:<10} {seconds:7.3f} s  ratio {seconds / fwd_bwd:6.1f}")
 
     print("\n  All default methods side by side, as the page runs them (cheap ones in the script, heavy ones as")
     print("  background tasks sharing the worker pool):")

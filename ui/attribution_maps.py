@@ -51,12 +51,13 @@ def choose_methods() -> list[str]:
     return [TITLES[t] for t in titles]
 
 
-def method_options(ctx: Context, layers: list, methods: list[str]) -> dict[str, dict]:
+def method_options(ctx: Context, layers: list) -> dict[str, dict]:
     """Each method's options from widgets (all in the URL): layer, steps, baseline, samples, noise, window, stride."""
     size = ctx.choice.input_size
     labels = [layer.label for layer in layers]
     names = [layer.name for layer in layers]
-    with st.expander("Method settings", expanded=False):
+    with st.expander("Method settings: Grad-CAM layer, Integrated Gradients steps and baseline, samples, "
+                     "Occlusion window and stride", expanded=False):
         c1, c2, c3 = st.columns(3)
         default = names.index(attr.default_layer(ctx.choice.model)) if names else 0
         label = c1.selectbox("Grad-CAM layer (name · kind · output C×H×W)", labels, index=default, key="at_layer",
@@ -135,17 +136,17 @@ def _needs_compute(ctx: Context, method: str, options: dict) -> bool:
 
 def heavy_button(ctx: Context, methods: list[str], options: dict[str, dict]) -> None:
     """One button that computes every selected heavy map not computed yet, with its cost."""
-    waiting = [m for m in methods if _needs_compute(ctx, m, options[m])]
-    if not waiting:
-        return
     size = ctx.choice.input_size
-    forward = backward = 0
-    for m in waiting:
+    waiting, forward, backward = [], 0, 0
+    for m in (m for m in methods if _needs_compute(ctx, m, options[m])):
         try:
             f, b = attr.METHODS[m].passes(size, **options[m])
         except ValueError:  # impossible Occlusion settings: its card says why
             continue
+        waiting.append(m)
         forward, backward = forward + f, backward + b
+    if not waiting:
+        return
     names = ", ".join(attr.METHODS[m].title for m in waiting)
     if st.button(f"Compute {names}", key="at_compute", type="primary", icon=":material/play_arrow:",
                  help="They run in the background on the server's cores; you can change the display meanwhile."):
@@ -200,15 +201,17 @@ def _card(ctx: Context, method: str, options: dict, display: Display) -> bool:
     info = attr.METHODS[method]
     size = ctx.choice.input_size
     try:
-        cost = info.cost(size, **options)
-    except ValueError:
-        cost = "settings to fix"
+        cost, problem = info.cost(size, **options), None
+    except ValueError as exc:  # impossible settings (an Occlusion window larger than the image)
+        cost, problem = "settings to fix", str(exc)
     with st.container(border=True):
         if info.heavy:
             task = _task(ctx, method, options)
             if task is None or task.error:
                 st.markdown(f"**{info.title}**")
-                if task is not None and task.error:
+                if problem:
+                    st.error(problem)
+                elif task is not None and task.error:
                     (st.warning if "cancelled" in task.error else st.error)(task.error)
                 else:
                     st.info("Not computed yet: press Compute above.", icon=":material/hourglass_empty:")
