@@ -82,7 +82,7 @@ def main(repeats: int = 5) -> None:
     print(f"  Integrated Gradients ({ig.options['steps']} steps, {ig.options['baseline']} baseline): completeness "
           f"error {ig.completeness_error:.1%} (map sums to {ig.map.sum():.3f}, score − baseline score {ig.gap:.3f})")
 
-    print("\n  IG completeness error, 64 steps from black: captum's single Gauss-Legendre rule vs the page's two panels")
+    print("\n  IG completeness error, 64 steps from black: captum's one Gauss-Legendre rule vs the page's two panels")
     net = attr.explained(lite)
     for name in ("chelsea (cat)", "coffee", "rocket", "astronaut", "flower", "motorcycle"):
         photo = images.sample_image(name)

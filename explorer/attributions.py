@@ -20,7 +20,8 @@ Shared models stay shared (DESIGN.md section 6):
 Heavy methods (Integrated Gradients, SmoothGrad, GradientShap, Occlusion) are split into
 independent batches of plain inputs (`explorer.batches`): `executor` may run them in parallel,
 `progress(fraction, message)` hears of every finished batch, and `cancel` is checked before every
-batch; a cancelled run raises `Cancelled`. The faithfulness checks live in `explorer.sanity_checks` and are re-exported here.
+batch; a cancelled run raises `Cancelled`. The faithfulness checks live in `explorer.sanity_checks`
+and are re-exported here.
 """
 
 from __future__ import annotations

@@ -184,5 +184,6 @@ def check_target(model, target: int) -> None:
     net = explained(model)
     n = len(net.labels) if net.labels else None
     if not isinstance(target, (int, np.integer)) or target < 0 or (n is not None and target >= n):
-        top = f"0–{n - 1}" if n else "a class index"
-        raise ValueError(f"Target class {target} is outside the {n or ''} classes of {net.title}: choose {top}.")
+        if n is None:
+            raise ValueError(f"Target class {target} is not a class index of {net.title}: choose 0 or more.")
+        raise ValueError(f"Target class {target} is outside the {n} classes of {net.title}: choose 0–{n - 1}.")

@@ -1,4 +1,4 @@
-"""AppTest of the Attributions page: defaults, settings from the URL, heavy maps on request, bad input shown in place."""
+"""AppTest of the Attributions page: defaults, URL settings, heavy maps on request, bad input shown in place."""
 
 from __future__ import annotations
 

@@ -115,7 +115,8 @@ def _results(ctx: Context, done: dict) -> None:
             "ρ, classifier random": steps[0].spearman,
             "largest ρ, top half": max((s.spearman for s in top if not math.isnan(s.spearman)), default=float("nan")),
             "deletion/insertion": "✅ pass" if di.beats_inverse else "❌ fail",
-            "deletion area: map · inverse · random": " · ".join(f"{di.auc('deletion', o):.3f}" for o in checks.ORDERS),
+            "deletion area: map · inverse · random": " · ".join(f"{di.auc('deletion', o):.3f}"
+                                                                for o in checks.ORDERS),
             "insertion area: map · inverse · random": " · ".join(f"{di.auc('insertion', o):.3f}"
                                                                  for o in checks.ORDERS),
         })

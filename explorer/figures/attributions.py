@@ -28,7 +28,7 @@ _CURVE_COLOURS = {"map": "#d62728", "inverse": "#1f77b4", "random": "#7f7f7f"}
 
 
 def value_range(heat: np.ndarray, signed: bool, clip: float = 99.0) -> tuple[float, float]:
-    """(lo, hi) of the colour scale: [−c, c] for signed maps, [0, c] otherwise, c = the clip-th percentile of |map|."""
+    """(lo, hi) of the colour scale: [−c, c] for signed maps, else [0, c]; c = the clip-th percentile of |map|."""
     c = float(np.percentile(np.abs(heat), clip)) if heat.size else 0.0
     c = c if c > 0 else float(np.abs(heat).max()) or 1.0
     return (-c, c) if signed else (0.0, c)
@@ -164,7 +164,8 @@ def deletion_insertion_figure(result, title: str, label: str) -> go.Figure:
                 line=dict(color=_CURVE_COLOURS[order], width=3 if order == "map" else 2,
                           dash="dot" if order == "random" else None),
                 hovertemplate=f"{names[order]}<br>%{{x:.0%}} of pixels: p = %{{y:.3f}}<extra></extra>"), 1, col)
-        areas = "<br>".join(f"{names[o].split(' (')[0]}: {result.auc(kind, o):.3f}" for o in ("map", "inverse", "random"))
+        areas = "<br>".join(f"{names[o].split(' (')[0]}: {result.auc(kind, o):.3f}"
+                            for o in ("map", "inverse", "random"))
         fig.add_annotation(text=f"area under the curve<br>{areas}", xref=f"x{'' if col == 1 else col} domain",
                            yref=f"y{'' if col == 1 else col} domain", x=0.98, y=0.98, showarrow=False,
                            xanchor="right", yanchor="top", align="right", font=dict(size=11),
