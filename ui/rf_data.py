@@ -1,0 +1,146 @@
+"""The receptive-fields page's network and its cached results (fields, notes, layer maps, effective fields).
+
+The network is a zoo model or the one built on the Architectures page (`st.session_state["custom_network"]`,
+or `rf_net` in a shared address). Fields are computed once per server for each (network, input size)
+from a copy built on the meta device, so the shared models are never traced; layer maps run the shared
+model through `explorer.receptive_field.layer_output`, which attaches no hook and needs no lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import streamlit as st
+import torch
+from torch import nn
+
+from explorer import custom_net as cn
+from explorer import receptive_field as rf
+from explorer import rf_inputs, rf_notes, zoo
+from ui.models import loaded_model
+
+CUSTOM = "your network"  # the model option for the Architectures page's network
+CUSTOM_TITLE = "Your network (Architectures page)"
+URL_LIMIT = 1500  # characters of rf_net kept in the address
+ERF_KEPT = 32  # effective fields kept server-wide (224² float64: 0.4 MB each)
+
+
+@dataclass(frozen=True)
+class Net:
+    """The network the page shows.
+
+    Attributes:
+        key: a zoo name, or CUSTOM.
+        title: display name.
+        side: input (rows, cols) in pixels.
+        inputs: how a photo becomes its input.
+        config: the custom network as text (`custom_net.to_config`), None for zoo models.
+    """
+
+    key: str
+    title: str
+    side: tuple[int, int]
+    inputs: rf_inputs.InputSpec
+    config: str | None = None
+
+
+def title(key: str) -> str:
+    return CUSTOM_TITLE if key == CUSTOM else zoo.info(key).title
+
+
+def custom_config() -> str | None:
+    """The Architectures page's network as text: from this session, else from the address (a shared link)."""
+    spec, shape = st.session_state.get("custom_network"), st.session_state.get("custom_network_input")
+    if spec and shape:
+        try:
+            return cn.to_config(spec, shape)
+        except ValueError:
+            return None
+    return st.query_params.get("rf_net")
+
+
+def meta_model(key: str, config: str | None = None) -> nn.Module:
+    """A fresh copy of the architecture on the meta device (no weights): what the fields are read from."""
+    with torch.device("meta"):
+        if key == CUSTOM:
+            spec, shape = cn.from_config(config)
+            return cn.build(spec, shape).eval()
+        return zoo.build(key)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def custom_model(config: str) -> nn.Module:
+    """The custom network with random weights (seed 0: the same for everyone), shared server-wide, never mutated."""
+    spec, shape = cn.from_config(config)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return cn.build(spec, shape).eval()
+
+
+def model(net: Net) -> nn.Module:
+    """The network with its weights: the shared zoo model (ImageNet weights where available) or the custom one."""
+    return custom_model(net.config) if net.key == CUSTOM else loaded_model(net.key).model
+
+
+def random_copy(net: Net) -> nn.Module:
+    """A fresh, randomly initialised copy of the architecture (seed 0), for Luo et al.'s comparison."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        if net.key == CUSTOM:
+            spec, shape = cn.from_config(net.config)
+            return cn.build(spec, shape).eval()
+        return zoo.build(net.key)
+
+
+@st.cache_data(max_entries=64, show_spinner="Reading the network's graph…")
+def fields(key: str, side: tuple[int, int], config: str | None = None) -> list[rf.LayerRF]:
+    return rf.receptive_fields(meta_model(key, config), side)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def notes(key: str, side: tuple[int, int]) -> list[str]:
+    return rf_notes.notes(key, fields(key, side)) if key != CUSTOM else []
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def smallest_side(key: str, config: str | None = None) -> int | None:
+    return rf.smallest_input(meta_model(key, config))
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner="Running the network…")
+def layer_maps(key: str, side: tuple[int, int], config: str | None, image_key: str, layer: str,
+               _net: Net, _x: torch.Tensor) -> np.ndarray:
+    """float32 [C, H', W']: `layer`'s output for the input `_x` [1, C, H, W] (identified by `image_key`)."""
+    return rf.layer_output(model(_net), layer, _x)[0].float().numpy()
+
+
+@st.cache_resource(show_spinner=False)
+def _erf_store() -> tuple[OrderedDict, threading.Lock]:
+    return OrderedDict(), threading.Lock()
+
+
+def effective_field(net: Net, layer: str, trained: bool, images_key: str, inputs: Callable[[], torch.Tensor],
+                    progress: Callable[[float, str], None]) -> np.ndarray:
+    """`explorer.receptive_field.effective_rf`, kept server-wide for the last `ERF_KEPT` (network, layer, images).
+
+    `inputs()` makes the batch [N, C, H, W]; it is only called when the result is not kept already.
+
+    (Not st.cache_data: the progress bar it updates lives outside the function, and cache_data would replay it.)
+    """
+    store, lock = _erf_store()
+    key = (net.key, net.side, net.config, layer, trained, images_key)
+    with lock:
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+    network = model(net) if trained else random_copy(net)
+    result = rf.effective_rf(network, layer, inputs(), progress=progress)
+    with lock:
+        store[key] = result
+        while len(store) > ERF_KEPT:
+            store.popitem(last=False)
+    return result
