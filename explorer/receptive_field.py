@@ -126,13 +126,16 @@ def smallest_input(model: nn.Module) -> int | None:
 
 
 def _layers(model: nn.Module) -> dict[str, str]:
-    """name -> kind: `features.layer_kinds` plus the pooling layers among the stages (or the model's children)."""
+    """name -> kind: `features.layer_kinds`, the pooling layers among the stages (or the model's children), and
+    transposed convolutions."""
     kinds = features.layer_kinds(model)
     trunk = features.trunk_name(model)
     for name, module in model.named_modules():
         parent = name.rpartition(".")[0]
         if isinstance(module, rf_graph.POOL_TYPES) and parent in {"", trunk}:
             kinds.setdefault(name, "pool")
+        elif isinstance(module, nn.ConvTranspose2d):
+            kinds.setdefault(name, "conv")
     return kinds
 
 
@@ -184,6 +187,11 @@ def find(fields: list[LayerRF], name: str) -> LayerRF:
 
 def unit_box(rf: LayerRF, row: int, col: int) -> tuple[int, int, int, int]:
     """(top, left, bottom, right): the inclusive input pixels unit (row, col) of the layer sees, before clipping.
+
+    Rows or columns below 0 or past the image side are zero padding. Inside the image the box is exact
+    (the support of the unit's input gradient, tests/rf_oracle.py); for a box that reaches past an image
+    edge, the part inside the image is an upper bound there: the last rows or columns that a strided layer
+    skips (an input side that its stride does not divide) are not seen either.
 
     Raises:
         ValueError: the unit lies outside the layer's map.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +27,13 @@ from explorer import receptive_field as rf
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.GELU, nn.Tanh,
                nn.LeakyReLU, nn.ELU)
+
+
+class _Unreached(nn.Module):
+    """Stands for a linear layer (the classifier): the oracle stops at a feature map before it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("the oracle's forward pass should have stopped before the classifier")
 
 
 class _DetachedPool(nn.Module):
@@ -65,6 +73,8 @@ def transparent(model: nn.Module, cut_global: bool = False) -> nn.Module:
             setattr(owner, child, nn.AdaptiveAvgPool2d(module.output_size))
         elif cut_global and parent and isinstance(module, nn.AdaptiveAvgPool2d):
             setattr(owner, child, _DetachedPool(module))
+        elif isinstance(module, nn.Linear):  # VGG's classifier would be 1 GB in float64
+            setattr(owner, child, _Unreached())
     dtype = torch.float32 if has_depthwise(model) else torch.float64
     if next(model.parameters()).is_meta:
         model = model.to(dtype).to_empty(device="cpu")  # every value is set below: skip the random init
@@ -72,7 +82,7 @@ def transparent(model: nn.Module, cut_global: bool = False) -> nn.Module:
         model = model.to(dtype)
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                 m.weight.fill_(1.0 / m.weight[0].numel())
                 if m.bias is not None:
                     m.bias.zero_()
@@ -143,6 +153,9 @@ def bounding_box(mask: torch.Tensor) -> tuple[int, int, int, int]:
     return int(rows[0]), int(cols[0]), int(rows[-1]), int(cols[-1])
 
 
+_FLOORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> smallest input side
+
+
 def fitting_input(model: nn.Module, layer: str, preferred: int | None = None,
                   limit: int = 4096) -> tuple[int, rf.LayerRF, tuple[int, int]]:
     """(side, field, unit): an input side at which the centre unit's box of `layer` lies inside the image.
@@ -152,7 +165,9 @@ def fitting_input(model: nn.Module, layer: str, preferred: int | None = None,
     """
     start = rf.find(rf.receptive_fields(model, preferred or 224), layer)
     size, jump = max(start.size), int(max(start.jump))
-    floor = rf.smallest_input(model)
+    if model not in _FLOORS:
+        _FLOORS[model] = rf.smallest_input(model)
+    floor = _FLOORS[model]
     candidates = ([preferred] if preferred else []) + [max(floor, size + k * jump + 1) for k in range(0, 8)]
     for side in candidates:
         if side > limit:

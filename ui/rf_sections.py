@@ -102,6 +102,11 @@ def _default_layer(fields: list[rf.LayerRF]) -> str:
     return stages[len(stages) // 3] if stages else fields[len(fields) // 3].name
 
 
+def _set_unit(row: int, col: int) -> None:
+    """Set the unit sliders from a callback (the address follows the widgets)."""
+    st.session_state["rf_row"], st.session_state["rf_col"] = row, col
+
+
 def _keep_point(net: data.Net) -> None:
     """After a layer change, pick the unit whose field centre is nearest to the previous unit's: the box grows in place."""
     last = st.session_state.get("rf_last")
@@ -110,7 +115,7 @@ def _keep_point(net: data.Net) -> None:
     fields = data.fields(net.key, net.side, net.config)
     old, new = rf.find(fields, last[0]), rf.find(fields, st.session_state["rf_layer"])
     point = (old.rows.centre(last[1]), old.cols.centre(last[2]))
-    st.session_state["rf_row"], st.session_state["rf_col"] = rf.nearest_unit(new, point)
+    _set_unit(*rf.nearest_unit(new, point))
 
 
 def _pick_unit() -> None:
@@ -118,7 +123,7 @@ def _pick_unit() -> None:
     event = st.session_state.get("rf_map_fig")
     points = event["selection"]["points"] if event else []
     if points and "x" in points[0] and "y" in points[0]:
-        st.session_state["rf_row"], st.session_state["rf_col"] = round(points[0]["y"]), round(points[0]["x"])
+        _set_unit(round(points[0]["y"]), round(points[0]["x"]))
 
 
 def _checked_url(key: str, allowed, what: str, where: str, fallback: str) -> None:

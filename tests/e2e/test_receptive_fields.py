@@ -61,6 +61,13 @@ def test_upload_pick_a_unit_and_see_its_box(page, app_url, tmp_path):
     assert "rf_row=2" in page.url and "rf_col=25" in page.url
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
+    # A second click, now that the address holds rf_row and rf_col, moves the unit again (callback beats URL).
+    _click_unit(page, chart, 20, 3)
+    expect(plots.get_by_text("features.3, unit (20, 3): 67×67 px on your upload").first).to_be_visible(timeout=60_000)
+    wait_until_idle(page)
+    _click_unit(page, chart, 2, 25)
+    expect(plots.get_by_text("features.3, unit (2, 25): 67×67 px on your upload").first).to_be_visible(timeout=60_000)
+    wait_until_idle(page)
     page.get_by_role("heading", name="2 · One unit's field on your photo").scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
     SHOTS.mkdir(parents=True, exist_ok=True)
