@@ -221,8 +221,12 @@ def nearest_unit(rf: LayerRF, point: tuple[float, float]) -> tuple[int, int]:
 
 
 def first_full_view(fields: list[LayerRF]) -> LayerRF | None:
-    """The first layer whose field is at least as large as the input along both axes, or None."""
-    return next((rf for rf in fields if rf.size[0] >= rf.input_size[0] and rf.size[1] >= rf.input_size[1]), None)
+    """The first layer whose field is at least as large as the input along both axes, or None.
+
+    Global poolings (a 1×1 map from a larger one) are not counted: they see everything by construction.
+    """
+    return next((rf for rf in fields if rf.size[0] >= rf.input_size[0] and rf.size[1] >= rf.input_size[1]
+                 and (rf.output_size != (1, 1) or rf.input_size == (1, 1))), None)
 
 
 # --- effective receptive field (Luo et al. 2016) -----------------------------------------

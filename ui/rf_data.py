@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 import streamlit as st
 import torch
+from PIL import Image
 from torch import nn
 
 from explorer import custom_net as cn
@@ -109,6 +110,17 @@ def notes(key: str, side: tuple[int, int]) -> list[str]:
 @st.cache_data(max_entries=32, show_spinner=False)
 def smallest_side(key: str, config: str | None = None) -> int | None:
     return rf.smallest_input(meta_model(key, config))
+
+
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
+def prepared(key: str, side: tuple[int, int], config: str | None, image_key: str, _net: Net,
+             _image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+    """(input [1, C, H, W], what the network sees as uint8 [H, W, 3]) for the photo `image_key`.
+
+    Raises ValueError when the network does not read photos (neither 1 nor 3 input channels).
+    """
+    x = rf_inputs.preprocess(_net.inputs, [_image])
+    return x, rf_inputs.to_pixels(_net.inputs, x[0])
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner="Running the network…")

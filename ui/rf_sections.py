@@ -83,7 +83,9 @@ def growth(net: data.Net, fields: list[rf.LayerRF]) -> None:
     else:
         st.caption(f"{net.title} first has a field as large as its {side} px input at {first.name} (depth "
                    f"{first.depth}, field {first.size[0]}×{first.size[1]} px). Each convolution adds (K − 1) × the "
-                   "jump so far, so strided layers make the field grow faster.")
+                   "jump so far, so strided layers make the field grow faster. Open circles: units that also see "
+                   "the whole image through a global average; a final global pooling is not drawn (it sees "
+                   "everything).")
     for note in data.notes(net.key, net.side):
         st.info(note, icon=":material/info:")
     with st.expander("Every layer's field (table)"):
@@ -174,13 +176,12 @@ def unit(net: data.Net, fields: list[rf.LayerRF], image: Image.Image, caption: s
     col = _unit_slider(c2, "rf_col", "Unit column", w, layer)
     st.session_state["rf_last"] = (layer, row, col)
     box = rf.unit_box(f, row, col)
+    image_key = _image_key(image)
     try:
-        x = rf_inputs.preprocess(net.inputs, [image])
+        x, seen = data.prepared(net.key, net.side, net.config, image_key, net, image)
     except ValueError as exc:
         st.error(str(exc))
         return
-    seen = rf_inputs.to_pixels(net.inputs, x[0])
-    image_key = _image_key(image)
     maps = data.layer_maps(net.key, net.side, net.config, image_key, layer, net, x)
     choices = ["mean over channels", *(f"channel {i}" for i in range(len(maps)))]
     _checked_url("rf_map", set(choices), "map", layer, "the mean over channels")
