@@ -525,6 +525,23 @@ _PAD_TYPES = (nn.ZeroPad2d, nn.ConstantPad2d, nn.ReflectionPad2d, nn.Replication
 POOL_TYPES = _POOL_TYPES + _ADAPTIVE_TYPES
 
 
+def _vectors_only(values: tuple) -> bool:
+    """True when no argument is a feature map: after flattening, any operation is fine (no pixel left to move)."""
+    return not any(isinstance(v, Feature) for v in _leaves(values))
+
+
+def _leaves(values) -> list:
+    out = []
+    for v in values:
+        if isinstance(v, (tuple, list)):
+            out.extend(_leaves(v))
+        elif isinstance(v, Repeat):
+            out.extend(_leaves([v.value]))
+        else:
+            out.append(v)
+    return out
+
+
 def _bind(args: tuple, kwargs: dict, names: list[str], defaults: dict) -> dict:
     bound = dict(defaults)
     bound.update(zip(names, args))
@@ -562,6 +579,8 @@ def _module(m: nn.Module, args: tuple, kwargs: dict) -> object:
         if isinstance(x, Feature):
             raise UnsupportedError("a linear layer applied to a feature map mixes the pixels of each row")
         return x
+    if _vectors_only((*args, *kwargs.values())):
+        return merge(_leaves((*args, *kwargs.values())))
     raise UnsupportedError(f"the receptive-field analysis does not know how {type(m).__name__} moves pixels")
 
 
@@ -622,6 +641,8 @@ def _function(fn, args: tuple, kwargs: dict) -> object:
         return _channels_only(b["input"], b["dim"], "splits the map")
     if fn in (torch._assert, torch._check):
         return None
+    if _vectors_only((*args, *kwargs.values())):
+        return merge(_leaves((*args, *kwargs.values())))
     raise UnsupportedError(f"the receptive-field analysis does not know how {getattr(fn, '__name__', fn)} "
                            "moves pixels")
 
@@ -657,4 +678,6 @@ def _method(name: str, args: tuple, kwargs: dict) -> object:
             return x
         d = _norm(rest[0], x.ndim + 1)
         return replace(x, ndim=x.ndim + 1, dims=tuple(p + 1 if p >= d else p for p in x.dims))
+    if _vectors_only((*args, *kwargs.values())):
+        return merge(_leaves((*args, *kwargs.values())))
     raise UnsupportedError(f"the receptive-field analysis does not know how .{name}() moves pixels")

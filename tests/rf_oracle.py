@@ -51,9 +51,10 @@ def has_depthwise(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels for m in model.modules())
 
 
-def transparent(model: nn.Module, cut_global: bool = False) -> nn.Module:
+def transparent(model: nn.Module, cut_global: bool = False, dtype: torch.dtype | None = None) -> nn.Module:
     """A CPU copy of `model` (which may live on the meta device) with the oracle's weights, identity
-    activations and average pooling, in float64 (float32 when it has depthwise convolutions).
+    activations and average pooling, in float64 (float32 when it has depthwise convolutions, unless
+    `dtype` says otherwise).
 
     cut_global: detach the output of every adaptive average pooling below the top level (the
     squeeze-and-excitation paths), leaving the convolutional path only.
@@ -75,7 +76,7 @@ def transparent(model: nn.Module, cut_global: bool = False) -> nn.Module:
             setattr(owner, child, _DetachedPool(module))
         elif isinstance(module, nn.Linear):  # VGG's classifier would be 1 GB in float64
             setattr(owner, child, _Unreached())
-    dtype = torch.float32 if has_depthwise(model) else torch.float64
+    dtype = dtype or (torch.float32 if has_depthwise(model) else torch.float64)
     if next(model.parameters()).is_meta:
         model = model.to(dtype).to_empty(device="cpu")  # every value is set below: skip the random init
     else:
@@ -117,14 +118,17 @@ class _Stop(Exception):
     pass
 
 
-def support(model: nn.Module, layer: str, side: int, unit: tuple[int, int], channels: int = 3) -> torch.Tensor:
-    """bool [side, side]: input pixels with a non-zero gradient for unit (row, col) of `layer` (all channels).
+def support(model: nn.Module, layer: str, side: int | tuple[int, int], unit: tuple[int, int],
+            channels: int = 3) -> torch.Tensor:
+    """bool [H, W]: input pixels with a non-zero gradient for unit (row, col) of `layer` (all channels), for an
+    input of `side` (square) or (H, W) pixels.
 
     `model` must come from `transparent`. The forward pass stops at `layer`.
     """
+    rows, cols = (side, side) if isinstance(side, int) else side
     dtype = next(model.parameters()).dtype
     scale = 1.0 if dtype == torch.float64 else 1e20
-    x = torch.ones(1, channels, side, side, dtype=dtype, requires_grad=True)
+    x = torch.ones(1, channels, rows, cols, dtype=dtype, requires_grad=True)
     captured: list[torch.Tensor] = []
 
     def hook(_m, _a, out):

@@ -292,6 +292,10 @@ def test_the_architectures_page_networks():
             _assert_exact(model, field.name, shape[0])
     lecture = rf.receptive_fields(custom_net.build(custom_net.LECTURE_CNN, (1, 28, 28)).eval(), (28, 28))
     assert [(f.name, f.size[0]) for f in lecture] == [("0", 5), ("2", 6), ("3", 10), ("5", 12)]
+    # After Flatten nothing spatial is left: any layer may follow (here BatchNorm1d, which has no spatial rule).
+    flat_bn = [{"layer": "Conv2d", "size": 8, "kernel": 3, "stride": 1, "padding": 0}, {"layer": "Flatten"},
+               {"layer": "BatchNorm"}, {"layer": "Linear", "size": 10}]
+    assert [f.size for f in rf.receptive_fields(custom_net.build(flat_bn, (1, 28, 28)).eval(), 28)] == [(3, 3)]
 
 
 def test_tracing_leaves_the_model_and_other_threads_alone():

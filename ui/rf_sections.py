@@ -49,7 +49,10 @@ def network() -> data.Net:
     c1, c2, c3 = st.columns([2, 1, 3])
     key = c1.selectbox("Model", names, index=names.index(zoo.DEFAULT_MODEL), key="rf_model", bind="query-params",
                        on_change=_new_model)
-    if st.query_params.get("rf_model") == data.CUSTOM and not config:
+    if st.session_state.get("custom_network") and not config:
+        c1.caption("Your network on the Architectures page has a layer with an invalid setting: fix it there to "
+                   "see its fields here.")
+    elif st.query_params.get("rf_model") == data.CUSTOM and not config:
         c1.caption("No network of yours yet: build one in the \"Build your own\" tab of the Architectures page and "
                    "it appears in this list.")
     if key == data.CUSTOM:
