@@ -3,7 +3,7 @@
 Prints, with the load average (other work on the machine slows every row; compare ratios):
 1. analytic fields for all layers of every zoo model: `receptive_fields` on an architecture already
    built (uncached), the meta-device build the page adds on a miss, and a hit of the page's cache
-   (`ui.rf_data.fields`, st.cache_data). Targets: ≤ 100 ms uncached, ≤ 20 ms cached.
+   (`ui.rf_data.fields`, the server-wide `ui.models.shared`). Targets: ≤ 100 ms uncached, ≤ 20 ms cached.
 2. drawing a unit's box after a click: the server work of the unit fragment once fields and maps are
    cached (cache hits, box, figures, JSON), and a whole-script rerun in AppTest. Target: ≤ 150 ms.
 3. the effective receptive field of a mid-network Lite0 layer over 8 images, trained and random
@@ -51,7 +51,7 @@ def load() -> str:
 
 
 def analytic(repeats: int) -> None:
-    from ui import rf_data  # st.cache_data works outside a server run (memory cache)
+    from ui import rf_data  # Streamlit's caches work outside a server run (in memory)
 
     print(f"1 · Analytic fields, all layers, each model at its own input size; median of {repeats} ({load()})")
     print(f"   {'model':<20} {'layers':>6} {'uncached':>9} {'meta build':>11} {'cached':>8}")
@@ -75,18 +75,17 @@ def analytic(repeats: int) -> None:
 
 
 def click(repeats: int) -> None:
-    import streamlit as st  # noqa: F401 - st.cache_data needs streamlit imported
-
     from ui import rf_data
     from ui import rf_sections as sec
+    from ui.models import image_key
 
     print(f"2 · A unit's box after a click (Lite0, features.3, 224 px; {load()})")
     net = rf_data.Net("efficientnet_lite0", "EfficientNet-Lite0", (224, 224), rf_inputs.zoo_input("efficientnet_lite0", 224))
     image = images.sample_image("chelsea (cat)")
-    x = rf_inputs.preprocess(net.inputs, [image])
-    key = sec._image_key(image)
+    photo = image_key(image)
+    x, _ = rf_data.prepared(net, photo, image)
     rf_data.fields(net.key, net.side)
-    rf_data.layer_maps(net.key, net.side, None, key, "features.3", net, x)
+    rf_data.layer_maps(net, photo, "features.3", x)
     row = iter(range(10**6))
 
     def fragment_work() -> None:
@@ -94,9 +93,9 @@ def click(repeats: int) -> None:
         f = rf.find(fields, "features.3")
         r = next(row) % 28
         box = rf.unit_box(f, r, 25)
-        image_key = sec._image_key(image)
-        _, seen = rf_data.prepared(net.key, net.side, None, image_key, net, image)
-        maps = rf_data.layer_maps(net.key, net.side, None, image_key, "features.3", net, x)
+        key = image_key(image)
+        _, seen = rf_data.prepared(net, key, image)
+        maps = rf_data.layer_maps(net, key, "features.3", x)
         unit_fig = figs.unit_figure(seen, box, "features.3", sec._earlier_boxes(fields, f, r, 25))
         map_fig = figs.map_figure(maps.mean(axis=0), (r, 25), "features.3")
         unit_fig.to_json(), map_fig.to_json()

@@ -220,6 +220,13 @@ def nearest_unit(rf: LayerRF, point: tuple[float, float]) -> tuple[int, int]:
     return unit[0], unit[1]
 
 
+def default_layer(fields: list[LayerRF]) -> str:
+    """The layer shown first: a stage a third of the way in (as on the feature-maps page), else the layer a
+    third of the way down the list."""
+    stages = [f.name for f in fields if f.kind == "stage"]
+    return stages[len(stages) // 3] if stages else fields[len(fields) // 3].name
+
+
 def first_full_view(fields: list[LayerRF]) -> LayerRF | None:
     """The first layer whose field is at least as large as the input along both axes, or None.
 

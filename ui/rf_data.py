@@ -1,9 +1,10 @@
 """The receptive-fields page's network and its cached results (fields, notes, layer maps, effective fields).
 
 The network is a zoo model or the one built on the Architectures page (`st.session_state["custom_network"]`,
-or `rf_net` in a shared address). Fields are computed once per server for each (network, input size)
-from a copy built on the meta device, so the shared models are never traced; layer maps run the shared
-model through `explorer.receptive_field.layer_output`, which attaches no hook and needs no lock.
+or `rf_net` in a shared address). Results are kept server-wide in `ui.models.shared` (read-only, no copy on a
+hit): fields once per (network, input size), read from a copy built on the meta device so that the shared
+models are never traced; layer maps per (model build, photo, layer), from `explorer.receptive_field.layer_output`
+on the shared model, which attaches no hook and so needs no lock.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from torch import nn
 from explorer import custom_net as cn
 from explorer import receptive_field as rf
 from explorer import rf_inputs, rf_notes, zoo
-from ui.models import loaded_model
+from ui.models import image_key, model_store, shared
 
 CUSTOM = "your network"  # the model option for the Architectures page's network
 CUSTOM_TITLE = "Your network (Architectures page)"
 URL_LIMIT = 1500  # characters of rf_net kept in the address
 ERF_KEPT = 32  # effective fields kept server-wide (224² float64: 0.4 MB each)
+DEFAULT_COMPARE = ["vgg16", "resnet50"]  # networks drawn beside the chosen one at first
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,17 @@ def custom_model(config: str) -> nn.Module:
 
 
 def model(net: Net) -> nn.Module:
-    """The network with its weights: the shared zoo model (ImageNet weights where available) or the custom one."""
-    return custom_model(net.config) if net.key == CUSTOM else loaded_model(net.key).model
+    """The network with its weights: the shared zoo model (ImageNet weights where available) or the custom one.
+
+    Pages call `ui.models.loaded_model` first, which shows the wait while a zoo model loads.
+    """
+    return custom_model(net.config) if net.key == CUSTOM else model_store().get(net.key).model
+
+
+def build(net: Net) -> str:
+    """Which build of the network's weights results are computed with, for cache keys (an untrained zoo model
+    gets new random weights when the store builds it again; the custom network's are fixed by its seed)."""
+    return f"custom:{net.config}" if net.key == CUSTOM else model_store().stamp(net.key)
 
 
 def random_copy(net: Net) -> nn.Module:
@@ -97,37 +108,34 @@ def random_copy(net: Net) -> nn.Module:
         return zoo.build(net.key)
 
 
-@st.cache_data(max_entries=64, show_spinner="Reading the network's graph…")
 def fields(key: str, side: tuple[int, int], config: str | None = None) -> list[rf.LayerRF]:
-    return rf.receptive_fields(meta_model(key, config), side)
+    """`receptive_fields` of the network at `side`, once per server (a shared, read-only list)."""
+    return shared(("rf fields", key, side, config), lambda: rf.receptive_fields(meta_model(key, config), side))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
 def notes(key: str, side: tuple[int, int]) -> list[str]:
-    return rf_notes.notes(key, fields(key, side)) if key != CUSTOM else []
+    """`rf_notes.notes` for a zoo model at `side`, once per server."""
+    if key == CUSTOM:
+        return []
+    return shared(("rf notes", key, side), lambda: rf_notes.notes(key, fields(key, side)))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def smallest_side(key: str, config: str | None = None) -> int | None:
-    return rf.smallest_input(meta_model(key, config))
-
-
-@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
-def prepared(key: str, side: tuple[int, int], config: str | None, image_key: str, _net: Net,
-             _image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
-    """(input [1, C, H, W], what the network sees as uint8 [H, W, 3]) for the photo `image_key`.
+def prepared(net: Net, photo: str, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+    """(input [1, C, H, W], what the network sees as uint8 [H, W, 3]) for the photo whose `image_key` is `photo`.
 
     Raises ValueError when the network does not read photos (neither 1 nor 3 input channels).
     """
-    x = rf_inputs.preprocess(_net.inputs, [_image])
-    return x, rf_inputs.to_pixels(_net.inputs, x[0])
+    def prepare() -> tuple[torch.Tensor, np.ndarray]:
+        x = rf_inputs.preprocess(net.inputs, [image])
+        return x, rf_inputs.to_pixels(net.inputs, x[0])
+
+    return shared(("rf input", net.key, net.side, net.config, photo), prepare)
 
 
-@st.cache_data(max_entries=16, ttl=3600, show_spinner="Running the network…")
-def layer_maps(key: str, side: tuple[int, int], config: str | None, image_key: str, layer: str,
-               _net: Net, _x: torch.Tensor) -> np.ndarray:
-    """float32 [C, H', W']: `layer`'s output for the input `_x` [1, C, H, W] (identified by `image_key`)."""
-    return rf.layer_output(model(_net), layer, _x)[0].float().numpy()
+def layer_maps(net: Net, photo: str, layer: str, x: torch.Tensor) -> np.ndarray:
+    """float32 [C, H', W'] (shared, read-only): `layer`'s output for the input `x` of the photo `photo`."""
+    return shared(("rf maps", build(net), net.side, photo, layer),
+                  lambda: rf.layer_output(model(net), layer, x)[0].float().numpy())
 
 
 @st.cache_resource(show_spinner=False)
@@ -144,7 +152,7 @@ def effective_field(net: Net, layer: str, trained: bool, images_key: str, inputs
     (Not st.cache_data: the progress bar it updates lives outside the function, and cache_data would replay it.)
     """
     store, lock = _erf_store()
-    key = (net.key, net.side, net.config, layer, trained, images_key)
+    key = (build(net) if trained else net.key, net.side, net.config, layer, trained, images_key)
     with lock:
         if key in store:
             store.move_to_end(key)
@@ -156,3 +164,21 @@ def effective_field(net: Net, layer: str, trained: bool, images_key: str, inputs
         while len(store) > ERF_KEPT:
             store.popitem(last=False)
     return result
+
+
+def warm() -> None:
+    """What the page shows first, computed before anyone asks (`ui.warm.in_background`): the default model's
+    fields and notes, those of the networks compared by default, and its default layer's maps for the gallery."""
+    from explorer import images  # noqa: PLC0415
+
+    side = zoo.info(zoo.DEFAULT_MODEL).input_size
+    net = Net(zoo.DEFAULT_MODEL, zoo.info(zoo.DEFAULT_MODEL).title, (side, side),
+              rf_inputs.zoo_input(zoo.DEFAULT_MODEL, side))
+    layer = rf.default_layer(fields(net.key, net.side))
+    notes(net.key, net.side)
+    for other in DEFAULT_COMPARE:
+        fields(other, (zoo.info(other).input_size,) * 2)
+    for name in images.GALLERY:
+        photo = images.sample_image(name)
+        key = image_key(photo)
+        layer_maps(net, key, layer, prepared(net, key, photo)[0])

@@ -6,8 +6,6 @@ fragment: a click on the layer's map or a slider reruns only that part, from cac
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -18,9 +16,8 @@ from explorer import receptive_field as rf
 from explorer import rf_inputs, rf_lecture, zoo
 from explorer.figures import receptive_field as figs
 from ui import rf_data as data
-from ui.models import loaded_model
+from ui.models import image_key, loaded_model, shared
 
-DEFAULT_COMPARE = ["vgg16", "resnet50"]
 _UNIT_KEYS = ("rf_layer", "rf_row", "rf_col", "rf_map")
 _STATIC = {"displayModeBar": False}  # pictures to look at and click, not to zoom: no toolbar over the title
 
@@ -28,7 +25,7 @@ _STATIC = {"displayModeBar": False}  # pictures to look at and click, not to zoo
 # --- the network ------------------------------------------------------------------------------------------
 
 def _forget_layer() -> None:
-    """A new network (or input size) starts at its default layer and centre unit."""
+    """A new network starts at its default layer and centre unit."""
     for key in _UNIT_KEYS + ("rf_last",):
         st.session_state.pop(key, None)
         if key in st.query_params:
@@ -63,8 +60,9 @@ def network() -> data.Net:
         return data.Net(key, data.CUSTOM_TITLE, shape[1:], rf_inputs.custom_input(shape), config)
     entry = zoo.info(key)
     side = c2.number_input("Input size (px)", 8, 1024, entry.input_size, key="rf_size", bind="query-params",
-                           on_change=_forget_layer, help=f"{entry.title}'s weights use {entry.input_size} px.")
-    c3.multiselect("Compare with", zoo.list_models(), DEFAULT_COMPARE,
+                           help=f"{entry.title}'s weights use {entry.input_size} px. Try one more pixel with "
+                                "EfficientNet-Lite: its padding, and so its fields, move.")
+    c3.multiselect("Compare with", zoo.list_models(), data.DEFAULT_COMPARE,
                    key="rf_cmp", bind="query-params",
                    help="Other networks' fields, each at its own input size.")
     return data.Net(key, entry.title, (int(side), int(side)), rf_inputs.zoo_input(key, int(side)))
@@ -100,12 +98,6 @@ def growth(net: data.Net, fields: list[rf.LayerRF]) -> None:
 
 
 # --- 2 · one unit ----------------------------------------------------------------------------------------
-
-def _default_layer(fields: list[rf.LayerRF]) -> str:
-    """A stage a third of the way in (as the feature-maps page), else the layer a third of the way in."""
-    stages = [f.name for f in fields if f.kind == "stage"]
-    return stages[len(stages) // 3] if stages else fields[len(fields) // 3].name
-
 
 def _set_unit(row: int, col: int) -> None:
     """Set the unit sliders from a callback (the address follows the widgets)."""
@@ -159,14 +151,10 @@ def _earlier_boxes(fields: list[rf.LayerRF], f: rf.LayerRF, row: int, col: int) 
     return [rf.unit_box(g, *rf.nearest_unit(g, point)) for g in earlier]
 
 
-def _image_key(image: Image.Image) -> str:
-    return hashlib.sha1(image.tobytes()).hexdigest() + f"{image.size}"
-
-
 @st.fragment
 def unit(net: data.Net, fields: list[rf.LayerRF], image: Image.Image, caption: str) -> None:
     names = [f.name for f in fields]
-    default = _default_layer(fields)
+    default = rf.default_layer(fields)
     _checked_url("rf_layer", set(names), "layer", net.title, default)
     by_name = {f.name: f for f in fields}
     layer = st.select_slider("Layer, in network order (drag it: the box grows in place)", names, default,
@@ -179,13 +167,15 @@ def unit(net: data.Net, fields: list[rf.LayerRF], image: Image.Image, caption: s
     col = _unit_slider(c2, "rf_col", "Unit column", w, layer)
     st.session_state["rf_last"] = (layer, row, col)
     box = rf.unit_box(f, row, col)
-    image_key = _image_key(image)
+    photo = image_key(image)
     try:
-        x, seen = data.prepared(net.key, net.side, net.config, image_key, net, image)
+        x, seen = data.prepared(net, photo, image)
     except ValueError as exc:
         st.error(str(exc))
         return
-    maps = data.layer_maps(net.key, net.side, net.config, image_key, layer, net, x)
+    if net.key != data.CUSTOM:
+        loaded_model(net.key)  # shows the wait while a zoo model loads (once per server)
+    maps = data.layer_maps(net, photo, layer, x)
     choices = ["mean over channels", *(f"channel {i}" for i in range(len(maps)))]
     _checked_url("rf_map", set(choices), "map", layer, "the mean over channels")
     shown = c3.selectbox("Map shown on the right", choices, key="rf_map", bind="query-params")
@@ -215,7 +205,7 @@ def unit(net: data.Net, fields: list[rf.LayerRF], image: Image.Image, caption: s
         + ", ".join(f"#{i} ({vector[i]:.3g})" for i in strongest) + ".")
     for note in f.misaligned:
         st.caption(note)
-    effective(net, f, image, image_key, caption)
+    effective(net, f, image, photo, caption)
 
 
 # --- 2b · effective receptive field ------------------------------------------------------------------------
@@ -276,18 +266,19 @@ def effective(net: data.Net, f: rf.LayerRF, image: Image.Image, image_key: str, 
 
 # --- 3 · the lecture's toy stack -----------------------------------------------------------------------------
 
-@st.cache_data(max_entries=64, show_spinner=False)
 def _toy(layers: int, kernel: int, stride: int, dilation: int) -> tuple[list[int], list[np.ndarray] | str]:
-    sizes = rf_lecture.growth(layers, kernel, stride, dilation)
-    try:
-        return sizes, rf_lecture.path_counts(layers, kernel, stride, dilation)
-    except ValueError as exc:
-        return sizes, str(exc)
+    def compute() -> tuple[list[int], list[np.ndarray] | str]:
+        sizes = rf_lecture.growth(layers, kernel, stride, dilation)
+        try:
+            return sizes, rf_lecture.path_counts(layers, kernel, stride, dilation)
+        except ValueError as exc:
+            return sizes, str(exc)
+
+    return shared(("rf toy", layers, kernel, stride, dilation), compute)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
 def _compare(channels: int, small: int) -> tuple[rf_lecture.StackFacts, rf_lecture.StackFacts]:
-    return rf_lecture.small_vs_large(channels, small)
+    return shared(("rf 3x3 vs 5x5", channels, small), lambda: rf_lecture.small_vs_large(channels, small))
 
 
 def toy() -> None:
