@@ -96,7 +96,7 @@ def click(repeats: int) -> None:
         key = image_key(image)
         _, seen = rf_data.prepared(net, key, image)
         maps = rf_data.layer_maps(net, key, "features.3", x)
-        unit_fig = figs.unit_figure(seen, box, "features.3", sec._earlier_boxes(fields, f, r, 25))
+        unit_fig = figs.unit_figure(seen, box, "features.3", "on the cat", sec._earlier_boxes(fields, f, r, 25))
         map_fig = figs.map_figure(maps.mean(axis=0), (r, 25), "features.3")
         unit_fig.to_json(), map_fig.to_json()
 

@@ -15,6 +15,11 @@ def _titles(at) -> list[str]:
             for c in at.get("plotly_chart")]
 
 
+def _subtitles(at) -> list[str]:
+    return [json.loads(c.proto.spec).get("layout", {}).get("title", {}).get("subtitle", {}).get("text", "")
+            for c in at.get("plotly_chart")]
+
+
 def _text(at) -> str:
     return " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
 
@@ -30,7 +35,8 @@ def test_default_page_shows_growth_unit_and_toy_stack():
     assert (at.slider(key="rf_row").value, at.slider(key="rf_col").value) == (14, 14)
     titles = _titles(at)
     assert any(t.startswith("Receptive field against depth") for t in titles)
-    assert any(t.startswith("features.3, unit (14, 14): 67×67 px on gallery photo") for t in titles)
+    assert "features.3, unit (14, 14): 67×67 px" in titles
+    assert "on gallery photo “chelsea (cat)”" in _subtitles(at)
     assert any(t.startswith("features.3: mean over channels (28×28)") for t in titles)
     assert any(t.startswith("after layer 3: the centre unit sees 7×7") for t in titles)
     text = _text(at)
@@ -104,7 +110,7 @@ def test_the_network_built_on_the_architectures_page():
     assert at.selectbox(key="rf_model").value == "your network"
     assert at.query_params["rf_net"] == custom_net.to_config(custom_net.LECTURE_CNN, (1, 28, 28))
     titles = _titles(at)
-    assert any(t.startswith("0, unit (12, 12): 5×5 px") for t in titles)  # the first 5×5 convolution
+    assert "0, unit (12, 12): 5×5 px" in titles  # the first 5×5 convolution
     assert any(t.startswith("random weights: 90% in") for t in titles)
     assert "only the random-weight field is shown" in _text(at)
 

@@ -174,7 +174,10 @@ def unit(net: data.Net, fields: list[rf.LayerRF], image: Image.Image, caption: s
         st.error(str(exc))
         return
     if net.key != data.CUSTOM:
-        loaded_model(net.key)  # shows the wait while a zoo model loads (once per server)
+        loaded = loaded_model(net.key)  # shows the wait while a zoo model loads (once per server)
+        if not loaded.pretrained:
+            st.caption(f"{loaded.weights_note} The map on the right shows what random weights compute; the boxes "
+                       "do not depend on the weights.")
     maps = data.layer_maps(net, photo, layer, x)
     choices = ["mean over channels", *(f"channel {i}" for i in range(len(maps)))]
     _checked_url("rf_map", set(choices), "map", layer, "the mean over channels")
@@ -186,7 +189,7 @@ def unit(net: data.Net, fields: list[rf.LayerRF], image: Image.Image, caption: s
     earlier = _earlier_boxes(fields, f, row, col)
     left_col, right_col = st.columns(2)
     left_col.plotly_chart(figs.unit_figure(seen, box, f"{layer}, unit ({row}, {col}): "
-                                                      f"{bottom - top + 1}×{right - left + 1} px on {caption}",
+                                                      f"{bottom - top + 1}×{right - left + 1} px", f"on {caption}",
                                            earlier),
                           key="rf_unit_fig", config=_STATIC)
     right_col.plotly_chart(figs.map_figure(values, (row, col), f"{layer}: {shown} ({h}×{w}); click a unit"),

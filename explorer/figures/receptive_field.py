@@ -19,8 +19,8 @@ from explorer.receptive_field import LayerRF
 
 _COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 BOX = "#e6194b"
-#: At most this many clickable markers on a layer's map (larger maps get one per 2, 3, … units).
-MAX_MARKERS = 4096
+#: At most this many clickable markers (SVG) on a layer's map; larger maps get one per 2, 3, … units.
+MAX_MARKERS = 2500
 _MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
 
 
@@ -115,13 +115,14 @@ def _outside(box: tuple[int, int, int, int], h: int, w: int) -> list[tuple[int, 
     return bands
 
 
-def unit_figure(seen: np.ndarray, box: tuple[int, int, int, int], title: str,
+def unit_figure(seen: np.ndarray, box: tuple[int, int, int, int], title: str, subtitle: str = "",
                 earlier: list[tuple[int, int, int, int]] = ()) -> RawFigure:
     """The model's input with one unit's box; the part of the box outside the image (zero padding) hatched.
 
     Args:
         seen: uint8 [H, W, 3], what the model sees (pixel (r, c) centred at x = c, y = r).
         box: (top, left, bottom, right), inclusive, possibly beyond the image.
+        title, subtitle: e.g. the layer and unit, and which photo (user text: drawn literally).
         earlier: boxes of earlier layers around the same point, drawn dotted (the growth).
     """
     h, w = seen.shape[:2]
@@ -145,8 +146,8 @@ def unit_figure(seen: np.ndarray, box: tuple[int, int, int, int], title: str,
     shapes = ([_rect((0, 0, h - 1, w - 1), color="#333", width=1)]
               + [_rect(b, color="rgba(255,255,255,0.85)", width=1, dash="dot") for b in earlier]
               + [_rect(box, color=BOX, width=3)])
-    layout = {"title": {"text": plain(title)}, "height": 460, "margin": _MARGIN, "plot_bgcolor": "white",
-              "dragmode": False, "shapes": shapes,
+    layout = {"title": {"text": plain(title), "subtitle": {"text": plain(subtitle)}}, "height": 460,
+              "margin": {**_MARGIN, "t": 70}, "plot_bgcolor": "white", "dragmode": False, "shapes": shapes,
               **_pixel_axes([x0 - margin, x1 + margin], [y1 + margin, y0 - margin], "column (px)", "row (px)")}
     return RawFigure({"data": data, "layout": layout})
 
@@ -165,7 +166,7 @@ def map_figure(values: np.ndarray, unit: tuple[int, int], title: str, colorbar: 
     data = [
         {"type": "heatmap", "z": values.astype(np.float32), "colorscale": "Viridis", "hoverinfo": "skip",
          "colorbar": {"title": {"text": colorbar}}},
-        {"type": "scattergl", "x": cols, "y": rows, "mode": "markers", "showlegend": False,
+        {"type": "scatter", "x": cols, "y": rows, "mode": "markers", "showlegend": False,
          "customdata": values[rows, cols].astype(np.float32),
          "marker": {"size": cell, "symbol": "square", "color": "rgba(255,255,255,0.01)"},
          "selected": {"marker": {"opacity": 1}}, "unselected": {"marker": {"opacity": 1}},

@@ -46,14 +46,15 @@ def test_upload_pick_a_unit_and_see_its_box(page, app_url, tmp_path):
     wait_for_app(page, HEADING)
 
     plots = page.locator(".js-plotly-plot")
-    expect(plots.get_by_text("features.3, unit (14, 14): 67×67 px on your upload").first).to_be_visible(timeout=90_000)
+    expect(plots.get_by_text("features.3, unit (14, 14): 67×67 px").first).to_be_visible(timeout=90_000)
+    expect(plots.get_by_text("on your upload “my_rocket.jpg”").first).to_be_visible()
     expect(page.get_by_text("31 px lower and further right").first).to_be_visible()
 
     # Click unit (2, 25) of features.3's 28×28 map: the box moves to the top right and reaches into the padding.
     chart = plots.filter(has_text="click a unit").first
     started = time.perf_counter()
     _click_unit(page, chart, 2, 25)
-    expect(plots.get_by_text("features.3, unit (2, 25): 67×67 px on your upload").first).to_be_visible(timeout=60_000)
+    expect(plots.get_by_text("features.3, unit (2, 25): 67×67 px").first).to_be_visible(timeout=60_000)
     wait_until_idle(page)
     print(f"click → box redrawn in the browser: {time.perf_counter() - started:.2f} s")
     expect(page.get_by_text("sees rows -10…56 and columns 174…240").first).to_be_visible()
@@ -63,10 +64,10 @@ def test_upload_pick_a_unit_and_see_its_box(page, app_url, tmp_path):
     expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
     # A second click, now that the address holds rf_row and rf_col, moves the unit again (callback beats URL).
     _click_unit(page, chart, 20, 3)
-    expect(plots.get_by_text("features.3, unit (20, 3): 67×67 px on your upload").first).to_be_visible(timeout=60_000)
+    expect(plots.get_by_text("features.3, unit (20, 3): 67×67 px").first).to_be_visible(timeout=60_000)
     wait_until_idle(page)
     _click_unit(page, chart, 2, 25)
-    expect(plots.get_by_text("features.3, unit (2, 25): 67×67 px on your upload").first).to_be_visible(timeout=60_000)
+    expect(plots.get_by_text("features.3, unit (2, 25): 67×67 px").first).to_be_visible(timeout=60_000)
     wait_until_idle(page)
     page.get_by_role("heading", name="2 · One unit's field on your photo").scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
