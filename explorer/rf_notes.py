@@ -47,7 +47,9 @@ def _last(fields: list[rf.LayerRF]) -> rf.LayerRF:
     return [f for f in fields if f.output_size != (1, 1)][-1]
 
 
-def _variant(name: str, change: Callable[[nn.Module], None], size: int) -> rf.LayerRF:
+def variant_field(name: str, change: Callable[[nn.Module], None], size: int) -> rf.LayerRF:
+    """The last layer's field (before any global pooling) of zoo model `name` at `size` px, after `change`
+    (e.g. `resnet_v1`) has altered a fresh meta-device copy of it."""
     model = _meta(name)
     change(model)
     return _last(rf.receptive_fields(model, size))
@@ -82,7 +84,7 @@ def lite_offset(name: str, size: int) -> tuple[str, float, float]:
     shifts = []
     for n in (size, size + 1):
         same = _last(rf.receptive_fields(_meta(name), n))
-        shifts.append(same.start[0] - _variant(name, symmetric_padding, n).start[0])
+        shifts.append(same.start[0] - variant_field(name, symmetric_padding, n).start[0])
     return _last(rf.receptive_fields(_meta(name), size)).name, shifts[0], shifts[1]
 
 
@@ -107,12 +109,12 @@ def notes(name: str, fields: list[rf.LayerRF]) -> list[str]:
                    f"lower and further right than with PyTorch's symmetric padding; at {size + 1} px the shift is "
                    f"{shift_next:g} px: it depends on the input size.")
     if name == "googlenet":
-        paper = _variant(name, paper_googlenet, size)
+        paper = variant_field(name, paper_googlenet, size)
         out.append(f"torchvision's GoogLeNet uses a 3×3 convolution where the paper's Inception module has a 5×5 "
                    f"(the third branch), so its last block, {last.name}, sees {last.size[0]} px; with the paper's "
                    f"5×5 it would see {paper.size[0]} px.")
     if name in RESNET_V1 or name == "resnext50_32x4d":
-        v1 = _variant(name, resnet_v1, size)
+        v1 = variant_field(name, resnet_v1, size)
         published = f" TF-Slim's table gives {RESNET_V1[name]} px for v1." if name in RESNET_V1 else ""
         out.append(f"torchvision's {zoo.info(name).title} is ResNet \"v1.5\": a downsampling block strides in its 3×3 "
                    f"convolution, so {last.name} sees {last.size[0]} px. In ResNet v1 the stride sits in the first 1×1 "

@@ -71,7 +71,7 @@ def test_bad_addresses_and_inputs_get_messages_and_the_rest_works():
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
     assert "layer features.nope, which EfficientNet-Lite0 does not have" in warnings
-    assert "unit row 99" in warnings and "(0–27)" in warnings
+    assert "unit row 99, which features.3's map (28 rows: 0–27) does not have" in warnings
     assert at.slider(key="rf_row").value == 14
 
     at = open_page(PAGE, rf_model="alexnet", rf_size="40")

@@ -82,10 +82,10 @@ def test_published_end_points_where_torchvision_matches_the_paper():
 
 
 def test_paper_variants_explain_googlenet_and_resnet_v1():
-    assert rf_notes._variant("resnet50", rf_notes.resnet_v1, 224).size == (483, 483)
+    assert rf_notes.variant_field("resnet50", rf_notes.resnet_v1, 224).size == (483, 483)
     for name, px in rf_notes.RESNET_V1.items():
-        assert rf_notes._variant(name, rf_notes.resnet_v1, 224).size == (px, px), name
-    assert rf_notes._variant("googlenet", rf_notes.paper_googlenet, 224).size[0] > 379
+        assert rf_notes.variant_field(name, rf_notes.resnet_v1, 224).size == (px, px), name
+    assert rf_notes.variant_field("googlenet", rf_notes.paper_googlenet, 224).size[0] > 379
     notes = " ".join(rf_notes.notes("resnet50", rf.receptive_fields(_meta("resnet50"), 224)))
     assert "427 px" in notes and "483 px" in notes
 

@@ -137,8 +137,9 @@ def _unit_slider(container, key: str, label: str, n: int, layer: str) -> int:
     if n == 1:
         container.caption(f"{label}: 0 (the map has a single {label.split()[-1]})")
         return 0
-    _checked_url(key, {str(i) for i in range(n)}, f"{label.lower()}", f"{layer}'s {n}-wide map (0–{n - 1})",
-                 f"{label.lower()} {n // 2}")
+    what = label.lower()
+    _checked_url(key, {str(i) for i in range(n)}, what, f"{layer}'s map ({n} {what.split()[-1]}s: 0–{n - 1})",
+                 f"{what} {n // 2}")
     if st.session_state.get(key, 0) > n - 1:
         st.session_state[key] = n - 1
     return container.slider(label, 0, n - 1, n // 2, key=key, bind="query-params")
@@ -213,13 +214,12 @@ def unit(net: data.Net, fields: list[rf.LayerRF], image: Image.Image, caption: s
 
 # --- 2b · effective receptive field ------------------------------------------------------------------------
 
-def _gallery_batch(image: Image.Image, caption: str, count: int) -> tuple[list[Image.Image], list[str]]:
-    photos = gallery.sample_images()
-    others = [name for name in photos if f"“{name}”" not in caption][: count - 1]
-    return [image, *(photos[n] for n in others)], [caption, *others]
+def _other_photos(caption: str, count: int) -> list[str]:
+    """Names of the gallery photos that join the student's photo, `count` images in all."""
+    return [name for name in gallery.GALLERY if f"“{name}”" not in caption][: count - 1]
 
 
-def effective(net: data.Net, f: rf.LayerRF, image: Image.Image, image_key: str, caption: str) -> None:
+def effective(net: data.Net, f: rf.LayerRF, image: Image.Image, photo: str, caption: str) -> None:
     st.subheader("Effective receptive field (Luo et al., 2016)")
     st.markdown("How much each input pixel actually moves the centre unit: the mean absolute input gradient, over "
                 "your photo and gallery photos. Luo et al. found it much smaller than the theoretical box (pixels "
@@ -236,16 +236,17 @@ def effective(net: data.Net, f: rf.LayerRF, image: Image.Image, image_key: str, 
     centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
     pretrained = net.key != data.CUSTOM and loaded_model(net.key).pretrained
     runs = ([("trained weights", True)] if pretrained else []) + [("random weights", False)]
-    photos, names = _gallery_batch(image, caption, count)
-    images_key = image_key + "|" + "|".join(names[1:])
+    others = _other_photos(caption, count)
+    images_key = photo + "|" + "|".join(others)
     bar = st.progress(0.0, "Back-propagating from the centre unit…")
     results = []
     for i, (label, trained) in enumerate(runs):
         def report(fraction: float, message: str, i: int = i, label: str = label) -> None:
             bar.progress((i + fraction) / len(runs), f"{label}: {message}")
 
-        results.append(data.effective_field(net, f.name, trained, images_key,
-                                            lambda: rf_inputs.preprocess(net.inputs, photos), report))
+        results.append(data.effective_field(
+            net, f.name, trained, images_key,
+            lambda: rf_inputs.preprocess(net.inputs, [image, *map(gallery.sample_image, others)]), report))
     bar.empty()
     theory = f.size[0]
     columns = st.columns(len(runs))
@@ -258,7 +259,7 @@ def effective(net: data.Net, f: rf.LayerRF, image: Image.Image, image_key: str, 
         dashed = "dashed" if rf.padding_share(box, net.side) == 0 else "dashed, reaching past the image here"
         col.caption(f"{mass}% of the gradient lies in the centred {side}×{side} px square (solid): "
                     f"{side / theory:.0%} of the theoretical {theory} px side ({dashed}), "
-                    f"{(side / theory) ** 2:.0%} of its area. Unit ({h // 2}, {w // 2}), {len(photos)} images.")
+                    f"{(side / theory) ** 2:.0%} of its area. Unit ({h // 2}, {w // 2}), {1 + len(others)} images.")
     if len(sides) == 2 and sides[1]:
         st.markdown(f"Training made the square {sides[0] / sides[1]:.2g}× wider: "
                     f"{(sides[0] / sides[1]) ** 2:.2g}× the area (Luo et al.: the effective field grows with training).")
