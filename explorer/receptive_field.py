@@ -276,7 +276,7 @@ def layer_output(model: nn.Module, layer: str, inputs: torch.Tensor) -> torch.Te
 
 def effective_rf(model: nn.Module, layer: str, inputs: torch.Tensor, *,
                  progress: Callable[[float, str], None] | None = None, cancel: CancelFlag | None = None,
-                 batch_size: int = 4) -> np.ndarray:
+                 batch_size: int = 1) -> np.ndarray:
     """The effective receptive field of the centre unit of `layer` (Luo et al., NeurIPS 2016).
 
     For every input image: the gradient of the layer's output at the centre unit, row H'//2 and
@@ -293,7 +293,8 @@ def effective_rf(model: nn.Module, layer: str, inputs: torch.Tensor, *,
         inputs: preprocessed batch [N, C, H, W] (not modified).
         progress: called after every batch with (fraction done in [0, 1], message).
         cancel: anything with `is_set()` (a `threading.Event`); checked before every batch.
-        batch_size: images per forward/backward pass.
+        batch_size: images per forward/backward pass (1 by default: as fast per image as 4 or 8 with one torch
+            thread on this CPU, bench/receptive_field.py, and progress and cancel come after every image).
 
     Returns:
         float64 [H, W], non-negative, summing to 1 (all zeros when no image reaches the unit).
