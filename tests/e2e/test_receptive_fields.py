@@ -73,7 +73,7 @@ def test_upload_pick_a_unit_and_see_its_box(page, app_url, tmp_path):
     page.wait_for_timeout(1000)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "receptive_fields_unit.png"))
-    page.set_viewport_size({"width": 1400, "height": 4400})
+    page.set_viewport_size({"width": 1400, "height": 3700})
     screenshot(page, "receptive_fields")
 
 
