@@ -106,6 +106,7 @@ class Run:
     status: str = QUEUED
     epochs: list[dict] = field(default_factory=list)  # one "epoch" metrics dict per finished epoch
     batches: list[dict] = field(default_factory=list)  # one "batch" metrics dict per step
+    prepare: dict | None = None  # the latest "prepare" metrics (frozen blocks computed once), or None
     error: str | None = None
     result: TrainedModel | None = None
     evaluation: Evaluation | None = None
@@ -162,6 +163,8 @@ def _work(run: Run, train_set: list, val_set: list) -> None:
         for metrics in trainer.train(run.config, train_set, val_set, run.classes, run.stop_event):
             if metrics["kind"] == "batch":
                 run.batches.append(metrics)
+            elif metrics["kind"] == "prepare":
+                run.prepare = metrics
             elif metrics["kind"] == "epoch":
                 run.epochs.append(metrics)
             else:
