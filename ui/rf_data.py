@@ -23,6 +23,7 @@ from torch import nn
 from explorer import custom_net as cn
 from explorer import receptive_field as rf
 from explorer import rf_inputs, rf_notes, zoo
+from explorer.randomness import seeded
 from ui.models import image_key, model_store, shared
 
 CUSTOM = "your network"  # the model option for the Architectures page's network
@@ -79,8 +80,7 @@ def meta_model(key: str, config: str | None = None) -> nn.Module:
 def custom_model(config: str) -> nn.Module:
     """The custom network with random weights (seed 0: the same for everyone), shared server-wide, never mutated."""
     spec, shape = cn.from_config(config)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
+    with seeded(0):
         return cn.build(spec, shape).eval()
 
 
@@ -100,8 +100,7 @@ def build(net: Net) -> str:
 
 def random_copy(net: Net) -> nn.Module:
     """A fresh, randomly initialised copy of the architecture (seed 0), for Luo et al.'s comparison."""
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
+    with seeded(0):
         if net.key == CUSTOM:
             spec, shape = cn.from_config(net.config)
             return cn.build(spec, shape).eval()

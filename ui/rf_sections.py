@@ -16,7 +16,7 @@ from explorer import receptive_field as rf
 from explorer import rf_inputs, rf_lecture, zoo
 from explorer.figures import receptive_field as figs
 from ui import rf_data as data
-from ui.models import image_key, loaded_model, shared
+from ui.models import image_key, loaded_model, model_picker, shared
 
 _UNIT_KEYS = ("rf_layer", "rf_row", "rf_col", "rf_map")
 _STATIC = {"displayModeBar": False}  # pictures to look at and click, not to zoom: no toolbar over the title
@@ -44,8 +44,11 @@ def network() -> data.Net:
     config = data.custom_config()
     names = zoo.list_models() + ([data.CUSTOM] if config else [])
     c1, c2, c3 = st.columns([2, 1, 3])
-    key = c1.selectbox("Model", names, index=names.index(zoo.DEFAULT_MODEL), key="rf_model", bind="query-params",
-                       on_change=_new_model)
+    with c1:
+        key = model_picker("Model", names, key="rf_model", on_change=_new_model,
+                           format_func=lambda n: n if n == data.CUSTOM else zoo.picker_label(n),
+                           help="Fields depend on the architecture only; the maps and the effective field use "
+                                "the weights (models marked \"untrained here\" have random ones).")
     if st.session_state.get("custom_network") and not config:
         c1.caption("Your network on the Architectures page has a layer with an invalid setting: fix it there to "
                    "see its fields here.")

@@ -8,7 +8,7 @@ from PIL import Image
 from playwright.sync_api import expect
 from skimage import data
 
-from tests.e2e.conftest import SHOTS, screenshot, wait_for_app, wait_until_idle
+from tests.e2e.conftest import SHOTS, projector_screenshots, screenshot, wait_for_app, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -77,8 +77,8 @@ def test_upload_pick_a_unit_and_see_its_box(page, app_url, tmp_path):
     screenshot(page, "receptive_fields")
 
 
-def test_first_screen_at_projector_size(page, app_url):
-    page.set_viewport_size({"width": 1280, "height": 720})
+def test_first_screen_at_projector_size(projector, app_url):
+    page = projector
     started = time.perf_counter()
     page.goto(f"{app_url}/receptive-fields?rf_model=resnet50&rf_layer=layer4&rf_row=0&rf_col=0")
     wait_for_app(page, HEADING)
@@ -86,7 +86,7 @@ def test_first_screen_at_projector_size(page, app_url):
         timeout=90_000)
     print(f"ResNet-50 page settled in the browser after {time.perf_counter() - started:.2f} s")
     expect(page.get_by_text("layer4 would see 483 px").first).to_be_visible()
+    expect(page.locator(".st-key-rf_model input")).to_have_value("resnet50 (untrained here)")
+    expect(page.get_by_text("a 427×427 px box").first).to_be_visible()
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
-    page.wait_for_timeout(1000)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "receptive_fields_1280x720.png"))
+    projector_screenshots(page, "receptive_fields")
