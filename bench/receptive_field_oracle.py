@@ -5,8 +5,9 @@ them. For each layer, an input large enough for the centre unit's box to lie ins
 support of that unit's input gradient (in the oracle's transparent network, tests/rf_oracle.py) must be
 exactly `unit_box` and fill it. Fields wider than --square px (DenseNet-121's last block sees 2071 px)
 are checked one axis at a time on a thin input (H × the smallest width the network takes, then W ×
-the smallest height), always in float64: DenseNet at 2200×2200 would need tens of GB, and the far
-edges of deep depthwise networks underflow float32 even with the scaled seed.
+the smallest height), always in float64 with the seed gradient scaled by 1e200: DenseNet at 2200×2200
+would need tens of GB, and with a single column the far edges of deep depthwise networks underflow
+float32, and even float64 unscaled.
 
 Run: `python bench/receptive_field_oracle.py [model ...] [--square 320] [--every N]`. About an hour on
 an idle 2-core machine for the whole zoo; prints one line per model and every mismatch.
@@ -27,6 +28,11 @@ import torch  # noqa: E402
 from explorer import receptive_field as rf  # noqa: E402
 from explorer import zoo  # noqa: E402
 from tests import rf_oracle as oracle  # noqa: E402
+
+
+#: Seed gradient on thin inputs: one column leaves few paths, and the far edges of EfficientNet-B0's deepest
+#: fields carry ~1e-265 in float64 before squeeze-and-excitation scales them under the smallest double.
+THIN_SEED = 1e200
 
 
 def fields_at(model, cache: dict, size: tuple[int, int]) -> dict[str, rf.LayerRF]:
@@ -67,7 +73,7 @@ def check_thin(model, cut, cache, layer: str, start: rf.LayerRF, floor: int, cha
             box = rf.unit_box(field, *unit)
             lo, hi = box[axis], box[axis + 2]
             if lo >= 0 and hi < long:
-                got = oracle.bounding_box(oracle.support(cut, layer, shape, unit, channels))
+                got = oracle.bounding_box(oracle.support(cut, layer, shape, unit, channels, scale=THIN_SEED))
                 if (got[axis], got[axis + 2]) != (lo, hi):
                     problems.append(f"{layer} axis {axis}: box {lo}…{hi}, gradient {got[axis]}…{got[axis + 2]}")
                 break

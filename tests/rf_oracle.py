@@ -36,15 +36,17 @@ class _Unreached(nn.Module):
         raise AssertionError("the oracle's forward pass should have stopped before the classifier")
 
 
-class _DetachedPool(nn.Module):
-    """A global pooling whose output carries no gradient: the squeeze-and-excitation path cut off."""
+class _ConstantPool(nn.Module):
+    """A global pooling that outputs ones: the squeeze-and-excitation path cut off (no gradient through it), and
+    its scale fixed at 1. (Detaching it is not enough: with identity activations each SE block multiplies the
+    map by its own mean, so the values collapse doubly exponentially and far-edge gradients underflow.)"""
 
     def __init__(self, pool: nn.Module) -> None:
         super().__init__()
         self.pool = pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(x).detach()
+        return torch.ones_like(self.pool(x))
 
 
 def has_depthwise(model: nn.Module) -> bool:
@@ -56,8 +58,8 @@ def transparent(model: nn.Module, cut_global: bool = False, dtype: torch.dtype |
     activations and average pooling, in float64 (float32 when it has depthwise convolutions, unless
     `dtype` says otherwise).
 
-    cut_global: detach the output of every adaptive average pooling below the top level (the
-    squeeze-and-excitation paths), leaving the convolutional path only.
+    cut_global: replace every adaptive average pooling below the top level (the squeeze-and-excitation
+    paths) by constant ones, leaving the convolutional path only.
     """
     model = copy.deepcopy(model).eval()
     for name, module in list(model.named_modules()):
@@ -73,7 +75,7 @@ def transparent(model: nn.Module, cut_global: bool = False, dtype: torch.dtype |
         elif isinstance(module, nn.AdaptiveMaxPool2d):
             setattr(owner, child, nn.AdaptiveAvgPool2d(module.output_size))
         elif cut_global and parent and isinstance(module, nn.AdaptiveAvgPool2d):
-            setattr(owner, child, _DetachedPool(module))
+            setattr(owner, child, _ConstantPool(module))
         elif isinstance(module, nn.Linear):  # VGG's classifier would be 1 GB in float64
             setattr(owner, child, _Unreached())
     dtype = dtype or (torch.float32 if has_depthwise(model) else torch.float64)
@@ -119,15 +121,16 @@ class _Stop(Exception):
 
 
 def support(model: nn.Module, layer: str, side: int | tuple[int, int], unit: tuple[int, int],
-            channels: int = 3) -> torch.Tensor:
+            channels: int = 3, scale: float | None = None) -> torch.Tensor:
     """bool [H, W]: input pixels with a non-zero gradient for unit (row, col) of `layer` (all channels), for an
     input of `side` (square) or (H, W) pixels.
 
-    `model` must come from `transparent`. The forward pass stops at `layer`.
+    `model` must come from `transparent`. The forward pass stops at `layer`. `scale` multiplies the seed
+    gradient (default 1 in float64, 1e20 in float32): far edges of deep fields carry tiny gradients.
     """
     rows, cols = (side, side) if isinstance(side, int) else side
     dtype = next(model.parameters()).dtype
-    scale = 1.0 if dtype == torch.float64 else 1e20
+    scale = scale or (1.0 if dtype == torch.float64 else 1e20)
     x = torch.ones(1, channels, rows, cols, dtype=dtype, requires_grad=True)
     captured: list[torch.Tensor] = []
 
