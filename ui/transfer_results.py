@@ -22,7 +22,7 @@ def _table(runs: list[jobs.Run]) -> pd.DataFrame:
         last = r.epochs[-1] if r.epochs else {}
         c = r.config
         rows.append({
-            "run": f"#{r.id}", "data": r.data_name, "backbone": c.backbone_label, "strategy": trainer.STRATEGY_TITLES[c.strategy],
+            "run": f"#{r.number}", "data": r.data_name, "backbone": c.backbone_label, "strategy": trainer.STRATEGY_TITLES[c.strategy],
             "augmentation": c.augment.describe(), "epochs": len(r.epochs), "status": r.status,
             "val acc": last.get("val_acc"), "best val acc": max((e["val_acc"] for e in r.epochs), default=None),
             "train images/s": r.summary.get("images_per_s"), "seconds": r.summary.get("elapsed"),
@@ -84,7 +84,9 @@ def _run_detail(run: jobs.Run) -> None:
         st.markdown(f"**Misclassified validation images:** {len(wrong)} of {len(ev.y_true)} "
                     f"(accuracy {ev.accuracy:.1%}).")
         shown = wrong[:16]
-        if shown:
+        if shown and not run.val_set:
+            st.caption("The validation images stay with the session that started this run.")
+        elif shown:
             st.image([run.val_set[i][0] for i in shown], width=96,
                      caption=[f"{classes[ev.y_true[i]]} → {classes[ev.y_pred[i]]} ({ev.probs[i, ev.y_pred[i]]:.0%})"
                               for i in shown])
