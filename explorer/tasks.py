@@ -114,11 +114,13 @@ class Task:
         """Ask the task to end: within a batch if it runs; at once if it still waits in the queue."""
         if not self.active or self.engine is None:
             return
-        if self.status == QUEUED:  # leave the queue now, not once a slot frees
-            self._end(STOPPED, None)
-            return
+        client = self.engine.client
         try:
-            Event(cancel_name(self.id), self.engine.client).set()
+            record = get_var(client, record_name(self.id)) if self.status == QUEUED else None
+            if record is not None and record["status"] == QUEUED:  # leave the queue now, not once a slot frees
+                self._end(STOPPED, None)
+                return
+            Event(cancel_name(self.id), client).set()  # it runs: it ends within a batch, with its result so far
         except OSError:  # the cluster is gone: the poller reports it
             log.warning("could not stop task %s", self.id, exc_info=True)
 
