@@ -167,8 +167,10 @@ class Cancel:
         return self.seen
 
 
-def execute(task_id: str, fn: Callable, args: tuple, kwargs: dict, resource: str | None) -> dict:
-    """Run `fn` on a worker with progress and cancel; return {"status", "error", "value"}."""
+def execute(task_id: str, fn: Callable, resource: str | None, bundle: tuple[tuple, dict]) -> dict:
+    """Run `fn(*args, progress=..., cancel=..., **kwargs)` on a worker, `bundle` being (args, kwargs);
+    return {"status", "error", "value"}."""
+    args, kwargs = bundle
     client = get_client()
     record = get_var(client, record_name(task_id), timeout=30)
     if record is None:  # swept: nobody is waiting for this task any more

@@ -24,9 +24,12 @@ engine that refreshes its active tasks and, every `SWEEP_S`, deletes tasks that 
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import operator
 import os
+import pickle
 import re
 import threading
 import time
@@ -36,6 +39,7 @@ from typing import Any, Callable
 
 from dask.sizeof import sizeof
 from distributed import Event, Variable
+from distributed.protocol.pickle import dumps
 from distributed.scheduler import KilledWorker
 
 from explorer import cluster
@@ -246,14 +250,17 @@ def launch(task: Task, fn: Callable, args: tuple = (), kwargs: dict | None = Non
         raise ClusterError("The Dask scheduler is not answering right now: try again in a few seconds.")
     client = engine.client
     task.resource = next(iter(resources)) if resources else None
-    args, kwargs = _send(engine, args, dict(kwargs or {}))
+    bundle = (tuple(args), dict(kwargs or {}))
+    size = sizeof(bundle)
+    if engine.kind == "remote" and size > MAX_SEND_BYTES:
+        raise ClusterError(f"This job's data ({_mb(size)}) are more than the {_mb(MAX_SEND_BYTES)} one job may "
+                           "send to the Dask cluster: use fewer or smaller images.")
     record = {"kind": task.kind, "resource": task.resource, "status": QUEUED, "info": plain(task.info),
               "queued_at": task.queued_at, "chunks": 0, "fraction": 0.0, "message": ""}
     try:
         Variable(record_name(task.id), client).set(record)
         registry_update(client, task.id, k=task.kind, s=QUEUED, q=task.queued_at, x=None)
-        future = client.submit(execute, task.id, fn, args, kwargs, task.resource, key=f"{task.kind}-{task.id}",
-                               resources=resources, pure=False)
+        future = _submit(client, task, fn, bundle, size, resources)
         client.publish_dataset(future, name=record_name(task.id))
     except OSError as exc:
         raise ClusterError(f"The job could not be handed to the Dask scheduler ({exc.__class__.__name__}): "
@@ -263,22 +270,29 @@ def launch(task: Task, fn: Callable, args: tuple = (), kwargs: dict | None = Non
     return task
 
 
-def _send(engine: cluster.Engine, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-    """Refuse arguments too large for a remote cluster; scatter the large ones (embedded: nothing is copied)."""
-    sizes = [sizeof(a) for a in args] + [sizeof(v) for v in kwargs.values()]
-    limit = MAX_SEND_BYTES
-    if engine.kind == "remote" and sum(sizes) > limit:
-        raise ClusterError(f"This job's data ({_mb(sum(sizes))}) are more than the {_mb(limit)} one job may send "
-                           "to the Dask cluster: use fewer or smaller images.")
+def _submit(client, task: Task, fn: Callable, bundle: tuple[tuple, dict], size: int,
+            resources: dict[str, float] | None):
+    """Submit `execute(task.id, fn, task.resource, bundle)` so that the scheduler never unpickles our objects.
+
+    Dask's scheduler unpickles every task it receives. Handed a pickled call and two functions
+    of the standard library (`pickle.loads`, then `operator.call` on its result), it needs neither
+    torch nor this project: a bare `dask scheduler` serves. Arguments over SCATTER_BYTES go to a
+    worker once, beside the task (in the embedded cluster, nothing is copied).
+    """
+    call = functools.partial(execute, task.id, fn, task.resource)
+    data = ()
     try:
-        scatter = lambda value: engine.client.scatter([value], hash=False)[0]  # noqa: E731 - one object, not its items
-        args = tuple(scatter(a) if n > SCATTER_BYTES else a for a, n in zip(args, sizes))
-        kwargs = {k: scatter(v) if sizeof(v) > SCATTER_BYTES else v for k, v in kwargs.items()}
-    except Exception as exc:  # noqa: BLE001 - unpicklable data, a lost connection, no memory: one sentence
+        if size > SCATTER_BYTES:
+            data = (client.scatter([bundle], hash=False)[0],)  # one object, not its items
+        else:
+            call = functools.partial(call, bundle)
+        blob = dumps(call)
+    except (pickle.PicklingError, TypeError, AttributeError, MemoryError) as exc:  # unpicklable, or no memory
         log.warning("sending a job's data failed", exc_info=True)
         raise ClusterError(f"This job's data could not be sent to the Dask cluster ({exc.__class__.__name__}): "
                            "try again with fewer or smaller images.") from exc
-    return args, kwargs
+    spec = client.submit(pickle.loads, blob, key=f"{task.kind}-call-{task.id}", pure=False)
+    return client.submit(operator.call, spec, *data, key=f"{task.kind}-{task.id}", resources=resources, pure=False)
 
 
 def _mb(n: float) -> str:

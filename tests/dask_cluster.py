@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,15 +71,17 @@ class LocalDask:
 def local_dask(workers: int = 2, train: int = 1, nthreads: int = 2) -> Iterator[LocalDask]:
     """`dask scheduler` plus `workers` x `dask worker --resources train=<train>` on localhost.
 
-    The workers run from the repository (PYTHONPATH) so they import `explorer`, offline like the tests.
+    As the README says: the scheduler runs without the project (outside the repository, no
+    PYTHONPATH), the workers from the repository, preloading `explorer.jobs`, offline like the tests.
     """
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT), CNN_EXPLORER_OFFLINE="1")
+    bare = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     log_dir = ROOT / ".pytest_cache"
     log_dir.mkdir(exist_ok=True)
     log = open(log_dir / f"dask-{port}.log", "w")
     sched = subprocess.Popen(_dask("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"),
-                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                             cwd=tempfile.gettempdir(), env=bare, stdout=log, stderr=subprocess.STDOUT)
     cluster = LocalDask(f"tcp://127.0.0.1:{port}", sched)
     try:
         for i in range(workers):

@@ -7,8 +7,10 @@ scheduler fails the run with one sentence. The cluster (`dask_cluster`, tests/co
 shared with the browser tests of tests/e2e/test_distributed.py: its workers take a while to start.
 """
 
+import sys
 import time
 
+import cloudpickle
 import dask
 import pytest
 from distributed import LocalCluster
@@ -31,6 +33,16 @@ def digits():
     data = datasets.digits(30, size=32)
     train, val = datasets.split(data, 0.25, seed=0)
     return data, train, val
+
+
+def imported(name: str) -> bool:
+    """Run on the scheduler: has it imported module `name`? (Sent by value: the scheduler cannot import tests.)"""
+    import sys  # noqa: PLC0415 - runs on the scheduler
+
+    return name in sys.modules
+
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def _until(condition, timeout=90.0):
@@ -62,6 +74,8 @@ def test_runs_train_on_the_worker_processes_with_live_progress_a_queue_and_a_can
     assert done.wait(120) and done.status == jobs.DONE, done.error
     assert [e["epoch"] for e in done.epochs] == [1, 2] and done.evaluation.confusion.sum() == len(val)
     assert done.worker in engine.workers()
+    # The scheduler only passed bytes along: it imported neither torch nor this project.
+    assert not any(engine.client.run_on_scheduler(imported, m) for m in ("torch", "explorer", "PIL"))
 
 
 def test_another_replica_picks_a_run_up_by_id(dask_cluster, engine, digits):

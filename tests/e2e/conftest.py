@@ -38,10 +38,11 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app():
-    """Start `streamlit run streamlit_app.py` on a free port; yield its base URL; stop it afterwards."""
+def serve_app(env: dict[str, str] | None = None):
+    """Start `streamlit run streamlit_app.py` on a free port (with `env` added to its environment);
+    yield its base URL; stop it afterwards."""
     port = _free_port()
-    env = dict(os.environ, CNN_EXPLORER_OFFLINE="1")
+    env = dict(os.environ, CNN_EXPLORER_OFFLINE="1", **(env or {}))
     log_dir = ROOT / ".pytest_cache"
     log_dir.mkdir(exist_ok=True)
     with open(log_dir / f"e2e-server-{port}.log", "w") as log:
