@@ -178,6 +178,7 @@ def execute(task_id: str, fn: Callable, resource: str | None, bundle: tuple[tupl
     progress, cancel = Progress(client, task_id, record), Cancel(client, task_id)
     status, error, value = DONE, None, None
     if record["status"] != QUEUED:  # a second attempt: the worker of the first one died mid-task
+        log.warning("task %s was %s on %s: not starting it again", task_id, record["status"], record.get("worker"))
         status, error = FAILED, WORKER_DIED
     elif cancel.is_set():
         status = STOPPED

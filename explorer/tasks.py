@@ -384,6 +384,8 @@ class _Poller:
             workers = self.engine.workers()
             for task in running:
                 if task.worker not in workers:
+                    log.warning("task %s: its worker %s left the cluster (workers now: %s)", task.id, task.worker,
+                                sorted(workers))
                     task.fail(WORKER_DIED)
         if self.engine.healthy and time.monotonic() - self.swept > SWEEP_S:
             self.swept = time.monotonic()

@@ -243,7 +243,7 @@ def _draw(run: jobs.Run) -> None:
     if run.fast_path and run.status in (jobs.RUNNING, jobs.DONE):
         st.caption("Fast path: features cached — each epoch takes milliseconds.")
     if run.worker and run.engine is not None and run.engine.kind == "remote":
-        st.caption(f"Trained {run.engine.describe()}, on worker {run.worker}.")
+        st.caption(f"Runs {run.engine.describe()}, on worker {run.worker}.")
     if run.batches or run.epochs:
         st.plotly_chart(figs.training_curves(list(run.epochs), list(run.batches), total_epochs=c.epochs),
                         key=f"tl_curves_{run.id}")

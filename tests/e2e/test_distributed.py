@@ -45,7 +45,7 @@ def test_two_servers_each_train_on_the_shared_cluster_and_a_link_moves_a_run_acr
         wait_for_app(tab, "Transfer learning")
         tab.get_by_role("button", name="Start training").click()
         tabs.append(tab)
-    where = re.compile(rf"Trained on the Dask cluster at {re.escape(dask_cluster.address)}, on worker tcp://127\.0\.0\.1:\d+")
+    where = re.compile(rf"Runs on the Dask cluster at {re.escape(dask_cluster.address)}, on worker tcp://127\.0\.0\.1:\d+")
     for tab in tabs:
         expect(tab.get_by_text("Finished after 2 epochs")).to_be_visible(timeout=180_000)
         expect(tab.get_by_text(where)).to_be_visible()
@@ -63,6 +63,8 @@ def test_two_servers_each_train_on_the_shared_cluster_and_a_link_moves_a_run_acr
     expect(moved.get_by_text("The validation images stay with the session that started this run.")).to_be_visible()
     expect(moved.locator('[data-testid="stException"]')).to_have_count(0)
     assert _run_id(moved) == ids[0]
+    moved.set_viewport_size({"width": 1400, "height": 2600})  # the app scrolls inside itself: show the run
+    moved.get_by_text("2. Model and training").scroll_into_view_if_needed()
     screenshot(moved, "transfer-run-from-another-server")
 
 
