@@ -7,13 +7,14 @@ that scheduler cannot be reached within `CONNECT_TIMEOUT_S`, the app falls back 
 cluster and `note()` says why, for the page to show.
 
 The embedded cluster runs its worker as threads of the web process, not as worker processes.
-Measured by `bench/jobs.py` on the 2-core machine: it starts in ~0.05 s and adds ~20 MB, and a
-first job starts at once, because the web process has already imported torch and holds the
-job's data (nothing is copied). A local worker process needs ~1 s to start, then imports torch
-and the explorer for its first job (~10 s), adds ~1 GB, and every job's images are pickled across.
-A crash-isolated worker buys nothing here: a classroom server that loses its web process has
-lost its students anyway. Threads share the GIL with the pages, but torch releases it in every
-operation, as the hand-written thread scheduler this replaces did.
+Measured by `bench/jobs.py` on the 2-core machine (busy: load average ~10), with the app's heavy
+modules imported: the threads start in 0.1 s, add ~80 MB, and a first one-epoch job takes as long
+as later ones (~3 s), because the web process has already imported torch and holds the job's
+data (nothing is copied). A local worker process starts in ~5 s, adds ~860 MB, and makes the first
+job wait ~40 s while it imports torch and the explorer; every job's images are pickled across. A
+crash-isolated worker buys nothing here: a server that loses its web process has lost its students
+anyway. The threads share the GIL with the pages, but torch releases it in every operation, as it
+did under the hand-written thread scheduler this replaces.
 
 Resources: training tasks ask for one unit of the worker resource `train`; a worker offers as
 many units as its machine should train at once. The embedded worker offers one per CPU core

@@ -75,7 +75,8 @@ def local_dask(workers: int = 2, train: int = 1, nthreads: int = 2) -> Iterator[
     PYTHONPATH), the workers from the repository, preloading `explorer.jobs`, offline like the tests.
     """
     port = _free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), CNN_EXPLORER_OFFLINE="1")
+    # Several worker processes share this machine's cores: one torch thread per task (README).
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CNN_EXPLORER_OFFLINE="1", CNN_EXPLORER_TASK_THREADS="1")
     bare = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     log_dir = ROOT / ".pytest_cache"
     log_dir.mkdir(exist_ok=True)
