@@ -15,7 +15,7 @@ $(STAMP): requirements.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	CNN_EXPLORER_OFFLINE=$${CNN_EXPLORER_OFFLINE:-1} $(PY) -m streamlit run streamlit_app.py --server.port $(PORT)
+	CNN_EXPLORER_OFFLINE=$${CNN_EXPLORER_OFFLINE:-1} $(PY) -m ui.server --server.port $(PORT)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -1,23 +1,25 @@
-"""CNN Explorer: the router. Page config, torch threads, the job engine, navigation over ui.catalog, shared sidebar."""
+"""CNN Explorer: the router. Page config, navigation over ui.catalog, shared sidebar.
 
-import os
+`make run` starts it through `ui.server`, which has already warmed the process; under a plain
+`streamlit run` the first session does the imports (once, under a lock: `ui.warm.imports`).
+"""
 
 import streamlit as st
-import torch
 
-from explorer import cluster
-from ui.catalog import HOME, PAGES
+from ui import warm
 
-# One intra-op thread per computation (new script threads inherit it): with a class on one
-# server, one busy job per core beats two threads fighting over each core (DESIGN.md section 6).
-# CNN_EXPLORER_THREADS=2 suits a single user on a quiet 2-core machine.
-torch.set_num_threads(int(os.environ.get("CNN_EXPLORER_THREADS", "1")))
+warm.imports()
+warm.set_threads()
 
-# The Dask cluster for training runs (embedded, or CNN_EXPLORER_DASK_SCHEDULER) starts in the
-# background on the first visit: no page waits for it. Later calls do nothing.
+# The Dask cluster for training runs (embedded, or CNN_EXPLORER_DASK_SCHEDULER). `ui.server` has
+# started it already; under a plain `streamlit run` it starts here, in the background (idempotent).
+from explorer import cluster  # noqa: E402
+
 cluster.start()
 
-st.set_page_config(page_title="CNN Explorer", page_icon=":material/grid_on:", layout="wide")
+from ui.catalog import HOME, PAGES  # noqa: E402
+
+st.set_page_config(page_title="CNN Explorer", page_icon="assets/favicon.png", layout="wide")
 
 pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p is HOME)
          for p in [HOME, *PAGES]]

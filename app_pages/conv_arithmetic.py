@@ -6,6 +6,14 @@ from explorer import conv_lab as L
 from explorer.figures import conv_arithmetic as figs
 from ui import conv_widgets as w
 
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def view(s: L.Settings) -> tuple[L.Lab, figs.RawFigure, figs.RawFigure]:
+    """Everything the page draws for one setting, computed once for the whole class (one link, one setting)."""
+    lab = L.compute(s)
+    return lab, figs.sliding_window_figure(lab), figs.multichannel_figure(lab)
+
+
 st.title("Convolution arithmetic")
 st.markdown("Watch the window slide: every output cell is a sum of products of the cells under the window and "
             "the kernel's weights (the small red numbers), plus a bias. Change any setting in the sidebar; "
@@ -14,7 +22,7 @@ w.presets()
 s = w.settings_sidebar()
 
 try:
-    lab = L.compute(s)
+    lab, fig, multi = view(s)
 except ValueError as err:
     st.error(str(err), icon=":material/block:")
     st.stop()
@@ -32,14 +40,16 @@ if s.op == L.TCONV:
                f"the result is cropped by P − D·(K−1) = {-lab.offset} cell(s) on each side")
             + ", and the window carries the kernel flipped 180°.",
             icon=":material/swap_vert:")
-fig = figs.sliding_window_figure(lab)
 st.plotly_chart(fig, key="ca_anim", theme=None, config={"displayModeBar": False})
 shown = len(fig.raw_frames)
 st.caption("Blue: input · grey: padding (zeros" + (", −∞ for max pooling" if s.op == L.MAX else "") + ")"
            + (" · yellow: zeros inserted between input cells by the stride" if s.op == L.TCONV else "")
            + (" · orange: cells no window ever covers" if lab.uncovered_rows or lab.uncovered_cols else "")
-           + ("" if lab.pooling else " · red subscripts: the kernel weights under the window") + ". "
-           "Play, pause and step run in your browser; drag the slider to jump to any output cell."
+           + ("" if lab.pooling or not figs.numbers_shown(lab) else " · red subscripts: the kernel weights under "
+              "the window") + ". "
+           + ("" if figs.numbers_shown(lab) else "At this size the cells are too small for their numbers: hover a "
+              "cell to read its value, and the written-out sum below the grids shows every term. ")
+           + "Play, pause and step run in your browser; drag the slider to jump through the output cells."
            + (f" This setting has {len(lab.steps):,} output cells: the animation covers the first {shown:,}, "
               "the output maps below show them all." if shown < len(lab.steps) else ""))
 
@@ -79,7 +89,7 @@ st.subheader("Multi-channel view")
 st.markdown("Each input channel has its own kernel slice; the per-channel results (partial sums) are added, "
             "plus the filter's bias, to give one output map. Each filter gives one output map."
             if not lab.pooling else "Pooling works on each channel separately: one output channel per input channel.")
-st.plotly_chart(figs.multichannel_figure(lab), key="ca_multi", theme=None, config={"displayModeBar": False})
+st.plotly_chart(multi, key="ca_multi", theme=None, config={"displayModeBar": False})
 
 if s.x_mode == "typed" or s.w_mode == "typed":
     st.subheader("Typed values")

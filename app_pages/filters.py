@@ -1,27 +1,13 @@
 """Filters and feature maps: classic kernels, learned filters, what each layer of a real network sees, top-5."""
 
-import hashlib
-
 import streamlit as st
 
 from explorer import features, kernels, zoo
 from explorer.figures import features as ffig
 from explorer.figures import kernels as kfig
+from explorer.figures.images import encode
 from ui.image_picker import image_picker
-from ui.models import loaded_model, model_lock
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def layer_table(name: str) -> list[features.LayerInfo]:
-    return features.layer_table(loaded_model(name))
-
-
-@st.cache_data(max_entries=16, ttl=3600, show_spinner="Running the network…")  # VGG conv1 maps are 13 MB
-def analyse(name: str, image_key: str, layer: str, _image) -> features.FeatureResult:
-    loaded = loaded_model(name)
-    with model_lock(name):  # the hook is attached to the model every session shares
-        return features.analyse(loaded, _image, layer)
-
+from ui.models import analysis, image_key, layer_table, loaded_model, model_store, shared
 
 st.title("Filters and feature maps")
 st.markdown("A convolution slides a small filter over the image. Below: the lecture's hand-made kernels, "
@@ -31,6 +17,7 @@ names = zoo.list_models()
 name = st.selectbox("Model", names, index=names.index(zoo.DEFAULT_MODEL), key="fm_model", bind="query-params")
 image, caption = image_picker()
 loaded = loaded_model(name)
+build = model_store().stamp(name)  # names this build of the model in the shared figure caches below
 (st.success if loaded.pretrained else st.warning)(loaded.weights_note)
 if not loaded.pretrained:
     st.warning(f"{loaded.info.title} has no pretrained weights on this machine, so its filters and feature maps "
@@ -58,26 +45,37 @@ if kernel_name == "Custom":
         kernel = kernels.parse_kernel(text)
     except ValueError as exc:
         st.error(str(exc))
-if kernel is not None:
+photo = image_key(image)
+
+
+def kernel_steps(kernel) -> tuple[dict[str, str], list[tuple[bytes, str]]]:
+    """The step sizes, and each step as PNG bytes with how its values map to colours."""
     steps = kernels.lecture_steps(kernels.resize_for_kernels(image, side), kernel, mode, padding, pooling)
+    shown = [kfig.step_pixels(a) for a in (steps.image, steps.convolved, steps.rectified, steps.pooled)]
+    return steps.sizes(), [(encode(pixels), how) for pixels, how in shown]
+
+
+if kernel is not None:
+    sizes, pictures = shared(("kernel steps", photo, kernel.tobytes(), kernel.shape, side, mode, padding, pooling),
+                             lambda: kernel_steps(kernel))
     k_col, s_col = st.columns([1, 3])
-    k_col.plotly_chart(kfig.kernel_figure(kernel, f"{kernel.shape[0]}×{kernel.shape[1]} kernel"),
+    k_col.plotly_chart(shared(("kernel figure", kernel.tobytes(), kernel.shape),
+                              lambda: kfig.kernel_figure(kernel, f"{kernel.shape[0]}×{kernel.shape[1]} kernel")),
                        key="fk_kernel_fig")
     k_col.caption(f"{kernel_name}. Each output pixel is the sum of the kernel times the pixels under it "
                   f"(torch conv2d {'on the gray image' if mode == 'grayscale' else 'on R, G and B separately'}).")
-    arrays = [steps.image, steps.convolved, steps.rectified, steps.pooled]
     titles = ["input", "convolved feature map", "ReLU: rectified feature map", f"2×2 {pooling} pooling, stride 2"]
     cols = s_col.columns(2) + s_col.columns(2)
-    for col, title, size, array in zip(cols, titles, steps.sizes().values(), arrays):
-        pixels, how = kfig.step_pixels(array)
-        col.image(pixels, caption=f"{title} · {size} · {how}")
+    for col, title, size, (png, how) in zip(cols, titles, sizes.values(), pictures):
+        col.image(png, caption=f"{title} · {size} · {how}")
     st.caption("'valid' shrinks each side by K − 1; zero padding keeps the size; 2×2 pooling with stride 2 halves "
                "each side and keeps a quarter of the values.")
 
 st.header("2 · Learned filters")
 first = features.first_layer_filters(loaded)
 convs = features.conv_layers(loaded)
-st.plotly_chart(ffig.filter_grid(first, features.first_conv(loaded)), key="ff_first")
+st.plotly_chart(shared(("first filters", build),
+                       lambda: ffig.filter_grid(first, features.first_conv(loaded))), key="ff_first")
 st.caption("First-layer filters look at the image directly: most become edge, colour-blob and texture detectors.")
 if name in features.LECTURE_NOTES:
     st.info(features.LECTURE_NOTES[name])
@@ -86,14 +84,17 @@ deep = left.selectbox("Deeper conv layer", convs, index=convs.index(features.def
                       key="ff_layer", bind="query-params")
 weight = features.conv_weight(loaded, deep)
 if features.is_depthwise(loaded, deep):
-    st.plotly_chart(ffig.depthwise_filters(weight, deep), key="ff_slices")
+    st.plotly_chart(shared(("depthwise filters", build, deep), lambda: ffig.depthwise_filters(weight, deep)),
+                    key="ff_slices")
     st.caption(f"{deep} is a depthwise convolution: each {weight.shape[2]}×{weight.shape[3]} filter reads one "
                "channel only, and the 1×1 convolution after it mixes the channels. Pick a 1×1 layer to see the mixing "
                "weights, one number per input channel.")
 else:
     index = right.number_input(f"Filter (0–{len(weight) - 1})", 0, len(weight) - 1, 0, key="ff_filter",
                                bind="query-params")
-    st.plotly_chart(ffig.filter_slices(weight[min(index, len(weight) - 1)], deep, index), key="ff_slices")
+    index = min(index, len(weight) - 1)
+    st.plotly_chart(shared(("filter slices", build, deep, index), lambda: ffig.filter_slices(weight[index], deep, index)),
+                    key="ff_slices")
     st.caption(f"A filter of {deep} has one {weight.shape[2]}×{weight.shape[3]} slice per input channel it reads "
                f"({weight.shape[1]} here); its output is the sum of the responses of all its slices.")
 
@@ -108,15 +109,15 @@ layer = table[labels.index(label)]
 top_n = c2.slider("Most active channels", 1, 64, 32, key="fm_top", help="Capped at the layer's channel count.",
                   bind="query-params")
 overlay = c3.toggle("Overlay", True, key="fm_overlay", bind="query-params")
-image_key = hashlib.sha1(image.tobytes()).hexdigest() + f"{image.size}"
 try:
-    result = analyse(name, image_key, layer.name, image)
+    result = analysis(name, photo, layer.name, image)
 except ValueError as exc:
     st.error(str(exc))
     st.stop()
 ranked = features.top_channels(result.maps, result.maps.shape[0])
 seen = result.seen if overlay else None
-st.plotly_chart(ffig.feature_grid(result.maps, ranked[:top_n], layer.name, seen), key="fm_grid")
+st.plotly_chart(shared(("feature grid", build, photo, layer.name, top_n, overlay),
+                       lambda: ffig.feature_grid(result.maps, ranked[:top_n], layer.name, seen)), key="fm_grid")
 with st.expander("The hierarchy: resolution shrinks, channels grow (edges → parts → objects)", expanded=True):
     for stage in features.stage_summary(table, loaded.input_size):
         mark = "**" if layer.name in stage.names or any(layer.name.startswith(n + ".") for n in stage.names) else ""
@@ -124,7 +125,9 @@ with st.expander("The hierarchy: resolution shrinks, channels grow (edges → pa
 choice = st.selectbox("Channel to see large", ["most active", *map(str, range(len(ranked)))], key="fm_channel",
                       bind="query-params")
 channel = ranked[0] if choice == "most active" else int(choice)
-st.plotly_chart(ffig.channel_figure(result.maps[channel], layer.name, channel, seen), key="fm_channel_fig")
+st.plotly_chart(shared(("channel", build, photo, layer.name, channel, overlay),
+                       lambda: ffig.channel_figure(result.maps[channel], layer.name, channel, seen)),
+                key="fm_channel_fig")
 
 st.header("4 · Predictions")
 st.plotly_chart(ffig.top5_figure(result.top, f"{loaded.info.title}: top-5 on {caption}"), key="fm_top5")

@@ -1,12 +1,12 @@
 """Model zoo: every architecture in the registry, its metadata, and its top-5 on the student's image."""
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import zoo
+from explorer.figures.features import top5_figure
 from ui.image_picker import image_picker
-from ui.models import loaded_model
+from ui.models import image_key, loaded_model, predictions
 
 st.title("Model zoo")
 st.markdown(
@@ -22,12 +22,8 @@ image, caption = image_picker()
 loaded = loaded_model(name)
 (st.success if loaded.pretrained else st.warning)(loaded.weights_note)
 
-top = zoo.predict(loaded, image, k=5)
-fig = go.Figure(go.Bar(x=[p for _, p in top][::-1], y=[label for label, _ in top][::-1], orientation="h",
-                       text=[f"{p:.1%}" for _, p in top][::-1], textposition="outside", cliponaxis=False))
-fig.update_layout(title=f"{loaded.info.title}: top-5 on {caption}", xaxis_title="probability",
-                  xaxis_range=[0, 1], height=300, margin=dict(l=10, r=10, t=40, b=10))
-st.plotly_chart(fig, key="top5")
+top = predictions(name, image_key(image), image)
+st.plotly_chart(top5_figure(top, f"{loaded.info.title}: top-5 on {caption}"), key="top5")
 if not loaded.pretrained:
     st.caption("These are the guesses of random weights: expect near-uniform, meaningless probabilities.")
 
@@ -37,10 +33,10 @@ rows = [{
     "GMACs": e.gmacs, "ImageNet top-1 (%)": e.top1, "what it introduced": e.summary,
 } for e in map(zoo.info, names)]
 st.subheader("All architectures")
-st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
+st.dataframe(pd.DataFrame(rows), hide_index=True, placeholder="—", height=35 * (len(rows) + 1) + 3, column_config={
     "parameters (M)": st.column_config.NumberColumn(format="%.2f"),
     "GMACs": st.column_config.NumberColumn(help="Multiply-adds (MACs) per image at the input size; FLOPs = 2 × MACs. "
                                            "torchvision's metadata calls this 'GFLOPS'."),
 })
-st.caption("Empty cells: the figure is not in torchvision's metadata (LeNet-5 and EfficientNet-Lite are not "
+st.caption("— : the figure is not in torchvision's metadata (LeNet-5 and EfficientNet-Lite are not "
            "torchvision models).")

@@ -1,7 +1,8 @@
 """Where heavy jobs run: one Dask client per server process, an embedded cluster by default.
 
-`make run` needs no extra server: the first call to `start()` (the router makes it, in the
-background, so no page waits) builds an embedded Dask cluster inside the web process. With
+`make run` needs no extra server: `start()` (the launcher `ui.server` calls it once the process is
+warm; the router calls it too, for a plain `streamlit run`) builds an embedded Dask cluster inside
+the web process, in a background thread, so no page waits for it. With
 `CNN_EXPLORER_DASK_SCHEDULER=tcp://host:8786` the same jobs go to an existing Dask cluster; when
 that scheduler cannot be reached within `CONNECT_TIMEOUT_S`, the app falls back to the embedded
 cluster and `note()` says why, for the page to show.

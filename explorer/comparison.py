@@ -34,12 +34,14 @@ def profile_model(name: str, input_size: int | None = None, batch_size: int = 1)
     return profile(model, (entry.in_channels, size, size), batch_size=batch_size)
 
 
-def compare(names: list[str], progress: Callable[[int, int, str], None] | None = None) -> pd.DataFrame:
+def compare(names: list[str], progress: Callable[[int, int, str], None] | None = None,
+            profiler: Callable[[str], Profile] = profile_model) -> pd.DataFrame:
     """One row per model, profiled at its crop size with batch 1.
 
     Args:
         names: registry names, in the order wanted.
         progress: called as `progress(done, total, name)` before each model is profiled.
+        profiler: `name -> Profile` at the crop size and batch 1 (a server passes its shared cache).
 
     Returns:
         DataFrame with columns name, model, year, input (px), params, MACs, activation bytes,
@@ -50,7 +52,7 @@ def compare(names: list[str], progress: Callable[[int, int, str], None] | None =
         if progress is not None:
             progress(i, len(names), name)
         entry = zoo.info(name)
-        prof = profile_model(name)
+        prof = profiler(name)
         rows.append({"name": name, "model": entry.title, "year": entry.year, "input (px)": entry.input_size,
                      "params": prof.params, "MACs": prof.macs, "activation bytes": prof.activation_bytes,
                      "ImageNet top-1 (%)": entry.top1})

@@ -290,8 +290,9 @@ def inverse_formula(o: int, s: Settings, p: int, axis: str) -> str:
         back = ca.output_size(o, k, st, p, d, True, 0)
     except ValueError:
         return r"\text{ConvTranspose2d with the same settings cannot map this output back (its size would be } \le 0)"
-    return (rf"\text{{ConvTranspose2d with the same settings: }} (I-1)\,S - 2P + D\,(K-1) + OP + 1 = ({o}-1)\cdot{st}"
-            rf" - 2\cdot{p} + {d}\cdot({k}-1) + 0 + 1 = {back}")
+    return (rf"\begin{{gathered}}\text{{ConvTranspose2d with the same settings maps it back:}} \\ (I-1)\,S - 2P"
+            rf" + D\,(K-1) + OP + 1 = ({o}-1)\cdot{st} - 2\cdot{p} + {d}\cdot({k}-1) + 0 + 1 = {back}"
+            r"\end{gathered}")
 
 
 def divisibility_note(lab: Lab) -> str | None:

@@ -39,6 +39,10 @@ MAX_UNZIPPED_BYTES = 400 * 1024 * 1024
 MAX_RATIO = 100
 #: Most files read from one zip.
 MAX_FILES = 5000
+#: Pixel bytes one student's own data may hold in the server's memory (images are kept at
+#: `STORE_SIDE` px: about 400 square photos, 550 of a phone's 4:3 ones). With 30 students this
+#: bounds what uploads can take; the demo sets are shared by all and not counted.
+MAX_SESSION_PIXEL_BYTES = 80 * 2**20
 
 Sample = tuple[Image.Image, int]
 
@@ -106,7 +110,9 @@ def validate(data: DataSet, val_fraction: float) -> None:
         raise ValueError("The validation share must be between 0% and 100% (exclusive).")
     counts = data.counts()
     if len(data.classes) < 2:
-        raise ValueError(f"A classifier needs at least 2 classes; there is {len(data.classes)}. Add another class.")
+        found = f"only “{data.classes[0]}”" if data.classes else "none"
+        raise ValueError(f"A classifier needs at least 2 classes with images; this data has {found}. Add a second "
+                         "class: another class box, or another folder of images in the zip.")
     for name, n in counts.items():
         if n < 2:
             raise ValueError(f"Class “{name}” has {n} image{'s' * (n != 1)}; every class needs at least 2 "
@@ -271,7 +277,7 @@ def _check_entry(info: zipfile.ZipInfo) -> None:
                        "its compressed size, which images never do: refusing it as a possible zip bomb.")
 
 
-def read_zip(data: bytes, max_bytes: int = MAX_ZIP_BYTES) -> DataSet:
+def read_zip(data: bytes, max_bytes: int = MAX_ZIP_BYTES, max_pixels: int = MAX_SESSION_PIXEL_BYTES) -> DataSet:
     """Read a zip of class folders: `cats/1.jpg, dogs/2.png, ...` (optionally inside one top folder).
 
     Every entry is checked before anything is decompressed; entries are then read with a cap
@@ -282,7 +288,8 @@ def read_zip(data: bytes, max_bytes: int = MAX_ZIP_BYTES) -> DataSet:
 
     Raises:
         ZipError: not a zip, over `max_bytes`, an absolute path, `..`, a symlink, an entry or a
-            total uncompressed size out of proportion, too many files, or no class folders at all.
+            total uncompressed size out of proportion, too many files, more than `max_pixels`
+            bytes of decoded pixels, or no class folders at all.
     """
     if len(data) > max_bytes:
         raise ZipError(f"The zip is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. "
@@ -313,6 +320,7 @@ def read_zip(data: bytes, max_bytes: int = MAX_ZIP_BYTES) -> DataSet:
     per_class: dict[str, list[Image.Image]] = {}
     skipped: list[tuple[str, str]] = []
     budget = MAX_UNZIPPED_BYTES
+    pixels = 0
     for info, parts in wanted:
         if len(parts) != 2:
             skipped.append((info.filename, "not inside a class folder (expected class_name/image.jpg)"))
@@ -331,6 +339,11 @@ def read_zip(data: bytes, max_bytes: int = MAX_ZIP_BYTES) -> DataSet:
         except images.ImageError as exc:
             skipped.append((info.filename, str(exc)))
             continue
+        pixels += img.width * img.height * len(img.getbands())
+        if pixels > max_pixels:
+            raise ZipError(f"The zip's images take more than {max_pixels / 2**20:.0f} MB once decoded at "
+                           f"{STORE_SIDE} px, the most one student's data may hold on this server (about "
+                           f"{max_pixels // (STORE_SIDE * STORE_SIDE * 3)} square photos). Use fewer images per class.")
         per_class.setdefault(parts[0].strip(), []).append(img)
     if not per_class:
         raise ZipError("No images were found in class folders. The zip must hold one folder per class, "

@@ -23,7 +23,7 @@ shapes, parameters and MACs are the same as on the CPU, and VGG-16's 528 MB are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 import torch
@@ -87,6 +87,26 @@ class Profile:
         for s in self.input_shape:
             n *= s
         return n * BYTES_PER_VALUE
+
+    def with_batch(self, batch_size: int) -> Profile:
+        """The same profile at another batch size, without running the model again.
+
+        Every counted operation (convolution, linear, matmul, attention) works on each input
+        separately, so output shapes, activation bytes and MACs are proportional to the batch and
+        parameters do not change (tests check this against `profile(..., batch_size=N)`). Exact when
+        this profile's batch size divides the new one's contributions, as it does from batch 1.
+        """
+        if batch_size < 1:
+            raise ValueError(f"Batch size {batch_size} must be positive.")
+        n, d = batch_size, self.batch_size
+
+        def scaled(shape: tuple[int, ...]) -> tuple[int, ...]:
+            return (shape[0] * n // d, *shape[1:]) if shape else shape
+
+        rows = [replace(r, output_shape=scaled(r.output_shape), activation_bytes=r.activation_bytes * n // d,
+                        macs=r.macs * n // d) for r in self.layers]
+        return Profile(rows, self.input_shape, batch_size, scaled(self.output_shape), self.params,
+                       self.trainable_params)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per layer call: name, type, output shape (as text), params, trainable params,

@@ -162,3 +162,42 @@ def test_multichannel_figure_has_a_panel_per_slice_partial_sum_and_filter():
     assert len(data) == 3 + 3 + (3 + 1) + 4
     np.testing.assert_allclose(data[9]["z"], lab.out[0])
     assert len(figs.multichannel_figure(L.compute(L.Settings(op=L.MAX, k=2, stride=2, cin=2))).to_dict()["data"]) == 4
+
+
+LARGEST = [L.Settings(h=32, w=32, k=7, dilation=3, pad=3, cin=3, cout=4),
+           L.Settings(op=L.TCONV, h=32, w=32, k=7, stride=4, dilation=3, out_pad=3, cin=3, cout=4),
+           L.Settings(op=L.MAX, h=32, w=32, k=2, stride=2, cin=3)]
+
+
+@pytest.mark.parametrize("s", LARGEST)
+def test_largest_settings_print_no_cell_numbers_and_keep_frames_small(s):
+    """Thousands of SVG texts took Chromium tens of seconds to draw: small cells show values on hover instead."""
+    lab = L.compute(s)
+    spec = figs.sliding_window_figure(lab).to_dict()
+    assert not figs.numbers_shown(lab)
+    drawn_texts = sum(len(t.get("text", [])) for t in spec["data"] if t.get("mode") == "text")
+    assert drawn_texts <= 1  # only the written-out computation
+    grids = [t for t in spec["data"] if t["type"] == "heatmap"]
+    assert all(np.shape(t["text"]) == np.shape(t["z"]) for t in grids)  # every value is on hover
+    assert len(spec["layout"]["sliders"][0]["steps"]) <= figs.MAX_SLIDER_STEPS
+    frames = pio.to_json({"frames": spec["frames"]}, validate=False)
+    assert len(frames) <= 1.25 * figs.FRAME_BYTES
+
+
+def test_small_settings_print_every_number_and_weight():
+    lab = _preset("Lecture example")
+    spec = figs.sliding_window_figure(lab).to_dict()
+    assert figs.numbers_shown(lab)
+    values = next(t for t in spec["data"] if t.get("mode") == "text")
+    assert len(values["text"]) == 25  # every input cell
+    assert len(spec["frames"][0]["data"][1]["x"]) == 9  # the kernel's weights under the window
+
+
+@pytest.mark.parametrize("s", [L.Settings(op=L.TCONV, h=3, w=3, stride=2, pad=1, cin=2, cout=2), LARGEST[1]])
+def test_titles_fit_between_the_buttons_and_the_grids(s):
+    """The transposed view's two-line titles sit inside the plot area, under the play buttons, at any cell size."""
+    lab = L.compute(s)
+    layout = figs.sliding_window_figure(lab).to_dict()["layout"]
+    top = -layout["yaxis"]["range"][1]  # cells above row 0 inside the plot area
+    title_px = (top - 0.6) * figs.cell_pixels(lab)
+    assert title_px >= 2 * 17

@@ -115,3 +115,17 @@ def test_oversize_and_non_zips_are_refused():
 def test_200_photos_fit_in_50_mb():
     img = datasets.downscale(Image.new("RGB", (4032, 3024)))
     assert 200 * img.width * img.height * 3 <= 50e6
+
+
+def test_zip_over_the_session_pixel_budget_is_refused_with_the_limit():
+    """A student's data is bounded in the server's memory: 20×16 RGB images are 960 bytes each."""
+    data = _zip({f"{c}/{i}.png": _png(size=(20, 16)) for c in ("cats", "dogs") for i in range(5)})
+    assert len(datasets.read_zip(data, max_pixels=10 * 960).samples) == 10
+    with pytest.raises(datasets.ZipError, match="Use fewer images per class"):
+        datasets.read_zip(data, max_pixels=9 * 960)
+
+
+def test_one_class_names_the_class_and_says_how_to_add_one():
+    one = datasets.from_classes({"cats": [Image.new("RGB", (4, 4))] * 3})
+    with pytest.raises(ValueError, match="only “cats”.*another folder of images in the zip"):
+        datasets.validate(one, 0.25)

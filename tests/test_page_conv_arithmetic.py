@@ -32,8 +32,10 @@ def test_lecture_example_from_typed_values_in_the_url():
                    ca_wv="0 1 2 / 2 2 0 / 0 1 2")
     assert not at.exception
     spec = _anim_spec(at)
-    outputs = next(t for t in spec["data"] if t.get("hovertemplate", "").startswith("output"))
-    assert outputs["text"] == ["12", "12", "17", "10", "17", "19", "9", "6", "14"]
+    outputs = next(t for t in spec["data"] if t.get("hovertemplate", "").startswith("output"))  # the output grid
+    assert outputs["text"] == [["12", "12", "17"], ["10", "17", "19"], ["9", "6", "14"]]
+    printed = [t for t in spec["data"] if t.get("mode") == "text" and t.get("textfont", {}).get("color") == "#0b4d0b"]
+    assert printed[0]["text"] == ["12", "12", "17", "10", "17", "19", "9", "6", "14"]  # written in the cells
     assert len(spec["frames"]) == 9
 
 

@@ -48,6 +48,15 @@ def test_batch_size_scales_macs_and_memory_not_params():
     assert four.layers[0].output_shape == (4, 64, 112, 112)
 
 
+@pytest.mark.parametrize("name", ["alexnet", "resnet18", "inception_v3", "mobilenet_v3_small", "efficientnet_lite0",
+                                  "densenet121"])
+def test_with_batch_equals_a_profile_at_that_batch(name):
+    """The architectures page scales the cached batch-1 profile instead of profiling again."""
+    one, three = _meta_profile(name), _meta_profile(name, batch_size=3)
+    assert one.with_batch(3) == three
+    assert three.with_batch(1) == one
+
+
 @pytest.mark.parametrize("name", ["alexnet", "resnet18", "googlenet", "mobilenet_v3_small"])
 def test_rows_agree_with_hooks_on_a_real_cpu_forward(name):
     """The meta-device profile equals what forward hooks see on real CPU tensors."""

@@ -11,8 +11,9 @@ from explorer.profiling import CONVENTION
 from ui.arch_sections import convention, layer_table
 
 
-@st.cache_data(show_spinner="Recomputing the lecture's tables…")
-def _tables() -> dict:
+@st.cache_resource(show_spinner="Recomputing the lecture's tables…")
+def lecture_tables_data() -> dict:
+    """The lecture's tables recomputed live, once per server (read-only, shared)."""
     stem, stem_totals = lt.googlenet_stem_table()
     return {"alexnet": lt.alexnet_table(), "vgg": lt.vgg16_table(), "vgg_totals": lt.vgg16_totals(),
             "stem": stem, "stem_totals": stem_totals, "resnet": lt.resnet_table()}
@@ -28,7 +29,7 @@ def _show(frame: pd.DataFrame, key: str) -> None:
 
 
 def lecture_tables() -> None:
-    t = _tables()
+    t = lecture_tables_data()
     st.markdown("The lecture counts multiply-adds and calls them *flop*; the app says **MACs** and counts "
                 "the same thing. Memory is KiB of float32 outputs. Each disagreement is explained below its table.")
     convention()

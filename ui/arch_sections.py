@@ -6,10 +6,10 @@ Widget keys start with "ar_" and are mirrored in the URL. Results are cached her
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
-import torch
 
 from explorer import comparison, zoo
 from explorer.figures import architectures as figs
@@ -29,8 +29,7 @@ def reset_size() -> None:
     models start grouped by block so that the charts stay readable."""
     name = st.session_state["ar_model"]
     st.session_state["ar_size"] = zoo.info(name).input_size
-    with torch.device("meta"):
-        leaves = sum(1 for m in zoo.build(name).modules() if next(m.children(), None) is None)
+    leaves = sum(1 for row in crop_profile(name).layers if row.type != "(functional)" and " (call " not in row.name)
     st.session_state["ar_group"] = "blocks" if leaves > DEEP_ROWS else "every layer"
 
 
@@ -39,9 +38,21 @@ def convention() -> None:
     st.caption(f"Compute is counted in {CONVENTION}.")
 
 
-@st.cache_data(show_spinner="Profiling on the meta device…", max_entries=64)
+@st.cache_resource(show_spinner="Profiling on the meta device…", max_entries=96)
+def native_profile(name: str, size: int) -> Profile:
+    """The batch-1 profile of a registry model at one input size, shared by every session (read-only)."""
+    return comparison.profile_model(name, size, 1)
+
+
+def crop_profile(name: str) -> Profile:
+    """The shared batch-1 profile at the model's own crop size (what the comparison and the lecture use)."""
+    return native_profile(name, zoo.info(name).input_size)
+
+
 def cached_profile(name: str, size: int, batch: int) -> Profile:
-    return comparison.profile_model(name, size, batch)
+    """The profile at any batch size: the shared batch-1 profile, scaled (no model runs again)."""
+    prof = native_profile(name, size)
+    return prof if batch == 1 else prof.with_batch(batch)
 
 
 def layer_table(frame: pd.DataFrame, key: str, file_name: str) -> None:
@@ -100,23 +111,28 @@ _compare_lock = threading.Lock()
 
 @st.cache_resource(show_spinner=False)
 def _comparison_store() -> dict:
-    """Server-wide holder of the full comparison, filled once by the first session that needs it."""
+    """Server-wide holder of the full comparison, filled once (by the warm start, or the first session)."""
     return {}
 
 
-def full_comparison() -> pd.DataFrame:
-    """Every registry model profiled at its crop size, once per server, with a progress bar."""
+def comparison_table(progress: Callable[[int, int, str], None] | None = None) -> pd.DataFrame:
+    """Every registry model profiled at its crop size, once per server (read-only, shared)."""
     store = _comparison_store()
-    if "table" not in store:
-        bar = st.progress(0.0, text="Profiling every model on the meta device…")
-        with _compare_lock:
-            if "table" not in store:
-                store["table"] = comparison.compare(
-                    zoo.list_models(),
-                    progress=lambda i, n, name: bar.progress(i / n, text=f"Profiling {name} ({i + 1}/{n})…"
-                                                             if name else "Done."))
-        bar.empty()
+    with _compare_lock:
+        if "table" not in store:
+            store["table"] = comparison.compare(zoo.list_models(), progress, profiler=crop_profile)
     return store["table"]
+
+
+def full_comparison() -> pd.DataFrame:
+    """`comparison_table()`, with a progress bar when this session is the one that computes it."""
+    if "table" in _comparison_store():
+        return _comparison_store()["table"]
+    bar = st.progress(0.0, text="Profiling every model on the meta device…")
+    table = comparison_table(lambda i, n, name: bar.progress(i / n, text=f"Profiling {name} ({i + 1}/{n})…"
+                                                             if name else "Done."))
+    bar.empty()
+    return table
 
 
 def comparison_view() -> None:

@@ -11,6 +11,7 @@ import streamlit as st
 from PIL import Image
 
 from explorer import images
+from ui.uploads import release
 
 #: Largest upload the picker accepts, in megabytes (photos from phones are 2-12 MB).
 MAX_UPLOAD_MB = 25
@@ -28,12 +29,12 @@ def _decode_into_session(upload, caption: str) -> None:
         st.session_state[_STATE] = (caption, images.load_image(upload.getvalue()))
     except images.ImageError as exc:
         st.session_state["picker_error"] = f"{upload.name}: {exc}"
+    release([upload])  # the session keeps the decoded photo (at most 1024 px), not the file
 
 
 def image_picker() -> tuple[Image.Image, str]:
     """Draw the picker and return (RGB image at working size, caption naming its source)."""
-    gallery = images.sample_images()
-    names = list(gallery)
+    names = list(images.GALLERY)
     with st.container(border=True):
         left, right = st.columns([3, 1], vertical_alignment="center")
         with left:
@@ -64,7 +65,10 @@ def image_picker() -> tuple[Image.Image, str]:
             if source != "Gallery":
                 st.caption("No photo of yours yet: showing the gallery photo meanwhile.")
             choice = st.session_state.get("img") or names[0]
-            caption, image = f"gallery photo “{choice}”", gallery.get(choice, gallery[names[0]])
+            choice = choice if choice in images.GALLERY else names[0]
+            caption, image = f"gallery photo “{choice}”", images.sample_image(choice)
         with right:
-            st.image(image, caption=f"{caption} · {image.width}×{image.height} px", width=160)
+            thumb = image.copy()
+            thumb.thumbnail((320, 320))  # sent to the browser at 2× its drawn size, not at working size
+            st.image(thumb, caption=f"{caption} · {image.width}×{image.height} px", width=160)
     return image, caption

@@ -14,6 +14,7 @@ import streamlit as st
 from PIL import Image
 
 from explorer import datasets, images
+from ui.uploads import release
 
 SOURCES = ("Demo: shapes", "Demo: digits", "Your classes", "Zip of folders")
 MAX_FILES_MB = 25  # per uploaded photo
@@ -43,15 +44,40 @@ def _new_class(name: str) -> dict:
     return {"id": next(_ids), "name": name, "images": [], "seen": set()}
 
 
-def _add_files(cls: dict, files: list, errors: list[str]) -> None:
+def _class_bytes(classes: list[dict]) -> int:
+    """Pixel bytes of the images in the session's own classes."""
+    return datasets.DataSet([(img, 0) for c in classes for img in c["images"]], []).nbytes()
+
+
+def _zip_bytes() -> int:
+    """Pixel bytes of the session's zip data set (0 without one)."""
+    held = st.session_state.get("tl_zip")
+    return held[1].nbytes() if held else 0
+
+
+def _add_files(cls: dict, files: list, errors: list[str], classes: list[dict]) -> None:
+    """Decode new uploads into `cls` (at `datasets.STORE_SIDE` px) within the session's pixel budget."""
+    held = _class_bytes(classes) + _zip_bytes()  # one budget for the classes and the zip
+    full = 0
     for f in files:
         if f.file_id in cls["seen"]:
             continue
         cls["seen"].add(f.file_id)
+        if held >= datasets.MAX_SESSION_PIXEL_BYTES:
+            full += 1
+            continue
         try:
-            cls["images"].append(datasets.load_upload(f.getvalue()))
+            img = datasets.load_upload(f.getvalue())
         except images.ImageError as exc:
             errors.append(f"{f.name}: {exc}")
+            continue
+        cls["images"].append(img)
+        held += img.width * img.height * len(img.getbands())
+    release(files)  # the decoded images stay, the raw files go
+    if full:
+        errors.append(f"{full} image{'s' * (full > 1)}: your classes already hold "
+                      f"{datasets.MAX_SESSION_PIXEL_BYTES / 2**20:.0f} MB of pixels, the most one student's data may "
+                      "take on this server. Remove some images (or a class) to add others.")
 
 
 def _class_editor(cls: dict, classes: list[dict]) -> None:
@@ -68,11 +94,11 @@ def _class_editor(cls: dict, classes: list[dict]) -> None:
         files = up.file_uploader("Add images", accept_multiple_files=True, key=f"tl_up_{cid}",
                                  max_upload_size=MAX_FILES_MB, help="JPG, PNG, WebP, BMP, GIF or TIFF; select many at once.")
         if files:
-            _add_files(cls, files, errors)
+            _add_files(cls, files, errors, classes)
         if cam.toggle("Webcam", key=f"tl_camon_{cid}"):
             shot = cam.camera_input("Take a photo for this class", key=f"tl_cam_{cid}")
             if shot is not None:
-                _add_files(cls, [shot], errors)
+                _add_files(cls, [shot], errors, classes)
         count_slot.caption(f"{len(cls['images'])} images")
         for message in errors:
             st.warning(f"Skipped {message}", icon=":material/broken_image:")
@@ -107,10 +133,12 @@ def _zip() -> datasets.DataSet | None:
     if upload is not None and st.session_state.get("tl_zip_id") != upload.file_id:
         st.session_state["tl_zip_id"] = upload.file_id
         try:
-            st.session_state["tl_zip"] = (upload.name, datasets.read_zip(upload.getvalue()))
+            room = datasets.MAX_SESSION_PIXEL_BYTES - _class_bytes(_classes())  # the new zip replaces the old
+            st.session_state["tl_zip"] = (upload.name, datasets.read_zip(upload.getvalue(), max_pixels=room))
             st.session_state.pop("tl_zip_err", None)
         except ValueError as exc:
             st.session_state["tl_zip_err"] = f"{upload.name}: {exc}"
+        release([upload])
     if st.session_state.get("tl_zip_err"):
         st.error(st.session_state["tl_zip_err"], icon=":material/folder_zip:")
     held = st.session_state.get("tl_zip")
@@ -118,9 +146,11 @@ def _zip() -> datasets.DataSet | None:
         st.info("No zip loaded yet.")
         return None
     name, data = held
-    st.caption(f"Using “{name}”: {len(data.samples)} images in {len(data.classes)} classes.")
+    n_images, n_classes = len(data.samples), len(data.classes)
+    st.caption(f"Using “{name}”: {n_images} image{'s' * (n_images != 1)} in {n_classes} "
+               f"class{'es' * (n_classes != 1)}.")
     if data.skipped:
-        with st.expander(f"{len(data.skipped)} files skipped"):
+        with st.expander(f"{len(data.skipped)} file{'s' * (len(data.skipped) != 1)} skipped"):
             st.dataframe(pd.DataFrame(data.skipped, columns=["file", "reason"]), hide_index=True)
     return data
 

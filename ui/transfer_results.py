@@ -8,6 +8,7 @@ import streamlit as st
 from explorer import jobs, model_io, trainer
 from explorer.figures import transfer as figs
 from ui.image_picker import image_picker
+from ui.uploads import release
 
 MAX_MODEL_MB = 50  # server.maxUploadSize; Lite0-2 models are 14-20 MB
 
@@ -118,6 +119,8 @@ def _load_model() -> None:
                 st.rerun()
             except ValueError as exc:
                 st.session_state["tl_model_err"] = f"{up.name}: {exc}"
+            finally:
+                release([up])  # the imported model stays, the file goes
         if st.session_state.get("tl_model_err"):
             st.error(st.session_state["tl_model_err"])
         elif st.session_state.get("tl_imported") is not None:

@@ -20,6 +20,10 @@ KIND_SCALE = [[i / 4, c] for i, c in enumerate(KIND_COLOURS)]
 PANEL_SCALES = {"blue": [[0, "#f7fbff"], [1, "#6baed6"]], "green": [[0, "#f7fcf5"], [1, "#74c476"]],
                 "div": [[0, "#6baed6"], [0.5, "#ffffff"], [1, "#fb6a4a"]]}  # light, so the numbers stay readable
 MAX_FRAMES = 1200  # beyond this the animation covers the first MAX_FRAMES output cells (the maps show all)
+FRAME_BYTES = 600_000  # the animation's frames stay under this many bytes of JSON (the browser parses them all)
+MIN_TEXT_PX = 18  # cells narrower than this show no numbers (hover shows them): unreadable, and slow to draw
+MAX_SLIDER_STEPS = 64  # the slider jumps to at most this many cells (each step is drawn as a tick and a label)
+CHART_PX = 860  # the chart's width beside the sidebar
 SPEEDS = {"slow": 900, "normal": 400, "fast": 120}  # ms per step
 
 
@@ -105,10 +109,37 @@ def _menus(n_steps: int) -> list[dict]:
     ]
 
 
+def _layout_width(lab: Lab) -> float:
+    """Width of the sliding-window chart in cells: every channel grid, the gaps, the output grid."""
+    gw, ow = lab.grid.shape[2], lab.out.shape[2]
+    n_grids = 1 if lab.pooling else lab.s.cin
+    return n_grids * (gw + 1.6) + 1.0 + ow
+
+
+def cell_pixels(lab: Lab) -> float:
+    """Side of one drawn cell in pixels (8 to 44)."""
+    return max(8.0, min(44.0, CHART_PX / (_layout_width(lab) + 1.2)))
+
+
+def numbers_shown(lab: Lab) -> bool:
+    """True when the cells are large enough to print their values (else hovering a cell shows it)."""
+    return cell_pixels(lab) >= MIN_TEXT_PX
+
+
 def max_frames(lab: Lab) -> int:
-    """How many output cells the animation covers: all of them unless the payload would pass ~1.5 MB."""
-    per_frame = 700 + 28 * lab.s.k ** 2 * (1 if lab.pooling else lab.s.cin)  # bytes, measured on the presets
-    return max(1, min(MAX_FRAMES, len(lab.steps), 1_500_000 // per_frame))
+    """How many output cells the animation covers: all of them unless the frames would pass `FRAME_BYTES`.
+
+    A frame carries the window's outline (one rectangle per channel, or one square per covered
+    cell when dilated), the weights' positions (when numbers are shown) and the written-out sum:
+    about 12 bytes per coordinate pair and 9 per term.
+    """
+    s = lab.s
+    channels = 1 if lab.pooling else s.cin
+    window_points = 6 * channels if s.dilation == 1 else channels * s.k ** 2
+    per_frame = 350 + 12 * window_points + 9 * channels * s.k ** 2
+    if numbers_shown(lab) and not lab.pooling:
+        per_frame += 12 * channels * s.k ** 2
+    return max(1, min(MAX_FRAMES, len(lab.steps), FRAME_BYTES // per_frame))
 
 
 def _str_grid(a: np.ndarray) -> np.ndarray:
@@ -187,40 +218,51 @@ def sliding_window_figure(lab: Lab) -> go.Figure:
         kinds[r, :] = UNCOVERED
     for c in lab.uncovered_cols:
         kinds[:, c] = UNCOVERED
+    cell_px = cell_pixels(lab)
+    numbers = numbers_shown(lab)
+    font = int(max(8, min(14, cell_px * 0.42)))
     data: list[dict] = []
     hm = {"type": "heatmap", "colorscale": KIND_SCALE, "zmin": 0, "zmax": 4, "showscale": False, "xgap": 1,
-          "ygap": 1, "hoverinfo": "skip", "dx": 1, "dy": 1, "y0": 0}
-    for off in offs:
-        data.append({**hm, "z": kinds.tolist(), "x0": off})
-    data.append({**hm, "z": np.full((oh, ow), OUTPUT).tolist(), "x0": oxo})
-
-    # Values: every grid cell (padding and inserted zeros in grey), then the output values.
-    rr, cc = np.mgrid[0:gh, 0:gw]
-    xs, ys, txt, col = [], [], [], []
+          "ygap": 1, "dx": 1, "dy": 1, "y0": 0}
+    # Values: printed in each cell when it is large enough (padding and inserted zeros in grey), else
+    # shown on hover. Thousands of SVG texts took Chromium tens of seconds to draw (issue 10).
     for off, ch in zip(offs, chans):
-        vals = lab.grid[ch]
-        xs += (cc.ravel() + off).tolist()
-        ys += rr.ravel().tolist()
-        txt += _str_grid(vals).ravel().tolist()
-        col += ["#111" if k == INPUT else "#8a8a8a" for k in lab.kinds.ravel()]
-    small = max(7, min(14, int(260 / max(total_w, 1))))
-    data.append({"type": "scatter", "mode": "text", "x": xs, "y": ys, "text": txt, "hoverinfo": "skip",
-                 "textfont": {"size": small, "color": col}, "showlegend": False})
-    orr, occ = np.mgrid[0:oh, 0:ow]
-    data.append({"type": "scatter", "mode": "text", "x": (occ.ravel() + oxo).tolist(), "y": orr.ravel().tolist(),
-                 "text": _str_grid(lab.out[f]).ravel().tolist(), "textfont": {"size": small, "color": "#0b4d0b"},
-                 "hovertemplate": "output %{text}<extra></extra>", "showlegend": False})
+        grid = {**hm, "z": kinds.tolist(), "x0": off, "hoverinfo": "skip"}
+        if not numbers:
+            grid.update(text=_str_grid(lab.grid[ch]).tolist(), hovertemplate="%{text}<extra></extra>")
+            del grid["hoverinfo"]
+        data.append(grid)
+    out_text = _str_grid(lab.out[f])
+    data.append({**hm, "z": np.full((oh, ow), OUTPUT).tolist(), "x0": oxo, "text": out_text.tolist(),
+                 "hovertemplate": "output %{text}<extra></extra>"})
+    if numbers:
+        rr, cc = np.mgrid[0:gh, 0:gw]
+        xs, ys, txt, col = [], [], [], []
+        for off, ch in zip(offs, chans):
+            xs += (cc.ravel() + off).tolist()
+            ys += rr.ravel().tolist()
+            txt += _str_grid(lab.grid[ch]).ravel().tolist()
+            col += ["#111" if k == INPUT else "#8a8a8a" for k in lab.kinds.ravel()]
+        data.append({"type": "scatter", "mode": "text", "x": xs, "y": ys, "text": txt, "hoverinfo": "skip",
+                     "textfont": {"size": font, "color": col}, "showlegend": False})
+        orr, occ = np.mgrid[0:oh, 0:ow]
+        data.append({"type": "scatter", "mode": "text", "x": (occ.ravel() + oxo).tolist(), "y": orr.ravel().tolist(),
+                     "text": out_text.ravel().tolist(), "textfont": {"size": font, "color": "#0b4d0b"},
+                     "hoverinfo": "skip", "showlegend": False})
 
     steps = lab.steps[:max_frames(lab)]
     kw = lab.window_kernels[f]  # [C_in, K, K] (pooling: unused)
     dyn = len(data)
     # Dynamic traces: window, subscripts, output cover, current output cell, computation text.
-    sub_text = [] if lab.pooling else [ca.fmt(v) for ch in chans for v in kw[ch].ravel()]
+    sub_text = [ca.fmt(v) for ch in chans for v in kw[ch].ravel()] if numbers and not lab.pooling else []
     data += [
         {"type": "scatter", "mode": "lines", "fill": "toself", "fillcolor": "rgba(20,50,110,0.28)",
-         "line": {"color": "#14326e", "width": 2}, "hoverinfo": "skip", "showlegend": False},
+         "line": {"color": "#14326e", "width": 2}, "hoverinfo": "skip", "showlegend": False} if s.dilation == 1 else
+        {"type": "scatter", "mode": "markers", "hoverinfo": "skip", "showlegend": False,
+         "marker": {"symbol": "square", "size": cell_px, "color": "rgba(20,50,110,0.28)",
+                    "line": {"color": "#14326e", "width": 1.5}}},
         {"type": "scatter", "mode": "text", "text": sub_text, "hoverinfo": "skip", "showlegend": False,
-         "textfont": {"size": max(6, small - 3), "color": "#c0392b"}},
+         "textfont": {"size": max(7, font - 3), "color": "#c0392b"}},
         {"type": "scatter", "mode": "lines", "fill": "toself", "fillcolor": "#fafafa", "line": {"width": 0},
          "hoverinfo": "skip", "showlegend": False},
         {"type": "scatter", "mode": "lines", "line": {"color": "#c0392b", "width": 3}, "hoverinfo": "skip",
@@ -242,14 +284,13 @@ def sliding_window_figure(lab: Lab) -> go.Figure:
         x0, x1 = xs_k[:, :, 0] - 0.5, xs_k[:, :, -1] + 0.5
         y0 = np.broadcast_to(rows_k[:, :1] - 0.5, x0.shape)
         y1 = np.broadcast_to(rows_k[:, -1:] + 0.5, x0.shape)
-    else:  # one square per covered cell
+        gaps = np.full(x0.shape, nan)
+        win_x = np.stack([x0, x1, x1, x0, x0, gaps], axis=-1).reshape(n, -1)
+        win_y = np.stack([y0, y0, y1, y1, y0, gaps], axis=-1).reshape(n, -1)
+    else:  # one square marker per covered cell: 2 numbers per cell instead of a 6-point polygon
         shape = (n, len(offs), s.k, s.k)
-        cx_ = np.broadcast_to(xs_k[:, :, None, :], shape)
-        cy_ = np.broadcast_to(rows_k[:, None, :, None], shape)
-        x0, x1, y0, y1 = cx_ - 0.5, cx_ + 0.5, cy_ - 0.5, cy_ + 0.5
-    gaps = np.full(x0.shape, nan)
-    win_x = np.stack([x0, x1, x1, x0, x0, gaps], axis=-1).reshape(n, -1)
-    win_y = np.stack([y0, y0, y1, y1, y0, gaps], axis=-1).reshape(n, -1)
+        win_x = np.broadcast_to(xs_k[:, :, None, :], shape).reshape(n, -1).astype(float)
+        win_y = np.broadcast_to(rows_k[:, None, :, None], shape).reshape(n, -1).astype(float)
     r_o = np.array([st.out_row for st in steps], dtype=float)
     c_o = np.array([st.out_col for st in steps], dtype=float)
     mid, end, start = oxo + c_o + 0.5, np.full(n, oxo + ow - 0.5), np.full(n, oxo - 0.5)
@@ -290,18 +331,22 @@ def sliding_window_figure(lab: Lab) -> go.Figure:
                         "arrowhead": 3, "arrowsize": 1.2, "arrowcolor": "#0b4d0b"})
 
     text_lines = 1 + max((t.count("<br>") for t in texts), default=0)
-    cell_px = max(8.0, min(44.0, 860 / (total_w + 1.2)))  # the chart is ~860 px wide beside the sidebar
-    rows_shown = max(gh, oh) + 0.8 + 18 / cell_px * min(text_lines, 14)  # a text line is ~18 px
+    rows_shown = max(gh, oh) + 0.8 + 18 / cell_px * min(text_lines, 40)  # a text line is ~18 px
+    # The titles sit above the grids inside the plot area, however small the cells, so that the
+    # buttons above the plot never cover them (the transposed view's titles take two lines).
+    title_px = 17 * (2 if s.op == TCONV else 1) + 4
+    top = 0.6 + title_px / cell_px
+    every = -(-len(steps) // MAX_SLIDER_STEPS)  # the slider's ticks are drawn; play and step visit every cell
     slider = {"active": 0, "x": 0.0, "len": 1.0, "y": 0, "yanchor": "top", "pad": {"t": 10},
               "currentvalue": {"prefix": "", "font": {"size": 13, "color": "#333"}}, "font": {"size": 1, "color": "rgba(0,0,0,0)"},
               "ticklen": 0, "minorticklen": 0,
               "steps": [{"label": f"step {i + 1}/{len(steps)}: output row {st.out_row + 1}, column {st.out_col + 1}",
                          "value": str(i), "method": "animate",
-                         "args": [[str(i)], STILL]} for i, st in enumerate(steps)]}
+                         "args": [[str(i)], STILL]} for i, st in enumerate(steps) if i % every == 0]}
     layout = {
         "xaxis": {"visible": False, "range": [-1, total_w + 0.2], "fixedrange": True},
-        "yaxis": {"visible": False, "range": [rows_shown, -1.6], "scaleanchor": "x", "fixedrange": True},
-        "height": int(cell_px * (rows_shown + 1.6) + 180), "margin": {"l": 10, "r": 10, "t": 70, "b": 60},
+        "yaxis": {"visible": False, "range": [rows_shown, -top], "scaleanchor": "x", "fixedrange": True},
+        "height": int(cell_px * (rows_shown + top) + 180), "margin": {"l": 10, "r": 10, "t": 70, "b": 60},
         "plot_bgcolor": "white", "paper_bgcolor": "white", "annotations": annotations, "showlegend": False,
         "updatemenus": _menus(len(steps)), "sliders": [slider],
     }

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from explorer.figures.images import colorize, mosaic, normalise, data_uri, tile_origin, to_uint8, upscale
+from explorer.figures.safe_text import plain, plain_all
 
 
 def _image_figure(pixels: np.ndarray, title: str, height: int | None = None, fmt: str = "png") -> go.Figure:
@@ -169,10 +170,14 @@ def channel_figure(channel_map: torch.Tensor, layer: str, channel: int, seen: np
 
 
 def top5_figure(top: list[tuple[str, float]], title: str) -> go.Figure:
-    """Horizontal bars of [(label, probability)], highest on top, probability axis 0-1."""
-    labels, probs = [t[0] for t in top][::-1], [t[1] for t in top][::-1]
+    """Horizontal bars of [(label, probability)], highest on top, probability axis 0-1.
+
+    Labels and title are drawn literally (`safe_text.plain`): the title names the student's file.
+    """
+    labels, probs = plain_all([t[0] for t in top][::-1]), [t[1] for t in top][::-1]
     fig = go.Figure(go.Bar(x=probs, y=labels, orientation="h", text=[f"{p:.1%}" for p in probs],
                            textposition="auto", hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="probability", xaxis_range=[0, 1], height=300,
+    fig.update_yaxes(type="category")
+    fig.update_layout(title=plain(title), xaxis_title="probability", xaxis_range=[0, 1], height=300,
                       margin=dict(l=10, r=10, t=40, b=10))
     return fig

@@ -47,8 +47,8 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def data_uri(pixels: np.ndarray, fmt: str = "png") -> str:
-    """uint8 [H, W] or [H, W, 3] -> "data:image/...;base64,..." for `go.Image(source=...)`.
+def encode(pixels: np.ndarray, fmt: str = "png") -> bytes:
+    """uint8 [H, W] or [H, W, 3] -> the bytes of a PNG or JPEG file.
 
     "png" is lossless (filters, where every kernel pixel counts); "jpeg" (quality 90) encodes a
     photo-like mosaic about ten times faster and smaller, at the price of faint artefacts.
@@ -58,7 +58,12 @@ def data_uri(pixels: np.ndarray, fmt: str = "png") -> str:
         Image.fromarray(pixels).save(buffer, format="PNG", compress_level=6)
     else:
         Image.fromarray(pixels).convert("RGB").save(buffer, format="JPEG", quality=90)
-    return f"data:image/{fmt};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def data_uri(pixels: np.ndarray, fmt: str = "png") -> str:
+    """uint8 [H, W] or [H, W, 3] -> "data:image/...;base64,..." for `go.Image(source=...)` (see `encode`)."""
+    return f"data:image/{fmt};base64," + base64.b64encode(encode(pixels, fmt)).decode("ascii")
 
 
 def mosaic(tiles: list[np.ndarray], columns: int, gap: int = 2, background: int = 255) -> np.ndarray:

@@ -6,6 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from explorer.figures.safe_text import plain, plain_all
+
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 
 
@@ -34,7 +36,7 @@ def training_curves(epochs: list[dict], batches: list[dict], title: str = "", to
         fig.update_xaxes(range=[0, total_epochs + 0.2])
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_layout(title=title, height=330, margin=dict(l=10, r=10, t=60, b=10),
+    fig.update_layout(title=plain(title), height=330, margin=dict(l=10, r=10, t=60, b=10),
                       legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -44,7 +46,7 @@ def compare_runs(runs: list[tuple[str, list[dict]]], metric: str = "val_acc") ->
     fig = go.Figure()
     for i, (label, epochs) in enumerate(runs):
         fig.add_trace(go.Scatter(x=[e["epoch"] for e in epochs], y=[e[metric] for e in epochs], mode="lines+markers",
-                                 name=label, line=dict(color=_COLOURS[i % len(_COLOURS)])))
+                                 name=plain(label), line=dict(color=_COLOURS[i % len(_COLOURS)])))
     nice = {"val_acc": "validation accuracy", "train_acc": "training accuracy", "val_loss": "validation loss",
             "train_loss": "training loss"}.get(metric, metric)
     fig.update_layout(title=f"{nice} per epoch", xaxis_title="epoch", yaxis_title=nice, height=360,
@@ -57,7 +59,7 @@ def compare_runs(runs: list[tuple[str, list[dict]]], metric: str = "val_acc") ->
 def speed_accuracy(points: list[tuple[str, float, float]]) -> go.Figure:
     """Speed-accuracy trade-off: [(run label, training images/s, final validation accuracy)]."""
     fig = go.Figure(go.Scatter(x=[p[1] for p in points], y=[p[2] for p in points], mode="markers+text",
-                               text=[p[0] for p in points], textposition="top center",
+                               text=plain_all([p[0] for p in points]), textposition="top center",
                                marker=dict(size=12, color=_COLOURS[0])))
     fig.update_layout(title="speed vs accuracy", xaxis_title="training images per second (log)",
                       yaxis_title="final validation accuracy", xaxis_type="log", height=360,
@@ -67,8 +69,9 @@ def speed_accuracy(points: list[tuple[str, float, float]]) -> go.Figure:
 
 
 def confusion_matrix(confusion: np.ndarray, classes: list[str]) -> go.Figure:
-    """Heatmap of counts: row = true class, column = predicted class."""
-    fig = go.Figure(go.Heatmap(z=confusion, x=classes, y=classes, colorscale="Blues", text=confusion,
+    """Heatmap of counts: row = true class, column = predicted class (class names drawn literally)."""
+    names = plain_all(classes)
+    fig = go.Figure(go.Heatmap(z=confusion, x=names, y=names, colorscale="Blues", text=confusion,
                                texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}<br>%{z} images"
                                "<extra></extra>", showscale=False))
     side = min(600, 140 + 40 * len(classes))
@@ -80,10 +83,10 @@ def confusion_matrix(confusion: np.ndarray, classes: list[str]) -> go.Figure:
 
 
 def top_k(pairs: list[tuple[str, float]], title: str) -> go.Figure:
-    """Horizontal bars of [(class, probability)], highest on top."""
-    fig = go.Figure(go.Bar(x=[p for _, p in pairs][::-1], y=[c for c, _ in pairs][::-1], orientation="h",
+    """Horizontal bars of [(class, probability)], highest on top; class names and title drawn literally."""
+    fig = go.Figure(go.Bar(x=[p for _, p in pairs][::-1], y=plain_all([c for c, _ in pairs][::-1]), orientation="h",
                            text=[f"{p:.1%}" for _, p in pairs][::-1], textposition="auto"))
-    fig.update_layout(title=title, xaxis_title="probability", xaxis_range=[0, 1], height=80 + 40 * len(pairs),
+    fig.update_layout(title=plain(title), xaxis_title="probability", xaxis_range=[0, 1], height=80 + 40 * len(pairs),
                       margin=dict(l=10, r=10, t=40, b=10))
     fig.update_yaxes(type="category")
     return fig

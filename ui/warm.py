@@ -1,0 +1,112 @@
+"""Warm start: what every student would otherwise wait for, done once per server process.
+
+Issue 10: a cold server made its first visitors wait 7-11 s while their script runs imported
+torch and loaded models, and two first visits that imported pandas at the same moment handed
+plotly a partly initialised module. So:
+
+- `imports()` imports every heavy module once, under a lock, before any page needs it
+  (the launcher `ui.server` calls it before Streamlit listens; `streamlit_app.py` calls it too,
+  so a plain `streamlit run` is protected from the import race as well);
+- `before_serving()` also loads the default model and computes what the default pages show for
+  every gallery photo (predictions, the default layer's feature maps), then moves the objects
+  that live as long as the process out of the garbage collector's way (`gc.freeze`: with
+  `runner.postScriptGC` off, collections then scan only the young objects, not ~500 k);
+- `in_background()` fills the rest of the shared caches after the server listens: the profile
+  of every registry model at its crop size, the full comparison, the lecture tables and the
+  other pretrained models.
+
+Everything goes into the same server-wide caches (`st.cache_resource`) that the pages read.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import logging
+import os
+import threading
+import time
+
+log = logging.getLogger(__name__)
+
+#: Imported before any session runs: the heavy libraries and every module the pages use.
+HEAVY_MODULES = (
+    "numpy", "pandas", "PIL.Image", "torch", "torchvision", "plotly.graph_objects", "plotly.io", "orjson",
+    "captum.attr", "safetensors.torch",
+    "explorer.zoo", "explorer.features", "explorer.profiling", "explorer.comparison", "explorer.lecture_tables",
+    "explorer.calculators", "explorer.conv_lab", "explorer.kernels", "explorer.trainer", "explorer.jobs",
+    "explorer.datasets", "explorer.augment", "explorer.model_io", "explorer.custom_net",
+    "explorer.figures.conv_arithmetic", "explorer.figures.features", "explorer.figures.kernels",
+    "explorer.figures.architectures", "explorer.figures.transfer",
+    "ui.models", "ui.image_picker", "ui.arch_sections", "ui.arch_lecture", "ui.arch_builder", "ui.conv_widgets",
+    "ui.transfer_data", "ui.transfer_run", "ui.transfer_results",
+)
+
+#: torch intra-op threads per computation (DESIGN.md section 4: two threads spin-wait as soon as another
+#: computation holds a core, 2.3 s instead of 0.04 s for a Lite0 forward). CNN_EXPLORER_THREADS overrides.
+THREADS_ENV = "CNN_EXPLORER_THREADS"
+
+_import_lock = threading.Lock()
+_imported = False
+
+
+def imports() -> None:
+    """Import `HEAVY_MODULES` once per process; concurrent callers wait for the first."""
+    global _imported
+    if _imported:
+        return
+    with _import_lock:
+        if not _imported:
+            for name in HEAVY_MODULES:
+                importlib.import_module(name)
+            _imported = True
+
+
+def set_threads() -> None:
+    """One torch thread per computation (or `CNN_EXPLORER_THREADS`); threads started later inherit it."""
+    import torch  # noqa: PLC0415
+
+    torch.set_num_threads(int(os.environ.get(THREADS_ENV, "1")))
+
+
+def before_serving() -> None:
+    """Imports, the default model and the default pages' results for the gallery; then gc.freeze()."""
+    start = time.perf_counter()
+    imports()
+    from explorer import features, images, zoo  # noqa: PLC0415 - imported above, named here
+    from ui import models  # noqa: PLC0415
+
+    loaded = models.model_store().get(zoo.DEFAULT_MODEL)
+    layer = features.default_layer(models.layer_table(zoo.DEFAULT_MODEL))
+    for name in images.GALLERY:
+        photo = images.sample_image(name)
+        key = models.image_key(photo)
+        models.predictions(loaded.name, key, photo)
+        models.analysis(loaded.name, key, layer, photo)
+    _freeze()
+    log.info("warm start: ready to serve in %.1f s", time.perf_counter() - start)
+
+
+def in_background() -> None:
+    """Fill the remaining shared caches (meant for a daemon thread once the server listens)."""
+    start = time.perf_counter()
+    try:
+        from explorer import zoo  # noqa: PLC0415
+        from ui import arch_lecture, arch_sections, models  # noqa: PLC0415
+
+        for name in [*arch_sections.DEFAULT_COMPARE, *zoo.list_models()]:
+            arch_sections.crop_profile(name)
+        arch_sections.comparison_table()
+        arch_lecture.lecture_tables_data()
+        for name in ("efficientnet_lite1", "efficientnet_lite2"):
+            models.model_store().get(name)
+        _freeze()
+    except Exception:  # noqa: BLE001 - a failed warm-up only means a slower first visit; the page computes it
+        log.exception("background warm start failed")
+    log.info("warm start: shared caches filled in %.1f s", time.perf_counter() - start)
+
+
+def _freeze() -> None:
+    """Collect once, then exclude every surviving object from future collections."""
+    gc.collect()
+    gc.freeze()
