@@ -44,8 +44,8 @@ from distributed.scheduler import KilledWorker
 
 from explorer import cluster
 from explorer.task_runtime import (  # noqa: F401 - statuses, Progress and Cancel re-exported for callers
-    DONE, FAILED, Cancel, Progress, QUEUED, REGISTRY, RUNNING, STOPPED, TTL_S, WORKER_DIED, cancel_name, chunk_name, execute, get_var,
-    plain, record_name, registry, registry_lock, registry_update,
+    DONE, FAILED, QUEUED, REGISTRY, RUNNING, STOPPED, TTL_S, WORKER_DIED, Cancel, Progress, cancel_name, chunk_name,
+    execute, get_var, plain, record_name, registry, registry_lock, registry_update,
 )
 
 log = logging.getLogger(__name__)

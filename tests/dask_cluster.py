@@ -1,4 +1,5 @@
-"""A real Dask cluster on localhost for tests: `dask scheduler` and `dask worker` processes, as the README starts them."""
+"""A real Dask cluster on localhost for tests: `dask scheduler` and `dask worker` processes, as the README
+starts them."""
 
 from __future__ import annotations
 

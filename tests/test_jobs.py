@@ -151,7 +151,8 @@ def test_submit_a_function_with_progress_cancel_and_a_result():
 def test_a_task_error_is_one_sentence():
     tiny = tasks.submit(task_functions.top_classes, "efficientnet_lite0", [images.sample_image(
         next(iter(images.sample_images()))).resize((4, 4))])
-    assert tiny.wait(60) and tiny.status == tasks.FAILED and tiny.error == "Image 1 is 4×4 pixels: too small to classify."
+    assert tiny.wait(60) and tiny.status == tasks.FAILED
+    assert tiny.error == "Image 1 is 4×4 pixels: too small to classify."
     broken = tasks.submit(task_functions.divide, 1.0, 0.0)
     assert broken.wait(60) and broken.status == tasks.FAILED
     assert broken.error == "The job failed: ZeroDivisionError: float division by zero"

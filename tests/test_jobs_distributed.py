@@ -158,10 +158,11 @@ def test_a_scheduler_that_goes_away_mid_run_fails_the_run_with_one_sentence(digi
     data, train, val = digits
     # The worker's training thread notices the lost scheduler at its next cancel check, after a connect timeout.
     with dask.config.set({"distributed.comm.timeouts.connect": "3s"}):
+        http = "127.0.0.1:0"  # Dask's HTTP endpoints on a free local port
         local = LocalCluster(processes=False, protocol="tcp", host="127.0.0.1", n_workers=1, threads_per_worker=2,
                              resources={"train": 1}, memory_limit=0, dashboard_address=None,
-                             worker_dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False,
-                                                                                      "dashboard_address": "127.0.0.1:0"})
+                             worker_dashboard_address=http, scheduler_kwargs={"dashboard": False,
+                                                                              "dashboard_address": http})
         _scheduler_goes_away(local, data, train, val)
 
 

@@ -45,10 +45,11 @@ def test_two_servers_each_train_on_the_shared_cluster_and_a_link_moves_a_run_acr
         wait_for_app(tab, "Transfer learning")
         tab.get_by_role("button", name="Start training").click()
         tabs.append(tab)
-    where = re.compile(rf"Runs on the Dask cluster at {re.escape(dask_cluster.address)}, on worker tcp://127\.0\.0\.1:\d+")
+    address = re.escape(dask_cluster.address)
+    where = re.compile(rf"Runs on the Dask cluster at {address}, on worker tcp://127\.0\.0\.1:\d+")
     for tab in tabs:
         expect(tab.get_by_text("Finished after 2 epochs")).to_be_visible(timeout=180_000)
-        expect(tab.get_by_text(where)).to_be_visible()
+        expect(tab.get_by_text(where).first).to_be_visible()
         expect(tab.locator('[data-testid="stException"]')).to_have_count(0)
     ids = [_run_id(tab) for tab in tabs]
     with dask_cluster.client() as client:  # both runs are the cluster's, whichever server started them
