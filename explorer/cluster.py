@@ -70,14 +70,18 @@ class Engine:
         """True while the client is connected (False while it reconnects, or once it gave up)."""
         return self.client.status == "running"
 
+    def _workers(self) -> dict[str, dict]:
+        # Asked of the scheduler each time: `Client.scheduler_info()` returns a cache that the
+        # client's own periodic refresh may have replaced, an instant later, by one without workers.
+        return self.client.sync(self.client.scheduler.identity, n_workers=-1).get("workers", {})
+
     def slots(self, resource: str = TRAIN) -> int:
         """Units of `resource` that all workers of the cluster offer together (runs at once)."""
-        workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
-        return int(sum(w.get("resources", {}).get(resource, 0) for w in workers.values()))
+        return int(sum(w.get("resources", {}).get(resource, 0) for w in self._workers().values()))
 
     def workers(self) -> set[str]:
         """Addresses of the workers connected now."""
-        return set(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+        return set(self._workers())
 
     def describe(self) -> str:
         """Where jobs run, in a few words for the page."""

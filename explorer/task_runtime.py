@@ -42,6 +42,7 @@ TTL_S = float(os.environ.get("CNN_EXPLORER_RUN_TTL", "600"))  # seconds a finish
 FLUSH_S = 0.5  # progress reaches the scheduler at most this often (and at the end)
 CANCEL_CHECK_S = 0.2  # the cancel Event is asked at most this often
 WORKER_DIED = "The worker running this job stopped (its process or machine went away): the run failed, start it again."
+RESULT_LOST = "This run's result was lost with the worker that held it: start the run again."
 
 
 # --- names in the cluster ---------------------------------------------------------------------
@@ -177,6 +178,9 @@ def execute(task_id: str, fn: Callable, resource: str | None, bundle: tuple[tupl
         return {"status": FAILED, "error": "This job expired before it started.", "value": None}
     progress, cancel = Progress(client, task_id, record), Cancel(client, task_id)
     status, error, value = DONE, None, None
+    if record["status"] in (DONE, STOPPED, FAILED):  # it ended, but its result was lost with its worker
+        log.warning("task %s ended (%s); its result was lost: not running it again", task_id, record["status"])
+        return {"status": FAILED, "error": RESULT_LOST, "value": None}  # the record keeps its curves and status
     if record["status"] != QUEUED:  # a second attempt: the worker of the first one died mid-task
         log.warning("task %s was %s on %s: not starting it again", task_id, record["status"], record.get("worker"))
         status, error = FAILED, WORKER_DIED
