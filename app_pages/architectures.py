@@ -21,13 +21,14 @@ if tabs[0].open:
         name = c1.selectbox("Model", names, index=names.index("vgg16"), key="ar_model", bind="query-params",
                             on_change=sec.reset_size)
         entry = zoo.info(name)
-        size = c2.number_input("Input size (px)", 16, 1024, entry.input_size, step=1, key="ar_size",
-                               bind="query-params", help=f"{entry.title}'s weights use {entry.input_size} px.")
-        batch = c3.number_input("Batch size", 1, 512, 1, key="ar_batch", bind="query-params")
+        size = c2.number_input("Input size (px)", value=entry.input_size, step=1, key="ar_size", bind="query-params",
+                               help=f"{entry.title}'s weights use {entry.input_size} px (at most 2,048).")
+        batch = c3.number_input("Batch size", value=1, step=1, key="ar_batch", bind="query-params",
+                                help="1 to 512 images.")
         try:
             prof = sec.cached_profile(name, int(size), int(batch))
         except ValueError as exc:
-            st.error(f"{entry.title} cannot take a {size}×{size} input: {exc}")
+            st.error(str(exc), icon=":material/block:")
         else:
             sec.profile_view(prof, f"{entry.title} at {size}×{size}, batch {batch}", "ar")
             sec.training_memory_view(prof, "ar")

@@ -7,7 +7,7 @@ from explorer.figures import conv_arithmetic as figs
 from ui import conv_widgets as w
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def view(s: L.Settings) -> tuple[L.Lab, figs.RawFigure, figs.RawFigure]:
     """Everything the page draws for one setting, computed once for the whole class (one link, one setting)."""
     lab = L.compute(s)
@@ -29,7 +29,7 @@ except ValueError as err:
 s = lab.s
 oh, ow = lab.out.shape[1:]
 c1, c2, c3 = st.columns(3)
-c1.metric("Output size (C_out × O_h × O_w)", f"{lab.out.shape[0]} × {oh} × {ow}")
+c1.metric("Output size (C_out × O_h × O_w)", " × ".join(f"{n:,}" for n in lab.out_shape))
 c2.metric("Parameters (K·K·C_in + 1)·C_out", f"{L.params(s):,}")
 c3.metric("Multiply-adds", f"{L.macs(lab):,}")
 
@@ -51,7 +51,9 @@ st.caption("Blue: input · grey: padding (zeros" + (", −∞ for max pooling" i
               "cell to read its value, and the written-out sum below the grids shows every term. ")
            + "Play, pause and step run in your browser; drag the slider to jump through the output cells."
            + (f" This setting has {len(lab.steps):,} output cells: the animation covers the first {shown:,}, "
-              "the output maps below show them all." if shown < len(lab.steps) else ""))
+              "the output maps below show them all." if shown < len(lab.steps) else "")
+           + (f" The layer has {s.cout:,} filters: the pictures draw the first {len(lab.out)}; the counts below use "
+              "all of them." if s.cout > len(lab.out) else ""))
 
 st.subheader("Formulas, with the numbers of this setting")
 note = L.divisibility_note(lab)
@@ -67,17 +69,16 @@ if lab.pooling:
     st.markdown("Pooling has **no parameters** and no multiply-adds: each output is the "
                 f"{'maximum' if s.op == L.MAX else 'mean'} of its window, channel by channel.")
 else:
-    st.latex(rf"\text{{parameters}} = (K\cdot K\cdot C_{{in}} + 1)\cdot C_{{out}} = ({s.k}\cdot{s.k}\cdot{s.cin} + 1)"
-             rf"\cdot{s.cout} = {L.params(s):,}")
+    st.latex(L.params_formula(s))
     if s.op == L.TCONV:
         st.latex(rf"\text{{multiply-adds}} = I_h\cdot I_w\cdot K\cdot K\cdot C_{{in}}\cdot C_{{out}} = {s.h}\cdot{s.w}"
-                 rf"\cdot{s.k}\cdot{s.k}\cdot{s.cin}\cdot{s.cout} = {L.macs(lab):,}")
+                 rf"\cdot{s.k}\cdot{s.k}\cdot{s.cin}\cdot{L.tex_int(s.cout)} = {L.tex_int(L.macs(lab))}")
         st.caption(f"Each input cell is multiplied by the whole kernel once; the equivalent convolution drawn above "
                    f"does O_h·O_w·K·K·C_in·C_out = {oh * ow * s.k * s.k * s.cin * s.cout:,} multiply-adds, most "
                    "of them on inserted zeros.")
     else:
         st.latex(rf"\text{{multiply-adds}} = O_h\cdot O_w\cdot K\cdot K\cdot C_{{in}}\cdot C_{{out}} = {oh}\cdot{ow}"
-                 rf"\cdot{s.k}\cdot{s.k}\cdot{s.cin}\cdot{s.cout} = {L.macs(lab):,}")
+                 rf"\cdot{s.k}\cdot{s.k}\cdot{s.cin}\cdot{L.tex_int(s.cout)} = {L.tex_int(L.macs(lab))}")
         st.caption("FLOPs are usually counted as 2 × multiply-adds (one multiplication and one addition each).")
 st.code(L.torch_code(lab), language="python", wrap_lines=True)
 sizes = L.chain(s, lab.padding, s.h)
@@ -98,4 +99,4 @@ if s.x_mode == "typed" or s.w_mode == "typed":
         w.grid_editors("Input", "ca_xv", lab.x, [f"channel {c + 1}" for c in range(s.cin)])
     if s.w_mode == "typed" and not lab.pooling:
         w.grid_editors("Kernels", "ca_wv", lab.kernels.reshape(-1, s.k, s.k),
-                       [f"filter {f + 1}, channel {c + 1}" for f in range(s.cout) for c in range(s.cin)])
+                       [f"filter {f + 1}, channel {c + 1}" for f in range(len(lab.kernels)) for c in range(s.cin)])

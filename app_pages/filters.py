@@ -7,22 +7,31 @@ from explorer.figures import features as ffig
 from explorer.figures import kernels as kfig
 from explorer.figures.images import encode
 from ui.image_picker import image_picker
-from ui.models import analysis, image_key, layer_table, loaded_model, model_store, shared
+from ui.models import analysis, image_key, layer_table, loaded_model, model_picker, model_store, shared
 
 st.title("Filters and feature maps")
 st.markdown("A convolution slides a small filter over the image. Below: the lecture's hand-made kernels, "
             "then the filters a real network learned, what each of its layers sees in your picture, and what it "
             "finally predicts.")
 names = zoo.list_models()
-name = st.selectbox("Model", names, index=names.index(zoo.DEFAULT_MODEL), key="fm_model", bind="query-params")
+MODEL_SETTINGS = ("ff_layer", "ff_filter", "fm_layer", "fm_channel")  # layer names and indices of one model
+
+
+def _forget_model_settings() -> None:
+    """Another model: its layers have other names, so the old model's layer settings leave the state and URL."""
+    for key in MODEL_SETTINGS:  # dropped from the state, the widgets start at the new model's defaults
+        st.session_state.pop(key, None)
+
+
+name = model_picker("Model", names, key="fm_model", on_change=_forget_model_settings)
 image, caption = image_picker()
 loaded = loaded_model(name)
 build = model_store().stamp(name)  # names this build of the model in the shared figure caches below
-(st.success if loaded.pretrained else st.warning)(loaded.weights_note)
-if not loaded.pretrained:
-    st.warning(f"{loaded.info.title} has no pretrained weights on this machine, so its filters and feature maps "
-               "below are those of random weights (noise, not learned detectors). Pick EfficientNet-Lite0/1/2 to "
-               "see what a trained network learned.")
+if loaded.pretrained:
+    st.success(loaded.weights_note)
+else:
+    st.warning(f"{loaded.weights_note} Its filters and feature maps below are those of random weights (noise, not "
+               "learned detectors); pick EfficientNet-Lite0/1/2 to see what a trained network learned.")
 
 st.header("1 · Classic kernels (lecture 3)")
 c1, c2 = st.columns([4, 1])
@@ -130,8 +139,9 @@ st.plotly_chart(shared(("channel", build, photo, layer.name, channel, overlay),
                 key="fm_channel_fig")
 
 st.header("4 · Predictions")
-st.plotly_chart(ffig.top5_figure(result.top, f"{loaded.info.title}: top-5 on {caption}"), key="fm_top5")
-if not loaded.pretrained:
-    st.caption("Random weights guess at random: these probabilities mean nothing.")
-st.caption("Try a non-photographic picture (the Hubble deep field, a drawing, a screenshot): the network still "
-           "picks ImageNet classes, often with confidence it has not earned.")
+if loaded.pretrained:
+    st.plotly_chart(ffig.top5_figure(result.top, f"{loaded.info.title}: top-5 on {caption}"), key="fm_top5")
+    st.caption("Try a non-photographic picture (the Hubble deep field, a drawing, a screenshot): the network still "
+               "picks ImageNet classes, often with confidence it has not earned.")
+else:
+    st.info(zoo.untrained_output(loaded.info.title, *result.spread), icon=":material/casino:")

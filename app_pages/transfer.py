@@ -36,6 +36,7 @@ else:
     st.button("Start training", key="tl_start", type="primary", disabled=True,
               help="Fix the data problem shown above first.")
 transfer_run.live_view()
+transfer_run.near_chance_advice()
 
 st.header("3. Results", divider="gray")
 runs = st.session_state.get("tl_runs", [])

@@ -6,7 +6,7 @@ import streamlit as st
 from explorer import zoo
 from explorer.figures.features import top5_figure
 from ui.image_picker import image_picker
-from ui.models import image_key, loaded_model, predictions
+from ui.models import image_key, loaded_model, model_picker, output_spread, predictions
 
 st.title("Model zoo")
 st.markdown(
@@ -16,16 +16,17 @@ st.markdown(
 )
 
 names = zoo.list_models()
-name = st.selectbox("Model", names, index=names.index(zoo.DEFAULT_MODEL),
-                    key="model", bind="query-params")
+name = model_picker("Model", names, key="model")
 image, caption = image_picker()
 loaded = loaded_model(name)
 (st.success if loaded.pretrained else st.warning)(loaded.weights_note)
 
-top = predictions(name, image_key(image), image)
-st.plotly_chart(top5_figure(top, f"{loaded.info.title}: top-5 on {caption}"), key="top5")
-if not loaded.pretrained:
-    st.caption("These are the guesses of random weights: expect near-uniform, meaningless probabilities.")
+if loaded.pretrained:
+    top = predictions(name, image_key(image), image)
+    st.plotly_chart(top5_figure(top, f"{loaded.info.title}: top-5 on {caption}"), key="top5")
+else:  # random weights rank nothing: say what their output is instead of drawing a top-5
+    st.info(zoo.untrained_output(loaded.info.title, *output_spread(name, image_key(image), image)),
+            icon=":material/casino:")
 
 rows = [{
     "model": e.title, "year": e.year, "input (px)": e.input_size,

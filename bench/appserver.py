@@ -49,6 +49,15 @@ class Server:
                 time.sleep(0.2)
         raise RuntimeError(f"the server did not answer within {timeout} s (see {self.log.name})")
 
+    def wait_warm(self, timeout: float = 300) -> float:
+        """Seconds from `make run` until the warm start has filled the shared caches (its log line)."""
+        log = Path(self.log.name)
+        while time.perf_counter() - self.started < timeout:
+            if "shared caches filled" in log.read_text(errors="replace"):
+                return time.perf_counter() - self.started
+            time.sleep(0.5)
+        raise RuntimeError(f"the warm start did not finish within {timeout} s (see {log})")
+
     def process(self) -> psutil.Process:
         """The Python process that serves the app (not make's shell)."""
         for child in psutil.Process(self.proc.pid).children(recursive=True):

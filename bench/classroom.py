@@ -404,6 +404,8 @@ def main() -> None:
             if server:
                 print(f"`make run` answered /_stcore/health after {server.wait_healthy():.1f} s")
             if args.soak:
+                if server:  # RSS is compared with its level after 20 sessions: let the warm start finish first
+                    print(f"the warm start filled the shared caches after {server.wait_warm():.1f} s")
                 ttl = args.ttl if args.ttl is not None else 130.0
                 soak(url, students, server, ttl)
             else:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
+from explorer.conv_arithmetic import output_size
 from explorer.profiling import Profile, profile
 
 
@@ -38,10 +39,21 @@ def _meta(build):
         return build()
 
 
+def _need(name: str, value: int, low: int, high: int) -> int:
+    """`value` as an int, or ValueError naming the input and its range (the calculators' inputs are unbounded
+    widgets, so that an out-of-range entry reaches this message instead of being silently ignored)."""
+    if value != int(value) or not low <= value <= high:
+        raise ValueError(f"The {name} must be a whole number from {low:,} to {high:,} (it is {value:,}).")
+    return int(value)
+
+
 def dense_vs_conv(height: int = 640, width: int = 480, channels: int = 3, units: int = 1000,
                   kernel: int = 3, filters: int = 1000) -> Calculation:
     """Parameters of a Dense layer on a flattened H×W×C image against a K×K convolution with `filters`
     outputs (lecture 1: 640×480×3 → 1000 units = 921,601,000 parameters)."""
+    height, width = _need("height", height, 1, 4096), _need("width", width, 1, 4096)
+    channels, units = _need("number of channels", channels, 1, 64), _need("number of units", units, 1, 4096)
+    kernel, filters = _need("kernel size", kernel, 1, 11), _need("number of filters", filters, 1, 4096)
     dense = _meta(lambda: nn.Sequential(nn.Flatten(), nn.Linear(height * width * channels, units)))
     conv = _meta(lambda: nn.Conv2d(channels, filters, kernel, padding=kernel // 2))
     pd_, pc = _meta_profile(dense, (channels, height, width)), _meta_profile(conv, (channels, height, width))
@@ -52,6 +64,85 @@ def dense_vs_conv(height: int = 640, width: int = 480, channels: int = 3, units:
         {"part": f"Conv2d {kernel}×{kernel}, {channels} → {filters} channels",
          "formula": f"({kernel} × {kernel} × {channels} + 1) × {filters}",
          "by formula": (kernel * kernel * channels + 1) * filters, "live": pc.params, "live MACs": pc.macs},
+    ])
+
+
+ALEXNET_CONV1_LECTURE = {"params": 34_944, "output": (55, 55, 96), "dense params": 43.7e9}
+
+
+def alexnet_conv1(size: int = 227, channels: int = 3, filters: int = 96, kernel: int = 11, stride: int = 4,
+                  padding: int = 0) -> Calculation:
+    """AlexNet's first layer (lectures 1-2: 96 filters of 11×11×3 at stride 4, 55×55×96, 34,944 parameters)
+    against the dense layer that maps the same size×size×channels input to the same output.
+
+    Rows: the convolution and the dense layer, each with output shape, parameters (biases included)
+    and MACs by formula and counted live on meta-device modules.
+    """
+    size, channels = _need("input size", size, 1, 1024), _need("number of channels", channels, 1, 64)
+    filters, kernel = _need("number of filters", filters, 1, 4096), _need("kernel size", kernel, 1, 31)
+    stride, padding = _need("stride", stride, 1, 16), _need("padding", padding, 0, 16)
+    o = output_size(size, kernel, stride, padding)
+    n_in, n_out = size * size * channels, o * o * filters
+    conv = _meta(lambda: nn.Conv2d(channels, filters, kernel, stride, padding))
+    dense = _meta(lambda: nn.Sequential(nn.Flatten(), nn.Linear(n_in, n_out)))
+    pc, pd_ = _meta_profile(conv, (channels, size, size)), _meta_profile(dense, (channels, size, size))
+    out = f"{o} × {o} × {filters}"
+    return Calculation("parameters", [
+        {"part": f"Conv2d, {filters} × {kernel}×{kernel}×{channels}, S {stride}, P {padding}",
+         "output": out, "formula": f"({kernel}·{kernel}·{channels} + 1) · {filters}",
+         "by formula": (kernel * kernel * channels + 1) * filters, "live": pc.params,
+         "MACs formula": f"{o}·{o}·{filters} · {kernel}·{kernel}·{channels}",
+         "MACs by formula": n_out * kernel * kernel * channels, "live MACs": pc.macs},
+        {"part": f"Dense, {n_in:,} → {n_out:,}", "output": out,
+         "formula": f"{n_in:,} · {n_out:,} + {n_out:,}", "by formula": n_in * n_out + n_out, "live": pd_.params,
+         "MACs formula": f"{n_in:,} · {n_out:,}", "MACs by formula": n_in * n_out, "live MACs": pd_.macs},
+    ])
+
+
+def alexnet_lecture_dense() -> Calculation:
+    """The numbers behind the lecture's "Equivalent MLP parameters: 43.7 × 1e9" for AlexNet's conv1, at 224
+    and 227 px: the conv's output side, and the dense layer to that output (biases included), then the
+    lecture's own product (224·224·3 inputs × 55·55·96 outputs, weights only)."""
+    rows = []
+    for size in (227, 224):
+        conv, dense = alexnet_conv1(size).rows
+        rows.append({"input": f"{size} × {size} × 3", "conv output": conv["output"],
+                     "dense layer": "to the conv's output, with biases", "dense parameters": dense["live"]})
+    rows.append({"input": "224 × 224 × 3 (lecture)", "conv output": "55 × 55 × 96 (lecture)",
+                 "dense layer": "weights only (the lecture's 43.7 × 1e9)",
+                 "dense parameters": 224 * 224 * 3 * 55 * 55 * 96})
+    return Calculation("parameters", rows)
+
+
+def alexnet_dense_note() -> str:
+    """One paragraph: where the lecture's 43.7e9 comes from and what 224 and 227 px give."""
+    at227, at224, lecture = (r["dense parameters"] for r in alexnet_lecture_dense().rows)
+    return (f"**The lecture's figures.** A 55 × 55 × 96 output needs a **227 px** input: (227 − 11)/4 + 1 = "
+            f"{output_size(227, 11, 4)}, while 224 px gives ⌊(224 − 11)/4⌋ + 1 = {output_size(224, 11, 4)}. The "
+            f"34,944 parameters, (11·11·3 + 1)·96, do not depend on the input size. The lecture's \"43.7 × 1e9\" is "
+            f"224·224·3 × 55·55·96 = {lecture:,} weights: the 224 px input with the 227 px input's output, and no "
+            f"biases. The dense layer from 227 × 227 × 3 to 55 × 55 × 96 has {at227:,} parameters "
+            f"({at227 / 1e9:.1f} × 1e9); from 224 px to its own 54 × 54 × 96 output, {at224:,} ({at224 / 1e9:.1f} × 1e9).")
+
+
+DENSE_IMAGE_LECTURE = {"height": 200, "width": 200, "channels": 1, "units": 40_000, "params": 2e9}
+
+
+def dense_on_image(height: int = 200, width: int = 200, channels: int = 1, units: int = 40_000) -> Calculation:
+    """Parameters of one dense layer from a height×width×channels image to `units` hidden units
+    (lecture 3: "200x200 image, 40K hidden units, ~2B parameters"): weights, biases, total, counted
+    live on a meta-device nn.Linear."""
+    height, width = _need("height", height, 1, 4096), _need("width", width, 1, 4096)
+    channels, units = _need("number of channels", channels, 1, 64), _need("number of hidden units", units, 1, 100_000)
+    n_in = height * width * channels
+    layer = _meta(lambda: nn.Linear(n_in, units))
+    live = _meta_profile(nn.Sequential(nn.Flatten(), layer), (channels, height, width))
+    return Calculation("parameters", [
+        {"part": "weights", "formula": f"{height}·{width}·{channels} · {units:,}", "by formula": n_in * units,
+         "live": layer.weight.numel()},
+        {"part": "biases", "formula": f"{units:,}", "by formula": units, "live": layer.bias.numel()},
+        {"part": "total", "formula": f"{n_in:,} · {units:,} + {units:,}", "by formula": n_in * units + units,
+         "live": live.params},
     ])
 
 
@@ -77,7 +168,7 @@ def mlp_vs_cnn() -> tuple[Profile, Profile]:
 def one_5x5_vs_two_3x3(channels: int = 64, size: int = 56) -> Calculation:
     """One 5×5 convolution against two stacked 3×3 ones (same 5×5 receptive field), C → C channels,
     without bias, at size×size."""
-    c = channels
+    c, size = _need("number of channels C", channels, 1, 1024), _need("feature map size", size, 1, 512)
     one = _meta(lambda: nn.Conv2d(c, c, 5, padding=2, bias=False))
     two = _meta(lambda: nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False), nn.ReLU(),
                                       nn.Conv2d(c, c, 3, padding=1, bias=False)))
@@ -182,7 +273,10 @@ def conv5_vs_inception_branch(channels: int = 256, reduce: int = 64, out: int = 
 
 def regular_vs_depthwise(m: int = 4, n: int = 2, k: int = 3, size: int = 14) -> Calculation:
     """Regular K×K conv M → N against depthwise (K×K, groups=M) + pointwise (1×1, M → N), no bias
-    (lecture 4: M=4, N=2, K=3 gives 72 against 44; M=N=512 gives 2.4 M against 267 k)."""
+    (lecture 4: M=4, N=2, K=3 gives 72 against 44; M=N=512 gives 2.4 M against 267 k). MACs at size×size
+    with 'same' padding."""
+    m, n = _need("number of input channels M", m, 1, 2048), _need("number of output channels N", n, 1, 2048)
+    k, size = _need("kernel size K", k, 1, 11), _need("feature map size", size, 1, 512)
     regular = _meta(lambda: nn.Conv2d(m, n, k, padding=k // 2, bias=False))
     separable = _meta(lambda: nn.Sequential(nn.Conv2d(m, m, k, padding=k // 2, groups=m, bias=False),
                                             nn.Conv2d(m, n, 1, bias=False)))
@@ -201,7 +295,7 @@ def basic_vs_bottleneck(width: int = 64, size: int = 56) -> Calculation:
     """torchvision's ResNet BasicBlock on `width` channels against its Bottleneck block that takes and
     returns 4×width channels with a width-channel 3×3 core (ResNet-50's layer1 at width 64, 56×56).
     Parameters include batch norm; MACs count the convolutions."""
-    w = width
+    w, size = _need("width C", width, 1, 1024), _need("feature map size", size, 1, 512)
     basic = _meta(lambda: BasicBlock(w, w))
     bottle = _meta(lambda: Bottleneck(4 * w, w))
     pb, pn = _meta_profile(basic, (w, size, size)), _meta_profile(bottle, (4 * w, size, size))

@@ -15,6 +15,9 @@ from explorer import zoo
 from explorer.profiling import Profile, profile
 
 
+MAX_SIZE, MAX_BATCH = 2048, 512  # pixels, images: larger inputs only slow the meta-device profile down
+
+
 def profile_model(name: str, input_size: int | None = None, batch_size: int = 1) -> Profile:
     """Profile a registry model on the meta device.
 
@@ -24,14 +27,22 @@ def profile_model(name: str, input_size: int | None = None, batch_size: int = 1)
         batch_size: inputs per batch.
 
     Raises:
-        ValueError: unknown name, or an input too small for the architecture (the message names
-            the layer).
+        ValueError: unknown name, a size or batch out of range (MAX_SIZE, MAX_BATCH), or an input too
+            small for the architecture (the message names the layer).
     """
     entry = zoo.info(name)
-    size = entry.input_size if input_size is None else int(input_size)
+    size = entry.input_size if input_size is None else input_size
+    if size != int(size) or not 1 <= size <= MAX_SIZE:
+        raise ValueError(f"The input size must be a whole number of pixels from 1 to {MAX_SIZE:,} (it is {size:,}).")
+    if batch_size != int(batch_size) or not 1 <= batch_size <= MAX_BATCH:
+        raise ValueError(f"The batch size must be a whole number from 1 to {MAX_BATCH} (it is {batch_size:,}).")
+    size = int(size)
     with torch.device("meta"):
         model = zoo.build(name)
-    return profile(model, (entry.in_channels, size, size), batch_size=batch_size)
+    try:
+        return profile(model, (entry.in_channels, size, size), batch_size=int(batch_size))
+    except ValueError as exc:
+        raise ValueError(f"{entry.title} cannot take a {size}×{size} input: {exc}") from None
 
 
 def compare(names: list[str], progress: Callable[[int, int, str], None] | None = None,

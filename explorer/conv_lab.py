@@ -26,7 +26,10 @@ CLASSIC_KERNELS: dict[str, np.ndarray] = {  # lecture 3, "Convolutional Layer" t
     "box blur": np.full((3, 3), 1 / 9),
     "gaussian blur": np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], float) / 16,
 }
-MAX_SIZE, MAX_CIN, MAX_COUT, MAX_K = 32, 3, 4, 7
+MAX_SIZE, MAX_CIN, MAX_K = 32, 3, 7
+#: Filters (output channels) the counts take, and the at most MAX_DRAWN of them whose maps are computed and drawn.
+MAX_FILTERS, MAX_DRAWN = 4096, 4
+MAX_SEED = 1_000_000
 
 # Cell kinds of the grid the window slides on (the figure colours them).
 INPUT, PADDING, INSERTED = 0, 1, 2
@@ -100,7 +103,8 @@ PRESETS: dict[str, dict] = {
     "conv_arithmetic: padding, strides": dict(h=5, w=5, k=3, stride=2, pad=1),
     "conv_arithmetic: padding, strides (odd)": dict(h=6, w=6, k=3, stride=2, pad=1),
 }
-PRESETS["32×32 input, 5×5 filters (32 → 28 → 24)"]["cout"] = 4  # the page allows at most 4 output channels
+PRESETS["Lecture 3: ten 5×5×3 filters on a 32 × 32 × 3 input, pad 2 (760 parameters)"] = dict(
+    h=32, w=32, k=5, pad=2, cin=3, cout=10)
 
 
 def preset(name: str) -> Settings:
@@ -131,26 +135,31 @@ def input_values(s: Settings) -> np.ndarray:
     return big[:s.cin, :s.h, :s.w].astype(float)  # cropped, so changing the size keeps the other values
 
 
+def drawn(s: Settings) -> int:
+    """How many of the C_out filters get values and maps (the counts use all of them)."""
+    return min(s.cout, MAX_DRAWN)
+
+
 def kernel_values(s: Settings) -> np.ndarray:
-    """The kernels as [C_out, C_in, K, K] (filter f, channel c), whatever the operation."""
-    shape = (s.cout, s.cin, s.k, s.k)
+    """The kernels of the drawn filters as [min(C_out, MAX_DRAWN), C_in, K, K] (filter f, channel c)."""
+    shape = (drawn(s), s.cin, s.k, s.k)
     if s.w_mode == "typed":
-        return parse_grids(s.w_text, s.cout * s.cin, s.k, s.k, "kernel").reshape(shape)
+        return parse_grids(s.w_text, shape[0] * s.cin, s.k, s.k, "kernel").reshape(shape)
     if s.w_mode == "ones":
         return np.ones(shape)
     if s.w_mode in CLASSIC_KERNELS:
         if s.k != 3:
             raise ValueError(f"The classic '{s.w_mode}' kernel is 3×3: set the kernel size to 3 or pick other values.")
         return np.broadcast_to(CLASSIC_KERNELS[s.w_mode], shape).copy()
-    big = np.random.default_rng([s.seed, 2]).integers(-1, 3, size=(MAX_COUT, MAX_CIN, MAX_K, MAX_K))
-    return big[:s.cout, :s.cin, :s.k, :s.k].astype(float)
+    big = np.random.default_rng([s.seed, 2]).integers(-1, 3, size=(MAX_DRAWN, MAX_CIN, MAX_K, MAX_K))
+    return big[:shape[0], :s.cin, :s.k, :s.k].astype(float)
 
 
 def bias_values(s: Settings) -> np.ndarray:
-    """[C_out] biases: zeros, or seeded integers −2..2."""
+    """[min(C_out, MAX_DRAWN)] biases of the drawn filters: zeros, or seeded integers −2..2."""
     if s.bias == "random":
-        return np.random.default_rng([s.seed, 3]).integers(-2, 3, size=MAX_COUT)[:s.cout].astype(float)
-    return np.zeros(s.cout)
+        return np.random.default_rng([s.seed, 3]).integers(-2, 3, size=MAX_DRAWN)[:drawn(s)].astype(float)
+    return np.zeros(drawn(s))
 
 
 @dataclass
@@ -159,16 +168,17 @@ class Lab:
     s: Settings
     padding: int
     x: np.ndarray  # [C_in, H, W]
-    kernels: np.ndarray  # [C_out, C_in, K, K] as typed/shown (transposed: weight[c, f] = kernels[f, c])
-    bias: np.ndarray  # [C_out]
-    out: np.ndarray  # [C_out, O_h, O_w]
+    # The arrays below hold the first D = min(C_out, MAX_DRAWN) filters; `s.cout` may be larger (counts only).
+    kernels: np.ndarray  # [D, C_in, K, K] as typed/shown (transposed: weight[c, f] = kernels[f, c])
+    bias: np.ndarray  # [D]
+    out: np.ndarray  # [D, O_h, O_w]
     grid: np.ndarray  # [C_in, G_h, G_w]: what the window slides on (padded or stretched input)
     kinds: np.ndarray  # [G_h, G_w] INPUT / PADDING / INSERTED
     offset: int  # grid row/col of input cell (0, 0) (may be negative when cropped)
     step_in: int  # grid cells between two consecutive input cells (S for transposed, else 1)
-    window_kernels: np.ndarray  # [C_out, C_in, K, K] the weights under the window (transposed: flipped)
+    window_kernels: np.ndarray  # [D, C_in, K, K] the weights under the window (transposed: flipped)
     steps: list[ca.Step]
-    partials: np.ndarray  # [C_out, C_in, O_h, O_w] per-channel partial sums (pooling: per-channel results)
+    partials: np.ndarray  # [D, C_in, O_h, O_w] per-channel partial sums (pooling: per-channel results)
     uncovered_rows: list[int] = field(default_factory=list)  # grid indices no window covers
     uncovered_cols: list[int] = field(default_factory=list)
 
@@ -176,11 +186,24 @@ class Lab:
     def pooling(self) -> bool:
         return self.s.op in (MAX, AVG)
 
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        """(C_out, O_h, O_w) of the whole layer, every filter counted (`out` holds the drawn ones)."""
+        return (self.s.cout, *self.out.shape[1:])
+
 
 def compute(s: Settings) -> Lab:
     """Recompute the whole page for settings `s` (ValueError: one sentence for an impossible setting)."""
-    if not (1 <= s.cin <= MAX_CIN and 1 <= s.cout <= MAX_COUT and 1 <= s.h <= MAX_SIZE and 1 <= s.w <= MAX_SIZE):
-        raise ValueError(f"Sizes go from 1 to {MAX_SIZE}, channels from 1 to {MAX_CIN} in and {MAX_COUT} out.")
+    if not (1 <= s.h <= MAX_SIZE and 1 <= s.w <= MAX_SIZE):
+        raise ValueError(f"The input height and width go from 1 to {MAX_SIZE} cells.")
+    if not 1 <= s.cin <= MAX_CIN:
+        raise ValueError(f"Input channels go from 1 to {MAX_CIN} (it is {s.cin}).")
+    if not 1 <= s.cout <= MAX_FILTERS:
+        raise ValueError(f"Output channels (filters) go from 1 to {MAX_FILTERS:,} (it is {s.cout:,}).")
+    if not 0 <= s.seed <= MAX_SEED:
+        raise ValueError(f"The random seed goes from 0 to {MAX_SEED:,} (it is {s.seed:,}).")
+    if not 1 <= s.filt <= MAX_DRAWN:
+        raise ValueError(f"The animated output map goes from 1 to {MAX_DRAWN} (it is {s.filt}).")
     p, x = padding_of(s), input_values(s)
     if s.op in (MAX, AVG):
         s = replace(s, cout=s.cin, filt=min(s.filt, s.cin))
@@ -196,7 +219,7 @@ def compute(s: Settings) -> Lab:
         grid = ca.pad(x, p, -np.inf if s.op == MAX else 0.0)
         wk = kern
     else:
-        s = replace(s, filt=min(s.filt, s.cout))
+        s = replace(s, filt=min(s.filt, drawn(s)))
         kern, bias = kernel_values(s), bias_values(s)
         if s.op == CONV:
             out = ca.conv2d(x, kern, bias, s.stride, p, s.dilation)
@@ -239,6 +262,20 @@ def compute(s: Settings) -> Lab:
 def params(s: Settings) -> int:
     """Learnable parameters (K·K·C_in + 1)·C_out, biases included; pooling has none."""
     return 0 if s.op in (MAX, AVG) else (s.k * s.k * s.cin + 1) * s.cout
+
+
+def tex_int(n: int) -> str:
+    """An integer with thousands separators for LaTeX math ("{,}" keeps the comma from adding a space)."""
+    return f"{n:,}".replace(",", "{,}")
+
+
+def params_formula(s: Settings) -> str:
+    """LaTeX: N filters of K×K×C_in, each with K·K·C_in weights and one bias (lecture 3: 10 filters of 5×5×3,
+    5·5·3 + 1 = 76 each, 760 in all)."""
+    n, per = tex_int(s.cout), s.k * s.k * s.cin + 1
+    return (rf"\text{{parameters}} = N\cdot(K\cdot K\cdot C_{{in}} + 1) = {n}\cdot({s.k}\cdot{s.k}\cdot{s.cin} + 1)"
+            rf" = {n}\cdot{tex_int(per)} = {tex_int(params(s))}"
+            rf"\quad\text{{({s.cout:,} filter{'s' * (s.cout > 1)} of }}{s.k}\times{s.k}\times{s.cin}\text{{)}}")
 
 
 def macs(lab: Lab) -> int:

@@ -18,6 +18,8 @@ import math
 import torch
 from torch import nn
 
+from explorer.randomness import GLOBAL_LOCK
+
 #: Layer type -> the spec fields it uses, in the order `to_text` writes them.
 FIELDS: dict[str, tuple[str, ...]] = {
     "Conv2d": ("size", "kernel", "stride", "padding"), "MaxPool2d": ("kernel", "stride", "padding"),
@@ -157,7 +159,8 @@ def build_with_shapes(spec: list[dict], input_shape: tuple[int, ...]) -> tuple[n
     shape = _check_input(input_shape)
     modules, shapes = [], []
     for i, layer in enumerate(spec):
-        module = _layer(i, layer, shape)
+        with GLOBAL_LOCK:  # initialisation draws from torch's global generator (explorer.randomness)
+            module = _layer(i, layer, shape)
         with torch.device("meta"):
             probe = _layer(i, layer, shape).eval()
             out = probe(torch.zeros(2, *shape))  # batch 2 so BatchNorm1d accepts it

@@ -218,12 +218,14 @@ class FeatureResult:
         maps: float32 tensor [C, H, W], the layer's output for the image.
         top: [(label, probability in [0, 1])], highest first.
         seen: uint8 [S, S, 3], the centre crop the model classified (S = input size).
+        spread: (smallest, largest) probability over all classes, and the number of classes.
     """
 
     layer: str
     maps: torch.Tensor
     top: list[tuple[str, float]]
     seen: np.ndarray
+    spread: tuple[float, float, int] = (0.0, 0.0, 0)
 
 
 def _forward_with_hook(loaded: zoo.LoadedModel, x: torch.Tensor, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -268,7 +270,7 @@ def analyse(loaded: zoo.LoadedModel, image: Image.Image, layer: str, k: int = 5)
     top = torch.topk(probs, min(k, probs.numel()))
     labels = loaded.labels or [f"class {i}" for i in range(probs.numel())]
     return FeatureResult(layer, maps, [(labels[i], float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist())],
-                         input_view(loaded, x))
+                         input_view(loaded, x), (float(probs.min()), float(probs.max()), probs.numel()))
 
 
 def top_channels(maps: torch.Tensor, n: int) -> list[int]:

@@ -63,6 +63,11 @@ class Run(tasks.Task):
                    info.get("data_name", ""))
 
     @property
+    def prepare(self) -> dict | None:
+        """The latest "prepare" metrics (frozen blocks computed once), or None."""
+        return self.extra["prepare"][-1] if self.extra.get("prepare") else None
+
+    @property
     def latest(self) -> dict | None:
         """The most recent batch metrics, or None before the first step."""
         return self.batches[-1] if self.batches else None

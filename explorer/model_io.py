@@ -5,7 +5,8 @@ The download is a zip with two files:
   unlike a pickled checkpoint; DESIGN.md section 6);
 - `config.json`: `{"format", "backbone", "classes", "config"}`, enough to rebuild the architecture
   (`trainer.architecture`; for a custom network, `config.custom_net` holds its layers) before the
-  weights are loaded into it with `strict=True`.
+  weights are loaded into it with `strict=True`; and `"run"`, what the page knows of the run that
+  trained it (its number, data, epochs, final validation accuracy), which import ignores.
 """
 
 from __future__ import annotations
@@ -26,11 +27,15 @@ FORMAT = "cnn-explorer-classifier/1"
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
 
 
-def export_model(trained: TrainedModel) -> bytes:
-    """The zip (bytes) holding model.safetensors and config.json."""
+def export_model(trained: TrainedModel, run: dict | None = None) -> bytes:
+    """The zip (bytes) holding model.safetensors and config.json.
+
+    Args:
+        run: JSON-serialisable facts about the run that trained it (e.g. {"id": 3, "data": ...}).
+    """
     state = {k: v.detach().clone().contiguous() for k, v in trained.model.state_dict().items()}
     meta = {"format": FORMAT, "backbone": trained.config.backbone, "classes": list(trained.classes),
-            "config": trained.config.to_dict(), "weights_note": trained.weights_note}
+            "config": trained.config.to_dict(), "weights_note": trained.weights_note, "run": run or {}}
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("config.json", json.dumps(meta, indent=2))

@@ -17,31 +17,36 @@ A custom network from the Architectures page (`explorer.custom_net`) is backbone
 config carries its spec and input shape as text (`custom_text`). It has no pretrained weights, so
 only "scratch" applies; its last layer must be a Linear, re-sized to the number of classes.
 
-Fast path: with a frozen backbone and no augmentation, every image's backbone features are
-computed once and cached, and an epoch only trains the head on the cached vectors (milliseconds).
+Frozen blocks computed once (`explorer.feature_cache`): with augmentation off, a linear probe
+trains its head on the backbone's features of every image, computed once; fine-tuning the last N
+blocks trains them on the cached input of the first of them. The caching is reported as "prepare"
+progress, and the final images/s count it. `cache_frozen=False` trains without the cache.
+
+Randomness (`explorer.randomness`): one `torch.Generator` per run, seeded with `config.seed`,
+draws the initialisation seed, the batch order, the augmentation and the dropout masks, so the
+same configuration and seed give the same metrics, whatever runs at the same time.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
-from typing import Iterator
+from typing import Generator, Iterator
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import nn
-from torchvision import transforms as T
 
 from explorer import augment as aug_mod
-from explorer import custom_net, zoo
+from explorer import classifier, custom_net, randomness, zoo
+from explorer import feature_cache as fc
 from explorer.augment import Augment
+from explorer.classifier import (Evaluation, InputSpec, Preprocess, TrainedModel, evaluate,  # noqa: F401 (API)
+                                 evaluation_from_logits, input_spec, predict)
 
 STRATEGIES = ("scratch", "linear_probe", "finetune_last", "finetune_all")
 STRATEGY_TITLES = {
@@ -55,9 +60,7 @@ OPTIMIZERS = ("adam", "sgd")
 UNSUPPORTED = ("squeezenet1_1",)
 
 #: Backbone value of the custom network built on the Architectures page (spec in `TrainConfig.custom_net`).
-CUSTOM = "custom"
-CUSTOM_MEAN_STD = 0.5  # custom networks: pixels scaled to [0, 1], then (x - 0.5) / 0.5 -> [-1, 1]
-_BUILD_LOCK = threading.Lock()
+CUSTOM = classifier.CUSTOM
 _ALWAYS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "lenet5")
 
 
@@ -67,7 +70,7 @@ def backbones() -> list[str]:
     names = list(_ALWAYS)
     names += [name for name in zoo.list_models()
               if name not in names and name not in UNSUPPORTED and zoo.cached_weights(name) is not None]
-    return names  # model init draws from torch's global RNG; seed it one run at a time
+    return names
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,11 @@ class TrainConfig:
     def fast_path(self) -> bool:
         """True when backbone features can be cached: frozen backbone and no augmentation."""
         return self.strategy == "linear_probe" and not self.augment.enabled
+
+    @property
+    def prefix_cache(self) -> bool:
+        """True when the frozen first blocks' output can be cached: fine-tune the last N, no augmentation."""
+        return self.strategy == "finetune_last" and not self.augment.enabled
 
 
 # --- the model -------------------------------------------------------------------------------
@@ -200,6 +208,25 @@ def block_names(name: str) -> list[str]:
     return [n for n, _ in backbone_blocks(model, head)]
 
 
+def frozen_macs_share(config: TrainConfig) -> float:
+    """Share (0-1) of the network's multiply-adds done by the blocks `config` freezes, counted on the meta
+    device at the network's input size with a 2-class head: the work caching their output saves in every epoch
+    after the first."""
+    from explorer.profiling import profile  # noqa: PLC0415 (only this function profiles)
+
+    config.check()
+    with torch.device("meta"):
+        model, head, _ = architecture(config.backbone, 2, pretrained=False, custom=config.custom_net)
+    blocks = [n for n, _ in backbone_blocks(model, head)]
+    n_tuned = {"linear_probe": 0, "finetune_last": config.finetune_blocks}.get(config.strategy, len(blocks))
+    frozen = tuple(blocks[:max(0, len(blocks) - n_tuned)])
+    prof = profile(model, input_spec(config).input_shape if config.backbone != CUSTOM else
+                   custom_net.check_trainable(config.custom_net)[1])
+    done = sum(r.macs for r in prof.layers if r.name.split(" ")[0] in frozen
+               or r.name.startswith(tuple(f + "." for f in frozen)))
+    return done / max(prof.macs, 1)
+
+
 @dataclass
 class Prepared:
     """A model made ready for a strategy by `prepare_model`."""
@@ -211,11 +238,16 @@ class Prepared:
     weights_note: str
 
 
-def prepare_model(config: TrainConfig, num_classes: int) -> Prepared:
-    """Build the network for `config` and freeze exactly what its strategy says."""
+def prepare_model(config: TrainConfig, num_classes: int, gen: torch.Generator | None = None) -> Prepared:
+    """Build the network for `config` and freeze exactly what its strategy says.
+
+    Args:
+        gen: the run's generator; the initialisation seed is its first draw (default: a generator
+            seeded with `config.seed`, so the same config always starts from the same weights).
+    """
     config.check()
-    with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+    gen = gen if gen is not None else randomness.run_generator(config.seed)
+    with randomness.seeded(randomness.derive_seed(gen)):
         model, head, note = architecture(config.backbone, num_classes, config.strategy != "scratch", config.custom_net)
     blocks = backbone_blocks(model, head)
     if config.strategy == "linear_probe":
@@ -233,14 +265,21 @@ def prepare_model(config: TrainConfig, num_classes: int) -> Prepared:
 
 
 def _train_mode(p: Prepared, strategy: str) -> None:
-    """Training mode where it is wanted: frozen blocks (and, for a linear probe, everything
-    but the head, including dropout) stay in eval mode so their outputs and statistics are fixed."""
+    """Training mode where it is wanted. The frozen part is a fixed feature extractor: for a linear probe
+    everything but the head, for "fine-tune the last N" every module before the first trained block
+    (frozen blocks and the parameter-free dropout between them), stays in eval mode, so its output and
+    batch-norm statistics are the same in every epoch (which is what makes caching it exact)."""
     if strategy == "linear_probe":
         p.model.eval()
         return
     p.model.train()
-    for name in p.frozen:
-        p.model.get_submodule(name).eval()
+    if p.frozen and p.tuned:
+        cut = p.tuned[0]
+        for name, module in p.model.named_modules():
+            if name == cut:
+                break
+            if name and not cut.startswith(name + "."):
+                module.eval()
 
 
 def _optimizer(config: TrainConfig, p: Prepared) -> torch.optim.Optimizer:
@@ -255,129 +294,6 @@ def _optimizer(config: TrainConfig, p: Prepared) -> torch.optim.Optimizer:
     return torch.optim.Adam(groups, weight_decay=config.weight_decay)
 
 
-# --- images to tensors -----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class InputSpec:
-    """The input fields of `zoo.ModelInfo` that `Preprocess` reads (sizes may be (H, W) pairs)."""
-
-    input_size: int | tuple[int, int]
-    resize_size: int | tuple[int, int]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    in_channels: int
-    interpolation: T.InterpolationMode = T.InterpolationMode.BILINEAR
-
-
-def input_spec(config: TrainConfig) -> zoo.ModelInfo | InputSpec:
-    """What the network of `config` takes: a zoo model's preprocessing, or for a custom network
-    (C, H, W) = its input: images resized to H×W (grayscale if C == 1), mean = std = 0.5."""
-    if config.backbone != CUSTOM:
-        return zoo.info(config.backbone)
-    c, h, w = custom_net.check_trainable(config.custom_net)[1]
-    return InputSpec((h, w), (h, w), (CUSTOM_MEAN_STD,) * c, (CUSTOM_MEAN_STD,) * c, c)
-
-
-class Preprocess:
-    """PIL image -> model input, split in two halves so augmentation can sit in between.
-
-    `pixels`: grayscale (LeNet), resize, centre crop -> uint8 [C, H, W] (as `zoo.make_transform`).
-    `normalize`: uint8 [N, C, H, W] -> float, scaled to [0, 1], minus mean, over std.
-    """
-
-    def __init__(self, entry: zoo.ModelInfo | InputSpec) -> None:
-        steps = [] if entry.in_channels == 3 else [T.Grayscale(entry.in_channels)]
-        self._pixels = T.Compose(steps + [
-            T.Resize(entry.resize_size, interpolation=entry.interpolation, antialias=True),
-            T.CenterCrop(entry.input_size), T.PILToTensor()])
-        self.mean = torch.tensor(entry.mean).view(1, -1, 1, 1)
-        self.std = torch.tensor(entry.std).view(1, -1, 1, 1)
-        self.channels = entry.in_channels
-
-    def pixels(self, images: list[Image.Image]) -> torch.Tensor:
-        """[N, C, H, W] uint8."""
-        return torch.stack([self._pixels(img.convert("RGB")) for img in images])
-
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 [N, C, H, W] -> normalised float32 [N, C, H, W]."""
-        return (x.float() / 255.0 - self.mean) / self.std
-
-    def __call__(self, images: list[Image.Image]) -> torch.Tensor:
-        return self.normalize(self.pixels(images))
-
-
-# --- the trained model -----------------------------------------------------------------------
-
-@dataclass
-class TrainedModel:
-    """A trained classifier: the network (eval mode), its class names and the run's configuration."""
-
-    model: nn.Module
-    classes: list[str]
-    config: TrainConfig
-    weights_note: str = ""
-
-    @property
-    def preprocess(self) -> Preprocess:
-        return Preprocess(input_spec(self.config))
-
-    def logits(self, images: list[Image.Image], batch: int = 64) -> torch.Tensor:
-        """[N, num_classes] logits of PIL images."""
-        prep = self.preprocess
-        self.model.eval()
-        outs = []
-        with torch.inference_mode():
-            for i in range(0, len(images), batch):
-                outs.append(self.model(prep(images[i:i + batch])))
-        return torch.cat(outs) if outs else torch.empty(0, len(self.classes))
-
-
-def predict(trained: TrainedModel, image: Image.Image, k: int = 3) -> list[tuple[str, float]]:
-    """Top-k [(class name, probability in [0, 1])] for one image, highest first."""
-    probs = torch.softmax(trained.logits([image]), dim=1)[0]
-    top = torch.topk(probs, min(k, probs.numel()))
-    return [(trained.classes[i], float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist())]
-
-
-@dataclass
-class Evaluation:
-    """Predictions on a labelled set.
-
-    confusion[i, j]: images of true class i predicted as class j. probs: [N, C] softmax.
-    """
-
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    probs: np.ndarray
-    confusion: np.ndarray
-
-    @property
-    def accuracy(self) -> float:
-        return float((self.y_true == self.y_pred).mean()) if len(self.y_true) else float("nan")
-
-    @property
-    def misclassified(self) -> list[int]:
-        """Indices of wrongly predicted samples, most confident mistakes first."""
-        wrong = np.flatnonzero(self.y_true != self.y_pred)
-        return sorted(wrong.tolist(), key=lambda i: -self.probs[i, self.y_pred[i]])
-
-
-def evaluate(trained: TrainedModel, samples: list[tuple[Image.Image, int]]) -> Evaluation:
-    """Confusion matrix, predictions and probabilities of `trained` on labelled samples."""
-    return evaluation_from_logits(trained.logits([img for img, _ in samples]), [label for _, label in samples],
-                                  len(trained.classes))
-
-
-def evaluation_from_logits(logits: torch.Tensor, labels: list[int], num_classes: int) -> Evaluation:
-    """An Evaluation from logits [N, num_classes] already computed for samples with `labels`."""
-    probs = torch.softmax(logits.float(), dim=1).numpy()
-    y_true = np.array(labels, dtype=int)
-    y_pred = probs.argmax(1) if len(labels) else np.zeros(0, dtype=int)
-    confusion = np.zeros((num_classes, num_classes), dtype=int)
-    np.add.at(confusion, (y_true, y_pred), 1)
-    return Evaluation(y_true, y_pred, probs, confusion)
-
-
 # --- the training loop ------------------------------------------------------------------------
 
 def _batches(n: int, size: int, gen: torch.Generator) -> list[torch.Tensor]:
@@ -387,36 +303,6 @@ def _batches(n: int, size: int, gen: torch.Generator) -> list[torch.Tensor]:
         out[-2] = torch.cat([out[-2], out[-1]])
         out.pop()
     return out
-
-
-def _forward_all(module: nn.Module, x: torch.Tensor, batch: int = 8) -> torch.Tensor:
-    with torch.inference_mode():
-        return torch.cat([module(x[i:i + batch]) for i in range(0, len(x), batch)])
-
-
-_FEATURES: OrderedDict[tuple[str, int, str], torch.Tensor] = OrderedDict()
-_FEATURES_LOCK = threading.Lock()
-FEATURE_CACHE_ENTRIES = 16  # a few MB each at most (1,797 digits x 1,280 floats = 9 MB)
-
-
-def _cached_features(backbone: str, seed: int, extractor: nn.Module, pixels: torch.Tensor, pre: Preprocess) -> torch.Tensor:
-    """Frozen pretrained features of uint8 `pixels` [N, C, H, W] -> [N, D], remembered across runs.
-
-    The key is the backbone name, the seed (a backbone without pretrained weights is initialised
-    from it) and a hash of the exact pixels, so a second linear probe on the same images (another
-    learning rate, more epochs) skips the backbone entirely.
-    """
-    key = (backbone, seed, hashlib.blake2b(pixels.numpy().tobytes(), digest_size=16).hexdigest())
-    with _FEATURES_LOCK:
-        if key in _FEATURES:
-            _FEATURES.move_to_end(key)
-            return _FEATURES[key]
-    feats = _forward_all(extractor, pre.normalize(pixels))
-    with _FEATURES_LOCK:
-        _FEATURES[key] = feats
-        while len(_FEATURES) > FEATURE_CACHE_ENTRIES:
-            _FEATURES.popitem(last=False)
-    return feats
 
 
 @contextlib.contextmanager
@@ -436,8 +322,23 @@ def _threads(n: int | None) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
+def _progress(inner: Generator[int, None, torch.Tensor], offset: int, total: int,
+              t_start: float) -> Generator[dict, None, torch.Tensor]:
+    """Turn a cache computation's "images done" into "prepare" metrics; return its features."""
+    t0 = time.perf_counter()
+    while True:
+        try:
+            done = next(inner)
+        except StopIteration as finished:
+            return finished.value
+        rate = done / max(time.perf_counter() - t0, 1e-9)
+        yield {"kind": "prepare", "stage": "features", "done": offset + done, "total": total,
+               "elapsed": time.perf_counter() - t_start, "eta_s": (total - offset - done) / rate}
+
+
 def train(config: TrainConfig, train_set: list[tuple[Image.Image, int]], val_set: list[tuple[Image.Image, int]],
-          classes: list[str] | None = None, stop_event: threading.Event | None = None) -> Iterator[dict]:
+          classes: list[str] | None = None, stop_event: threading.Event | None = None,
+          cache_frozen: bool = True) -> Iterator[dict]:
     """Train a classifier and yield metrics as it goes.
 
     Args:
@@ -445,14 +346,22 @@ def train(config: TrainConfig, train_set: list[tuple[Image.Image, int]], val_set
         train_set, val_set: [(PIL image, label)]; labels are 0..num_classes-1.
         classes: class names (default: "0", "1", ...).
         stop_event: when set, training ends before the next batch; the model so far is returned.
+        cache_frozen: compute the frozen blocks' output once when augmentation is off (the default);
+            False recomputes it every epoch (for comparisons: the metrics agree within float tolerance).
 
     Yields:
-        {"kind": "batch", "epoch", "step", "steps", "train_loss", "train_acc" (running means
-         over the epoch so far), "images_per_s", "elapsed", "eta_s"} after every batch;
-        {"kind": "epoch", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"
-         (this epoch's wall time), "images_per_s" (training throughput), "elapsed", "eta_s"};
+        {"kind": "prepare", "stage": "features", "done", "total" (images of both sets), "elapsed", "eta_s"}
+         while the frozen blocks' output is computed once;
+        {"kind": "batch", "epoch", "step", "steps", "train_loss", "train_acc" (running means over the
+         epoch so far), "images_per_s" (images trained so far / time since the start, preparation
+         included), "elapsed", "eta_s"} after every batch;
+        {"kind": "epoch", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds" (this
+         epoch's wall time), "images_per_s" (this epoch's training steps only), "elapsed", "eta_s"};
         finally {"kind": "done", "stopped", "epochs_done", "model": TrainedModel, "evaluation":
-         Evaluation of the final model on val_set, "elapsed", "fast_path", "cache_seconds", "images_per_s"}.
+         Evaluation of the final model on val_set, "elapsed", "cache" ("head", "prefix" or None),
+         "fast_path" (cache == "head"), "cache_seconds", "cache_note" (why the cache was not used, or ""),
+         "images_per_s" (images trained / elapsed: end to end, preparation included),
+         "train_images_per_s" (the training steps alone)}.
     """
     if not train_set or not val_set:
         raise ValueError("Both the training and the validation set need images.")
@@ -461,41 +370,66 @@ def train(config: TrainConfig, train_set: list[tuple[Image.Image, int]], val_set
     if len(classes) < 2 or min(labels) < 0 or max(labels) >= len(classes):
         raise ValueError("Labels must index at least 2 class names.")
     t_start = time.perf_counter()
-    prep = prepare_model(config, len(classes))
+    gen = randomness.run_generator(config.seed)
+    prep = prepare_model(config, len(classes), gen)
     entry = input_spec(config)
     pre = Preprocess(entry)
-    pipeline = aug_mod.build(config.augment, entry.in_channels)
+    pipeline = aug_mod.build(config.augment, entry.in_channels, gen)
     x_train = pre.pixels([img for img, _ in train_set])  # uint8, augmented per batch
     y_train = torch.tensor([label for _, label in train_set])
-    val_pixels = pre.pixels([img for img, _ in val_set])
-    x_val = pre.normalize(val_pixels)
+    x_val = pre.normalize(pre.pixels([img for img, _ in val_set]))
     y_val = torch.tensor([label for _, label in val_set])
     model, head = prep.model, prep.model.get_submodule(prep.head)
+    n, total = len(train_set), len(train_set) + len(val_set)
 
-    fast = config.fast_path
-    cache_seconds = 0.0
-    if fast:  # the frozen backbone's output for every image, once: swap the head out for Identity
-        t0 = time.perf_counter()
+    cache, cache_note, prefix, feats_train, feats_val = None, "", None, None, None
+    t0 = time.perf_counter()
+    if cache_frozen and config.fast_path:  # the frozen backbone's output, once: swap the head out for Identity
         _set_module(model, prep.head, nn.Identity())
         model.eval()
-        feats_train = _cached_features(config.backbone, config.seed, model, x_train, pre)
-        feats_val = _cached_features(config.backbone, config.seed, model, val_pixels, pre)
+        key = (config.backbone, config.seed)
+        feats_train = yield from _progress(fc.head_features(key, model, pre.normalize(x_train)), 0, total, t_start)
+        feats_val = yield from _progress(fc.head_features(key, model, x_val), n, total, t_start)
         _set_module(model, prep.head, head)
-        cache_seconds = time.perf_counter() - t0
+        cache = "head"
+    elif cache_frozen and config.prefix_cache and prep.frozen:  # the input of the first trained block, once
+        prefix = fc.FrozenPrefix(model, prep.frozen, prep.tuned[0])
+        try:
+            feats_train = yield from _progress(prefix.features(pre.normalize(x_train)), 0, total, t_start)
+            feats_val = yield from _progress(prefix.features(x_val), n, total, t_start)
+            cache = "prefix"
+        except fc.NotAChain as exc:
+            prefix, cache_note = None, f"The frozen blocks run in every epoch: {exc}"
+    cache_seconds = time.perf_counter() - t0 if cache else 0.0
+
+    def forward(idx: torch.Tensor) -> torch.Tensor:
+        if cache == "head":
+            return head(feats_train[idx])
+        if cache == "prefix":
+            return prefix(feats_train[idx])
+        return model(pre.normalize(aug_mod.apply(pipeline, x_train[idx])))
+
+    def validate() -> torch.Tensor:
+        model.eval()
+        with torch.inference_mode():
+            if cache == "head":
+                return head(feats_val)
+            if cache == "prefix":
+                return torch.cat([prefix(feats_val[i:i + 64]) for i in range(0, len(feats_val), 64)])
+            return torch.cat([model(x_val[i:i + 8]) for i in range(0, len(x_val), 8)])
 
     optimizer = _optimizer(config, prep)
-    gen = torch.Generator().manual_seed(config.seed)
-    n = len(train_set)
     steps_per_epoch = len(_batches(n, config.batch_size, torch.Generator().manual_seed(0)))
     total_steps = steps_per_epoch * config.epochs
-    done_steps, train_time, stopped, epochs_done = 0, 0.0, False, 0
+    done_steps, trained, train_time, stopped, epochs_done = 0, 0, 0.0, False, 0
     t_loop = time.perf_counter()
 
     def eta() -> float:
         per_step = (time.perf_counter() - t_loop) / max(done_steps, 1)
         return per_step * (total_steps - done_steps)
 
-    with _threads(1 if fast else None):
+    with (_threads(1 if cache == "head" else None), randomness.generator_dropout(model, gen),
+          prefix.active() if prefix is not None else contextlib.nullcontext()):
         for epoch in range(1, config.epochs + 1):
             t_epoch = time.perf_counter()
             _train_mode(prep, config.strategy)
@@ -506,10 +440,7 @@ def train(config: TrainConfig, train_set: list[tuple[Image.Image, int]], val_set
                     stopped = True
                     break
                 t0 = time.perf_counter()
-                if fast:
-                    logits = head(feats_train[idx])
-                else:
-                    logits = model(pre.normalize(aug_mod.apply(pipeline, x_train[idx])))
+                logits = forward(idx)
                 loss = F.cross_entropy(logits, y_train[idx])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -518,33 +449,33 @@ def train(config: TrainConfig, train_set: list[tuple[Image.Image, int]], val_set
                 loss_sum += float(loss.detach()) * len(idx)
                 correct += int((logits.argmax(1) == y_train[idx]).sum())
                 seen += len(idx)
+                trained += len(idx)
                 done_steps += 1
+                elapsed = time.perf_counter() - t_start
                 yield {"kind": "batch", "epoch": epoch, "step": step, "steps": len(batches),
                        "train_loss": loss_sum / seen, "train_acc": correct / seen,
-                       "images_per_s": seen / max(t_train, 1e-9), "elapsed": time.perf_counter() - t_start,
-                       "eta_s": eta()}
+                       "images_per_s": trained / elapsed, "elapsed": elapsed, "eta_s": eta()}
+            train_time += t_train
             if stopped:
                 break
-            model.eval()
-            with torch.inference_mode():
-                val_logits = head(feats_val) if fast else _forward_all(model, x_val)
-                val_loss = float(F.cross_entropy(val_logits, y_val))
-                val_acc = float((val_logits.argmax(1) == y_val).float().mean())
+            val_logits = validate()
+            val_loss = float(F.cross_entropy(val_logits, y_val))
+            val_acc = float((val_logits.argmax(1) == y_val).float().mean())
             epochs_done = epoch
-            train_time += t_train
             yield {"kind": "epoch", "epoch": epoch, "train_loss": loss_sum / max(seen, 1),
                    "train_acc": correct / max(seen, 1), "val_loss": val_loss, "val_acc": val_acc,
                    "seconds": time.perf_counter() - t_epoch, "images_per_s": seen / max(t_train, 1e-9),
                    "elapsed": time.perf_counter() - t_start, "eta_s": eta()}
+        if stopped or epochs_done == 0:  # weights moved since the last validation: evaluate the final model
+            val_logits = validate()
     model.eval()
-    trained = TrainedModel(model, classes, config, prep.weights_note)
-    if stopped or epochs_done == 0:  # weights moved since the last validation: evaluate the final model
-        with torch.inference_mode():
-            val_logits = head(feats_val) if fast else _forward_all(model, x_val)
-    yield {"kind": "done", "stopped": stopped, "epochs_done": epochs_done, "model": trained,
+    elapsed = time.perf_counter() - t_start
+    yield {"kind": "done", "stopped": stopped, "epochs_done": epochs_done,
+           "model": TrainedModel(model, classes, config, prep.weights_note),
            "evaluation": evaluation_from_logits(val_logits, y_val.tolist(), len(classes)),
-           "elapsed": time.perf_counter() - t_start, "fast_path": fast, "cache_seconds": cache_seconds,
-           "images_per_s": n * epochs_done / train_time if train_time > 0 else 0.0}
+           "elapsed": elapsed, "cache": cache, "fast_path": cache == "head", "cache_seconds": cache_seconds,
+           "cache_note": cache_note, "images_per_s": trained / elapsed,
+           "train_images_per_s": trained / train_time if train_time > 0 else 0.0}
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:

@@ -30,6 +30,7 @@ from torchvision import transforms as T
 from torchvision.models import get_model_weights
 
 from explorer import efficientnet_lite
+from explorer.randomness import GLOBAL_LOCK
 from explorer.lenet import LeNet5
 
 #: The model every page starts with.
@@ -162,9 +163,14 @@ def info(name: str) -> ModelInfo:
 
 
 def build(name: str, num_classes: int | None = None) -> nn.Module:
-    """The untrained architecture in eval mode. Build it under `torch.device("meta")` to skip allocation."""
+    """The untrained architecture in eval mode. Build it under `torch.device("meta")` to skip allocation.
+
+    Its random initialisation draws from torch's global generator, so the build holds
+    `randomness.GLOBAL_LOCK` (a training run seeds that generator for its own build).
+    """
     entry = info(name)
-    model = entry.build(num_classes=num_classes or entry.num_classes)
+    with GLOBAL_LOCK:
+        model = entry.build(num_classes=num_classes or entry.num_classes)
     return model.eval()
 
 
@@ -352,12 +358,50 @@ def load(name: str, pretrained: bool = True) -> LoadedModel:
             model, note = None, f"Untrained: the weights file found does not fit {entry.title}, so it was not used."
     loaded = model is not None
     if model is None:
-        model = entry.build(num_classes=entry.num_classes)
+        model = build(name)
     labels = imagenet_labels() if entry.num_classes == 1000 else [str(i) for i in range(entry.num_classes)]
     return LoadedModel(
         name=name, model=model.eval(), transform=make_transform(entry), input_size=entry.input_size,
         labels=labels, pretrained=loaded, weights_note=note, info=entry,
     )
+
+
+def weights_available(name: str) -> bool:
+    """True when `load(name)` would find pretrained weights on this machine now, without downloading:
+    the EfficientNet-Lite packages, or torchvision weights in the torch hub cache. Cheap (file checks)."""
+    entry = info(name)
+    if entry.pretrained_source == "efficientnet-lite":
+        try:
+            efficientnet_lite.weights_path(name)
+        except ImportError:
+            return False
+        return True
+    return cached_weights(name) is not None
+
+
+def picker_label(name: str) -> str:
+    """How model pickers show `name`: marked when it has no weights here ("resnet18 (untrained here)")."""
+    return name if weights_available(name) else f"{name} (untrained here)"
+
+
+def class_probabilities(loaded: LoadedModel, image: Image.Image) -> torch.Tensor:
+    """Softmax over every class for one image: float tensor [num_classes]."""
+    x = loaded.transform(image.convert("RGB")).unsqueeze(0)
+    with torch.inference_mode():
+        return torch.softmax(loaded.model(x), dim=1)[0]
+
+
+def untrained_output(title: str, low: float, high: float, n: int) -> str:
+    """What an untrained model's output is, for a page that would otherwise show a top-5 (markdown).
+
+    Args:
+        low, high: the smallest and largest of its `n` class probabilities.
+    """
+    spread = (f"all {n:,} classes tie at {high:.2%}" if high - low < 1e-6 else
+              f"its {n:,} class probabilities lie between {low:.3%} and {high:.3%}")
+    return (f"**{title} is untrained here, so it makes no prediction.** With random weights {spread} (an even "
+            f"spread would give each 1/{n:,} = {1 / n:.3%}); whichever class comes out on top is an accident of the "
+            "random weights, not something the network saw in the picture.")
 
 
 def predict(loaded: LoadedModel, image: Image.Image, k: int = 5) -> list[tuple[str, float]]:
@@ -371,9 +415,7 @@ def predict(loaded: LoadedModel, image: Image.Image, k: int = 5) -> list[tuple[s
     Returns:
         [(label, probability in [0, 1])] sorted by probability, highest first.
     """
-    x = loaded.transform(image.convert("RGB")).unsqueeze(0)
-    with torch.inference_mode():
-        probs = torch.softmax(loaded.model(x), dim=1)[0]
+    probs = class_probabilities(loaded, image)
     top = torch.topk(probs, min(k, probs.numel()))
     labels = loaded.labels or [f"class {i}" for i in range(probs.numel())]
     return [(labels[i], float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist())]

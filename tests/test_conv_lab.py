@@ -164,6 +164,33 @@ def test_multichannel_figure_has_a_panel_per_slice_partial_sum_and_filter():
     assert len(figs.multichannel_figure(L.compute(L.Settings(op=L.MAX, k=2, stride=2, cin=2))).to_dict()["data"]) == 4
 
 
+@pytest.mark.parametrize("s", [L.Settings(h=32, w=32, k=5, pad=2, cin=3, cout=10),  # lecture 3: 760
+                               L.Settings(h=28, w=20, k=3, stride=2, cin=2, cout=64),
+                               L.Settings(h=9, w=9, k=7, dilation=1, pad_mode="same", cin=1, cout=4096),
+                               L.Settings(h=5, w=6, k=3, stride=2, pad=1, op=L.TCONV, cin=3, cout=300)])
+def test_any_number_of_filters_is_counted_like_a_meta_device_module(s):
+    """N filters of K×K×C for N far beyond the 4 maps drawn: shape, parameters and MACs of the whole layer."""
+    from explorer.profiling import profile
+
+    lab = L.compute(s)
+    assert len(lab.out) == min(s.cout, L.MAX_DRAWN) and lab.out_shape[0] == s.cout
+    with torch.device("meta"):
+        module = eval(L.torch_code(lab), {"torch": torch})
+    prof = profile(module, (s.cin, s.h, s.w))
+    assert prof.output_shape[1:] == lab.out_shape
+    assert prof.params == L.params(s) == s.cout * (s.k * s.k * s.cin + 1)
+    assert prof.macs == L.macs(lab)
+    assert f"= {L.tex_int(L.params(s))}" in L.params_formula(s)
+
+
+def test_the_lecture_preset_of_ten_filters_has_760_parameters():
+    lab = _preset("ten 5×5×3")
+    assert lab.out_shape == (10, 32, 32) and L.params(lab.s) == 760
+    assert r"10\cdot76 = 760" in L.params_formula(lab.s)
+    with pytest.raises(ValueError, match="Output channels .* 1 to 4,096"):
+        L.compute(replace(lab.s, cout=5000))
+
+
 LARGEST = [L.Settings(h=32, w=32, k=7, dilation=3, pad=3, cin=3, cout=4),
            L.Settings(op=L.TCONV, h=32, w=32, k=7, stride=4, dilation=3, out_pad=3, cin=3, cout=4),
            L.Settings(op=L.MAX, h=32, w=32, k=2, stride=2, cin=3)]

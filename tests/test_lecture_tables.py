@@ -131,3 +131,71 @@ def test_basic_vs_bottleneck_block():
     assert all(row["by formula"] == row["live"] for row in r.rows)
     assert all(row["MACs by formula"] == row["live MACs"] for row in r.rows)
     assert r.rows[1]["live MACs"] < r.rows[0]["live MACs"]
+
+
+def _meta_counts(module: nn.Module, shape) -> tuple[int, int, tuple]:
+    """(parameters, MACs, output shape) of a meta-device module, counted by torch itself."""
+    with FlopCounterMode(display=False) as fc:
+        out = module(torch.zeros(1, *shape, device="meta"))
+    return sum(p.numel() for p in module.parameters()), fc.get_total_flops() // 2, tuple(out.shape[1:])
+
+
+@pytest.mark.parametrize("size,c,n,k,s,p", [(227, 3, 96, 11, 4, 0), (224, 3, 96, 11, 4, 0), (64, 1, 10, 5, 2, 1),
+                                            (100, 4, 33, 3, 3, 2)])
+def test_alexnet_conv1_and_its_dense_layer_against_meta_modules(size, c, n, k, s, p):
+    conv_row, dense_row = calc.alexnet_conv1(size, c, n, k, s, p).rows
+    with torch.device("meta"):
+        conv = nn.Conv2d(c, n, k, s, p)
+        params, macs, out = _meta_counts(conv, (c, size, size))
+        dense = nn.Linear(c * size * size, out[0] * out[1] * out[2])
+    assert conv_row["by formula"] == conv_row["live"] == params
+    assert conv_row["MACs by formula"] == conv_row["live MACs"] == macs
+    assert conv_row["output"] == f"{out[1]} × {out[2]} × {out[0]}" == dense_row["output"]
+    d_params, d_macs, _ = _meta_counts(nn.Sequential(nn.Flatten(), dense), (c, size, size))
+    assert dense_row["by formula"] == dense_row["live"] == d_params
+    assert dense_row["MACs by formula"] == dense_row["live MACs"] == d_macs
+
+
+def test_alexnet_lecture_figures_224_against_227():
+    assert calc.alexnet_conv1().rows[0]["live"] == 34_944
+    rows = calc.alexnet_lecture_dense().rows
+    assert [r["conv output"] for r in rows[:2]] == ["55 × 55 × 96", "54 × 54 × 96"]
+    assert rows[0]["dense parameters"] == 227 * 227 * 3 * 290_400 + 290_400 == 44_892_355_200
+    assert rows[1]["dense parameters"] == 224 * 224 * 3 * 279_936 + 279_936
+    assert round(rows[2]["dense parameters"] / 1e9, 1) == 43.7  # the lecture's "43.7 x 1e9"
+    note = calc.alexnet_dense_note()
+    assert "43,713,331,200" in note and "44,892,355,200" in note and "= 54" in note
+
+
+@pytest.mark.parametrize("h,w,c,units", [(200, 200, 1, 40_000), (32, 48, 3, 100), (7, 9, 2, 5)])
+def test_dense_on_image_against_a_meta_linear(h, w, c, units):
+    rows = calc.dense_on_image(h, w, c, units).rows
+    with torch.device("meta"):
+        params, _, _ = _meta_counts(nn.Sequential(nn.Flatten(), nn.Linear(h * w * c, units)), (c, h, w))
+    assert rows[2]["by formula"] == rows[2]["live"] == params
+    assert rows[0]["live"] + rows[1]["live"] == params and rows[1]["live"] == units
+
+
+def test_the_lecture_200x200_layer_is_1_6_billion():
+    assert calc.dense_on_image().rows[2]["live"] == 1_600_040_000  # the lecture says "~2B"
+
+
+@pytest.mark.parametrize("fn,args,match", [
+    (calc.dense_vs_conv, (5000,), "height must be a whole number from 1 to 4,096 \\(it is 5,000\\)"),
+    (calc.alexnet_conv1, (227, 3, 96, 0), "kernel size must be"),
+    (calc.alexnet_conv1, (8, 3, 96, 11), "kernel spans 11 cells"),
+    (calc.dense_on_image, (200, 200, 1, 0), "number of hidden units"),
+    (calc.regular_vs_depthwise, (4, 2, 3, 0), "feature map size"),
+    (calc.basic_vs_bottleneck, (-1,), "width C"),
+])
+def test_out_of_range_inputs_are_refused_with_the_input_named(fn, args, match):
+    with pytest.raises(ValueError, match=match):
+        fn(*args)
+
+
+@pytest.mark.parametrize("size", [7, 14, 28])
+def test_depthwise_macs_follow_the_stated_feature_map_size(size):
+    r = calc.regular_vs_depthwise(8, 16, 3, size)
+    with torch.device("meta"):
+        _, macs, _ = _meta_counts(nn.Conv2d(8, 16, 3, padding=1, bias=False), (8, size, size))
+    assert r.rows[0]["live MACs"] == r.rows[0]["MACs by formula"] == macs

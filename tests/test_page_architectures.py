@@ -115,3 +115,19 @@ def test_builder_preset_button_loads_a_residual_network():
     assert not at.exception
     assert at.number_input(key="ar_b_c").value == 3
     assert any(layer["layer"] == "Residual" for layer in at.session_state["custom_network"])
+
+
+def test_calculators_show_the_lecture_dense_layers_and_refuse_out_of_range_input():
+    at = open_page(PAGE, ar_tab="Calculators")
+    text = _text(at)
+    assert "43,713,331,200" in " ".join(i.value for i in at.info) and "44,892,355,200" in text
+    at.number_input(key="ar_c1_h").set_value(5000).run()
+    assert not at.exception
+    assert any("height must be a whole number from 1 to 4,096 (it is 5,000)" in e.value for e in at.error)
+    assert "The lecture rounds 921,601,000" not in _text(at)  # the panel shows no result for the refused input
+    at.number_input(key="ar_c1_h").set_value(320).run()
+    assert "The lecture's example, 640 × 480 × 3 → 1,000 units" in _text(at)  # not "the lecture rounds"
+    at.number_input(key="ar_fc_u").set_value(40_000).run()
+    assert "1,600,040,000" in _text(at) and "≈ 2 B" in _text(at)
+    at.number_input(key="ar_ax_size").set_value(224).run()
+    assert "54 × 54 × 96" in " ".join(str(v) for v in at.dataframe[1].value["output"])

@@ -75,3 +75,25 @@ def test_reshuffle_changes_the_seed_and_typed_mode_starts_from_the_shown_values(
     at.radio(key="ca_x").set_value("typed").run()
     assert not at.exception
     assert at.text_input(key="ca_xv").value.count("/") == 4  # the 5×5 random values, now editable
+
+
+def test_ten_filters_are_counted_and_an_out_of_range_count_is_refused_with_a_message():
+    at = open_page(PAGE, ca_h="32", ca_w="32", ca_k="5", ca_pad="2", ca_cin="3", ca_cout="10")
+    assert not at.exception
+    assert _size(at) == "10 × 32 × 32" and at.metric[1].value == "760"
+    assert any(r"10\cdot76 = 760" in m.value for m in at.get("latex"))
+    assert any("draw the first 4" in c.value for c in at.caption)
+    at.number_input(key="ca_cout").set_value(5000).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "1 to 4,096 (it is 5,000)" in at.error[0].value
+    assert at.slider(key="ca_k").value == 5  # the other settings are kept
+
+
+def test_padding_and_output_padding_appear_only_where_they_apply():
+    at = open_page(PAGE, ca_op="transposed convolution", ca_stride="2", ca_opad="1", ca_pad="1")
+    assert at.slider(key="ca_opad").value == 1 and at.slider(key="ca_pad").value == 1
+    at.selectbox(key="ca_op").set_value("convolution").run()
+    assert not [s for s in at.slider if s.key == "ca_opad"]  # not a live setting: not in the sidebar, not in the URL
+    at.radio(key="ca_padmode").set_value("valid").run()
+    assert not [s for s in at.slider if s.key == "ca_pad"]
+    assert not at.exception and _size(at) == "1 × 2 × 2"  # 5×5, 3×3 kernel, stride 2, no padding

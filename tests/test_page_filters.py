@@ -65,7 +65,12 @@ def test_settings_come_from_the_url_and_a_bad_custom_kernel_shows_an_error():
 def test_untrained_model_says_so_and_choosing_layers_and_filters_works():
     at = open_page(PAGE, fm_model="resnet18")
     assert not at.exception
-    assert any("no pretrained weights on this machine" in w.value for w in at.warning)
+    assert at.selectbox(key="fm_model").value == "resnet18"
+    assert "resnet18 (untrained here)" in at.selectbox(key="fm_model").options  # the label; the URL keeps the name
+    (warning,) = at.warning  # one message about the missing weights, not two
+    assert "not in the torch hub cache" in warning.value and "random weights" in warning.value
+    assert any("untrained here, so it makes no prediction" in i.value for i in at.info)
+    assert not [c for c in at.get("plotly_chart") if "top-5" in c.proto.spec]
     assert at.selectbox(key="fm_layer").value == "layer1 · stage · 64×56×56"
     assert at.selectbox(key="ff_layer").value == "layer1.0.conv1"
     at.selectbox(key="fm_layer").set_value("layer4 · stage · 512×7×7").run()
@@ -77,3 +82,14 @@ def test_untrained_model_says_so_and_choosing_layers_and_filters_works():
     assert any(t.startswith("layer4: 32 of 512 channels (7×7 each") for t in titles)
     assert any(t.startswith("layer1.0.conv1, filter 5: all 64 slices of 3×3") for t in titles)
     assert any("K×K×3×C_out = 7×7×3×64" in t for t in titles)
+
+
+def test_switching_the_model_drops_the_old_models_layer_settings():
+    at = open_page(PAGE, fm_layer="features.5 · stage · 112×14×14", ff_filter="3")
+    assert at.selectbox(key="fm_layer").value == "features.5 · stage · 112×14×14"
+    at.selectbox(key="fm_model").set_value("resnet18").run()
+    assert not at.exception
+    assert at.query_params["fm_model"] == "resnet18"  # the plain name, not the label
+    assert at.selectbox(key="fm_layer").value == "layer1 · stage · 64×56×56"  # the new model's default
+    at.selectbox(key="fm_model").set_value("efficientnet_lite0").run()
+    assert "fm_model" not in at.query_params  # the default model: no parameter

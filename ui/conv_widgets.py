@@ -28,9 +28,11 @@ def _v(key: str, default: int) -> dict:
 
 
 def current() -> L.Settings:
-    """The Settings held in session state (defaults for keys not set yet)."""
+    """The Settings held in session state (defaults for keys not set yet, and for P and OP where they do not apply)."""
     d = asdict(L.Settings())
-    return L.Settings(**{f: st.session_state.get(k, d[f]) for f, k in KEYS.items()})
+    s = L.Settings(**{f: st.session_state.get(k, d[f]) for f, k in KEYS.items()})
+    return replace(s, pad=s.pad if s.pad_mode == "custom" else d["pad"],
+                   out_pad=s.out_pad if s.op == L.TCONV else d["out_pad"])
 
 
 def _apply_preset() -> None:
@@ -70,22 +72,29 @@ def settings_sidebar() -> L.Settings:
     sb.slider("Stride S", 1, 4, key="ca_stride", **_v("ca_stride", d.stride), **Q)
     mode = sb.radio("Padding", L.PAD_MODES, key="ca_padmode", horizontal=True, **Q,
                     help="'valid' is no padding; 'same' keeps the size (stride 1), like torch's padding='same'.")
-    sb.slider("Padding P (custom)", 0, 4, key="ca_pad", **_v("ca_pad", d.pad), disabled=mode != "custom", **Q)
+    # Padding P and output padding OP appear only where they apply, so the URL carries only live settings.
+    if mode == "custom":
+        sb.slider("Padding P", 0, 4, key="ca_pad", **_v("ca_pad", d.pad), **Q)
     sb.slider("Dilation D", 1, 3, key="ca_dil", **_v("ca_dil", d.dilation), **Q)
-    sb.slider("Output padding OP (transposed only)", 0, 3, key="ca_opad", **_v("ca_opad", d.out_pad),
-              disabled=op != L.TCONV, **Q)
+    if op == L.TCONV:
+        sb.slider("Output padding OP", 0, 3, key="ca_opad", **_v("ca_opad", d.out_pad), **Q)
+    # Number inputs carry no bounds: `conv_lab.compute` refuses an out-of-range value with a message (a bounded
+    # widget would keep it in a red box and silently use the previous value).
     c1, c2 = sb.columns(2)
-    c1.number_input("Input channels", 1, L.MAX_CIN, key="ca_cin", **_v("ca_cin", d.cin), **Q)
-    c2.number_input("Output channels", 1, L.MAX_COUT, key="ca_cout", **_v("ca_cout", d.cout), disabled=op in (L.MAX, L.AVG), **Q,
-                    help="Pooling keeps the number of channels.")
-    sb.number_input("Animated output map", 1, L.MAX_COUT, key="ca_filt", **_v("ca_filt", d.filt), **Q)
+    c1.number_input("Input channels", step=1, key="ca_cin", **_v("ca_cin", d.cin), **Q,
+                    help=f"1 to {L.MAX_CIN}: every input channel is drawn.")
+    c2.number_input("Output channels", step=1, key="ca_cout", **_v("ca_cout", d.cout), disabled=op in (L.MAX, L.AVG),
+                    **Q, help=f"The number of filters N, 1 to {L.MAX_FILTERS:,}. Parameters and multiply-adds count "
+                              f"all of them; the pictures draw the first {L.MAX_DRAWN}. Pooling keeps the number of "
+                              "channels.")
+    sb.number_input(f"Animated output map (1–{L.MAX_DRAWN})", step=1, key="ca_filt", **_v("ca_filt", d.filt), **Q)
     sb.subheader("Values")
     sb.radio("Input values", L.VALUE_MODES, key="ca_x", horizontal=True, on_change=_start_typing, args=("x",), **Q)
     sb.selectbox("Kernel values", L.KERNEL_MODES, key="ca_w_mode", on_change=_start_typing, args=("w",), **Q,
                  help="edge, outline, sharpen and the blurs are the classic 3×3 kernels of lecture 3.")
     sb.radio("Bias", ("zero", "random"), key="ca_bias", horizontal=True, **Q)
     c1, c2 = sb.columns([2, 1], vertical_alignment="bottom")
-    c1.number_input("Random seed", 0, 10_000, key="ca_seed", **_v("ca_seed", d.seed), **Q)
+    c1.number_input("Random seed", step=1, key="ca_seed", **_v("ca_seed", d.seed), **Q, help="0 to 1,000,000.")
     c2.button("Reshuffle", on_click=_reshuffle, key="ca_shuffle")
     with sb.expander("Typed values as text (rows split by '/', channels by '|')"):
         st.text_input("Input", key="ca_xv", **Q)

@@ -78,13 +78,14 @@ class ModelStore:
         with self._lock:
             return f"{name}#{self._loads.get((name, pretrained), 0)}"
 
-    def _evict(self) -> None:
-        while len(self._models) > 1 and sum(map(model_bytes, self._models.values())) > self.budget:
-            self._models.popitem(last=False)
-
-    def names(self) -> list[tuple[str, bool]]:
+    def loaded(self) -> list[tuple[str, bool]]:
+        """Keys of the models held, least recently used first."""
         with self._lock:
             return list(self._models)
+
+    def _evict(self) -> None:  # with self._lock held
+        while len(self._models) > 1 and sum(map(model_bytes, self._models.values())) > self.budget:
+            self._models.popitem(last=False)
 
 
 def model_bytes(loaded: zoo.LoadedModel) -> int:
@@ -121,7 +122,7 @@ def model_lock(name: str) -> threading.Lock:
     return threading.Lock()
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
+@st.cache_resource(max_entries=96, show_spinner=False)
 def shared(key: tuple, _build: Callable[[], T]) -> T:
     """`_build()` computed once per server for `key`, then shared read-only by every session.
 
@@ -165,3 +166,38 @@ def analysis(name: str, key: str, layer: str, image: Image.Image) -> features.Fe
     """
     loaded = model_store().get(name)
     return _analysis(model_store().stamp(name), key, layer, loaded, image)
+
+
+def output_spread(name: str, key: str, image: Image.Image) -> tuple[float, float, int]:
+    """(smallest, largest) class probability of a shared model on one picture, and the number of classes:
+    what an untrained model's output is (`zoo.untrained_output`), once per server and model build."""
+    loaded = model_store().get(name)
+
+    def build() -> tuple[float, float, int]:
+        probs = zoo.class_probabilities(loaded, image)
+        return float(probs.min()), float(probs.max()), probs.numel()
+
+    return shared(("output spread", model_store().stamp(name), key), build)
+
+
+def model_picker(label: str, names: list[str], key: str, default: str = zoo.DEFAULT_MODEL,
+                 format_func: Callable[[str], str] = zoo.picker_label, on_change: Callable[[], None] | None = None,
+                 **kwargs) -> str:
+    """A model selectbox that marks the models without weights here ("resnet18 (untrained here)"), with the
+    plain name in the URL (?key=resnet18), so that a shared link means the same model on every machine.
+
+    Streamlit's bind="query-params" would write the displayed label to the URL, and the label depends on
+    the weights this machine has, so the binding is done here: the URL's value is read when the widget
+    starts, and the current value is written back on every run (nothing when it is the default).
+    Extra keyword arguments go to `st.selectbox` (help=...).
+    """
+    url = st.query_params.get(key)
+    if st.session_state.get(key) not in names:
+        st.session_state[key] = url if url in names else default
+    name = st.selectbox(label, names, key=key, format_func=format_func, on_change=on_change, **kwargs)
+    if name == default:
+        if key in st.query_params:
+            del st.query_params[key]
+    elif url != name:
+        st.query_params[key] = name
+    return name

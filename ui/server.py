@@ -19,14 +19,17 @@ import threading
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
+WARM_THREAD = "warm-start"
 
 
 def main(argv: list[str]) -> None:
     """Warm up, then hand over to Streamlit's own command line with `argv` as its options."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The warm start calls the pages' cached functions outside any session, which Streamlit logs
-    # as "missing ScriptRunContext" once per call; that is expected here.
-    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
+    # as "missing ScriptRunContext" once per call; that is expected there. (A filter, not a level:
+    # Streamlit resets its loggers' levels when it starts.)
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        lambda record: threading.current_thread().name not in ("MainThread", WARM_THREAD))
     from ui import warm  # noqa: PLC0415 - after logging is set up
 
     warm.set_threads()
@@ -34,7 +37,7 @@ def main(argv: list[str]) -> None:
     from explorer import cluster  # noqa: PLC0415 - imported by the warm start
 
     cluster.start()  # the Dask cluster for training runs, in the background (explorer.cluster)
-    threading.Thread(target=warm.in_background, name="warm-start", daemon=True).start()
+    threading.Thread(target=warm.in_background, name=WARM_THREAD, daemon=True).start()
     from streamlit.web import cli  # noqa: PLC0415
 
     sys.argv = ["streamlit", "run", str(APP), *argv]

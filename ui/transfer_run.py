@@ -14,6 +14,7 @@ import streamlit as st
 
 from explorer import augment, cluster, custom_net, jobs, tasks, trainer, zoo
 from explorer.figures import transfer as figs
+from ui.models import model_picker
 
 STRATEGY_BY_TITLE = {title: key for key, title in trainer.STRATEGY_TITLES.items()}
 CUSTOM_LABEL = "custom network (from Architectures)"  # backbone option; its spec is in session state
@@ -29,7 +30,8 @@ def settings(num_images: int) -> trainer.TrainConfig:
         names.append(CUSTOM_LABEL)
     left, right = st.columns(2)
     with left:
-        choice = st.selectbox("Backbone", names, key="tl_bb", bind="query-params",
+        choice = model_picker("Backbone", names, key="tl_bb", default=names[0],
+                              format_func=lambda n: n if n == CUSTOM_LABEL else zoo.picker_label(n),
                               help="EfficientNet-Lite0/1/2 carry real ImageNet weights. LeNet-5 has none: "
                                    "train it from scratch. Other zoo models appear once their weights are cached.")
         custom = choice == CUSTOM_LABEL
@@ -60,21 +62,62 @@ def settings(num_images: int) -> trainer.TrainConfig:
         batch = c2.select_slider("Batch size", [4, 8, 16, 32, 64, 128], 16, key="tl_bs", bind="query-params")
         opt = c1.selectbox("Optimizer", ["adam", "sgd"], key="tl_opt", bind="query-params",
                            help="adam, or sgd with momentum 0.9")
-        lr = c2.select_slider("Learning rate (head)", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], 1e-2,
-                              key="tl_lr", bind="query-params")
-        blr = c1.select_slider("Learning rate (backbone)", [1e-5, 3e-5, 1e-4, 3e-4, 1e-3], 1e-4, key="tl_blr",
-                               bind="query-params", help="Used by fine-tuned backbone blocks; smaller than "
-                                                         "the head's so the pretrained features are not wrecked.")
+        lr_label, blr_label = LR_LABELS[strategy]
+        lr = c2.select_slider(lr_label, [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], 1e-2, key="tl_lr",
+                              bind="query-params", help=LR_HELP[strategy])
+        blr = 1e-4
+        if blr_label:  # only the fine-tuning strategies train pretrained blocks with their own rate
+            blr = c1.select_slider(blr_label, [1e-5, 3e-5, 1e-4, 3e-4, 1e-3], 1e-4, key="tl_blr", bind="query-params",
+                                   help="Smaller than the head's, so that the pretrained features are adjusted, "
+                                        "not wrecked.")
         wd = c2.select_slider("Weight decay", [0.0, 1e-5, 1e-4, 1e-3, 1e-2], 0.0, key="tl_wd", bind="query-params")
-        seed = c1.number_input("Seed", 0, 10_000, 0, key="tl_seed", bind="query-params")
+        seed = c1.number_input("Seed", 0, 10_000, 0, key="tl_seed", bind="query-params",
+                               help="Fixes the train/validation split, the initial weights of new layers, the "
+                                    "augmentation, the dropout and the batch order: the same settings and seed give "
+                                    "the same curves.")
     aug = _augment_widgets()
     config = trainer.TrainConfig(backbone, strategy, int(epochs), int(batch), float(lr), float(blr), opt, float(wd),
                                  int(seed), aug, int(blocks or 1), custom_text)
-    if config.fast_path:
-        seen = f" The backbone sees each of the {num_images} images once." if num_images else ""
-        st.success(f"Frozen backbone, no augmentation: features cached — each epoch takes milliseconds.{seen}",
-                   icon=":material/bolt:")
+    _cache_note(config, num_images)
     return config
+
+
+LR_LABELS = {"scratch": ("Learning rate (every layer)", None),
+             "linear_probe": ("Learning rate (new head)", None),
+             "finetune_last": ("Learning rate (new head)", "Learning rate (fine-tuned blocks)"),
+             "finetune_all": ("Learning rate (new head)", "Learning rate (pretrained backbone)")}
+LR_HELP = {"scratch": "From scratch, every layer starts random and learns at this rate.",
+           "linear_probe": "Only the new classification layer learns; the backbone is frozen.",
+           "finetune_last": "The new classification layer's rate; the fine-tuned blocks have their own.",
+           "finetune_all": "The new classification layer's rate; the pretrained backbone has its own."}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _frozen_share(backbone: str, strategy: str, blocks: int) -> float:
+    return trainer.frozen_macs_share(trainer.TrainConfig(backbone, strategy, finetune_blocks=blocks))
+
+
+def _cache_note(config: trainer.TrainConfig, num_images: int) -> None:
+    """What the frozen blocks cost per epoch: computed once (no augmentation), or why every epoch."""
+    if config.strategy not in ("linear_probe", "finetune_last") or config.backbone == trainer.CUSTOM:
+        return
+    try:
+        share = _frozen_share(config.backbone, config.strategy, config.finetune_blocks)
+    except ValueError:
+        return  # the settings themselves are refused at Start, with the reason
+    frozen, runs = (("the frozen backbone", "runs") if config.strategy == "linear_probe" else
+                    ("the frozen first blocks", "run"))
+    if not config.augment.enabled:
+        seen = f" on each of your {num_images} images" if num_images else ""
+        st.success(f"No augmentation: {frozen} ({share:.0%} of the multiply-adds) {runs} once{seen}, before the first "
+                   "epoch; every epoch then trains "
+                   + ("only the new head on the cached features (milliseconds)." if config.strategy == "linear_probe"
+                      else f"only the last {config.finetune_blocks} block(s) and the head on their cached output."),
+                   icon=":material/bolt:")
+    else:
+        st.info(f"Augmentation is on, so every epoch shows the network new versions of your images: {frozen} "
+                f"({share:.0%} of the multiply-adds) must run on every image in every epoch instead of once, which "
+                "makes epochs much slower. Turn augmentation off to cache their output.", icon=":material/timer:")
 
 
 def _custom_text(spec: list[dict], shape: tuple[int, ...]) -> str | None:
@@ -221,9 +264,13 @@ def _draw(run: jobs.Run) -> None:
             st.info(f"Waiting for a worker {where} that can train (none offers the `train` resource yet). "
                     f"Your place in the queue: {pos if pos else '…'}.", icon=":material/hourglass_top:")
     elif run.status == jobs.RUNNING:
-        if latest is None:
-            st.info("Preparing: resizing images" + (" and computing backbone features once…" if run.fast_path else "…"),
-                    icon=":material/hourglass_top:")
+        prepare = run.prepare
+        if latest is None and prepare is not None:
+            st.progress(min(prepare["done"] / prepare["total"], 1.0),
+                        text=f"Computing the frozen blocks' output once: {prepare['done']}/{prepare['total']} images · "
+                             f"ETA {prepare['eta_s']:.0f} s (then every epoch reuses it)")
+        elif latest is None:
+            st.info("Preparing: building the network and resizing the images…", icon=":material/hourglass_top:")
         else:
             done = (latest["epoch"] - 1 + latest["step"] / latest["steps"]) / c.epochs
             st.progress(min(done, 1.0), text=f"epoch {latest['epoch']}/{c.epochs}, batch {latest['step']}/"
@@ -234,16 +281,43 @@ def _draw(run: jobs.Run) -> None:
     else:
         s = run.summary
         verb = "Stopped" if run.status == jobs.STOPPED else "Finished"
-        extra = f"; features cached in {s.get('cache_seconds', 0):.1f} s" if s.get("fast_path") else ""
-        st.success(f"{verb} after {s.get('epochs_done', 0)} epochs in {s.get('elapsed', 0):.1f} s "
-                   f"({s.get('images_per_s', 0):.0f} training images/s{extra}).")
+        extra = (f": {s['cache_seconds']:.1f} s of it computing the frozen blocks' output once, then the training "
+                 f"steps ran at {s['train_images_per_s']:,.0f} images/s" if s.get("cache") else "")
+        st.success(f"{verb} after {s.get('epochs_done', 0)} epochs in {s.get('elapsed', 0):.1f} s: "
+                   f"{s.get('images_per_s', 0):,.0f} training images/s end to end{extra}.")
+        if s.get("cache_note"):
+            st.caption(s["cache_note"])
     if run.active:
         st.button("Stop", key="tl_stop", icon=":material/stop:", on_click=run.stop,
                   help="Ends the run before its next batch; the model so far is kept.")
-    if run.fast_path and run.status in (jobs.RUNNING, jobs.DONE):
-        st.caption("Fast path: features cached — each epoch takes milliseconds.")
     if run.worker and run.engine is not None and run.engine.kind == "remote":
         st.caption(f"Runs {run.engine.describe()}, on worker {run.worker}.")
     if run.batches or run.epochs:
         st.plotly_chart(figs.training_curves(list(run.epochs), list(run.batches), total_epochs=c.epochs),
                         key=f"tl_curves_{run.id}")
+
+
+def _use_linear_probe() -> None:
+    st.session_state["tl_bb"] = "efficientnet_lite0"
+    st.session_state["tl_strat"] = trainer.STRATEGY_TITLES["linear_probe"]
+
+
+def near_chance_advice() -> None:
+    """Under the live view (outside its fragment, so the button reruns the whole page): a finished from-scratch
+    run that learned nothing, why in the lecture's terms, and what works instead."""
+    run: jobs.Run | None = st.session_state.get("tl_run")
+    ev = run.evaluation if run is not None and run.status == jobs.DONE else None
+    if ev is None or run.config.strategy != "scratch" or not ev.near_chance:
+        return
+    majority = run.classes[int(ev.majority_class)]
+    st.warning(
+        f"**Run #{run.number} ended near chance:** {ev.accuracy:.0%} validation accuracy, where always answering "
+        f"“{majority}” scores {ev.chance:.0%}. Trained from scratch, the network starts from random filters and must "
+        f"learn every edge and texture detector from your {run.n_train} training images. Lecture 3: “You need a lot "
+        "of data if you want to train CNNs … a few thousand examples usually doesn't cut it”; lecture 4: training a "
+        "convnet from scratch on a small data set “won't work well”. With little data, reuse what a network learned "
+        "on ImageNet: **feature extraction** (a linear probe on EfficientNet-Lite0) or **fine-tuning the last "
+        "blocks**. From scratch needs far more images (the digits set has 1,797), more epochs, and augmentation.",
+        icon=":material/school:")
+    st.button("Try feature extraction on EfficientNet-Lite0", key=f"tl_try_probe_{run.id}", on_click=_use_linear_probe,
+              icon=":material/swap_horiz:")

@@ -24,6 +24,7 @@ FRAME_BYTES = 600_000  # the animation's frames stay under this many bytes of JS
 MIN_TEXT_PX = 18  # cells narrower than this show no numbers (hover shows them): unreadable, and slow to draw
 MAX_SLIDER_STEPS = 64  # the slider jumps to at most this many cells (each step is drawn as a tick and a label)
 CHART_PX = 860  # the chart's width beside the sidebar
+GAP_CELLS = 1.6  # space between two grids, in cells
 SPEEDS = {"slow": 900, "normal": 400, "fast": 120}  # ms per step
 
 
@@ -113,12 +114,32 @@ def _layout_width(lab: Lab) -> float:
     """Width of the sliding-window chart in cells: every channel grid, the gaps, the output grid."""
     gw, ow = lab.grid.shape[2], lab.out.shape[2]
     n_grids = 1 if lab.pooling else lab.s.cin
-    return n_grids * (gw + 1.6) + 1.0 + ow
+    return n_grids * (gw + GAP_CELLS) + 1.0 + ow
+
+
+def _input_title(lab: Lab, ch: int, pitch_px: float) -> str:
+    """The title over input channel `ch`, in fewer words when the long one is wider than its grid.
+
+    Font size 12 averages about 6.6 px per character; `pitch_px` is the grid's width plus the gap.
+    """
+    s = lab.s
+    if s.op == TCONV:
+        around = (f"D·(K−1)−P = {lab.offset} around" if lab.offset >= 0
+                  else f"cropped by P−D·(K−1) = {-lab.offset} each side")
+        long = (f"<b>INPUT</b> channel {ch + 1} ({s.h}×{s.w}), stretched:<br>{s.stride - 1} zero(s) between cells, "
+                + around)
+        short_around = f"{lab.offset} around" if lab.offset >= 0 else f"cropped {-lab.offset}"
+        short = f"<b>INPUT</b> ch. {ch + 1} ({s.h}×{s.w})<br>+{s.stride - 1} zeros between, {short_around}"
+    else:
+        long = f"<b>INPUT</b> channel {ch + 1} ({s.h}×{s.w})" + (f", padding {lab.padding}" if lab.padding else "")
+        short = f"<b>INPUT</b> ch. {ch + 1} ({s.h}×{s.w})" + (f", pad {lab.padding}" if lab.padding else "")
+    widest = max(len(line.replace("<b>", "").replace("</b>", "")) for line in long.split("<br>"))
+    return long if widest * 6.6 <= pitch_px else short
 
 
 def cell_pixels(lab: Lab) -> float:
-    """Side of one drawn cell in pixels (8 to 44)."""
-    return max(8.0, min(44.0, CHART_PX / (_layout_width(lab) + 1.2)))
+    """Side of one drawn cell in pixels (at most 44): every grid side by side fills the chart's width."""
+    return min(44.0, CHART_PX / (_layout_width(lab) + 1.2))
 
 
 def numbers_shown(lab: Lab) -> bool:
@@ -208,9 +229,8 @@ def sliding_window_figure(lab: Lab) -> go.Figure:
     chans = [f] if lab.pooling else list(range(s.cin))
     gh, gw = lab.grid.shape[1:]
     oh, ow = lab.out.shape[1:]
-    gap = 1.6
-    offs = [i * (gw + gap) for i in range(len(chans))]
-    oxo = len(chans) * (gw + gap) + 1.0  # x of the output grid's first column
+    offs = [i * (gw + GAP_CELLS) for i in range(len(chans))]
+    oxo = len(chans) * (gw + GAP_CELLS) + 1.0  # x of the output grid's first column
     total_w = oxo + ow
 
     kinds = lab.kinds.copy()
@@ -222,8 +242,9 @@ def sliding_window_figure(lab: Lab) -> go.Figure:
     numbers = numbers_shown(lab)
     font = int(max(8, min(14, cell_px * 0.42)))
     data: list[dict] = []
-    hm = {"type": "heatmap", "colorscale": KIND_SCALE, "zmin": 0, "zmax": 4, "showscale": False, "xgap": 1,
-          "ygap": 1, "dx": 1, "dy": 1, "y0": 0}
+    line = 1 if cell_px >= 6 else 0  # white lines between cells, unless they would hide the cells' colours
+    hm = {"type": "heatmap", "colorscale": KIND_SCALE, "zmin": 0, "zmax": 4, "showscale": False, "xgap": line,
+          "ygap": line, "dx": 1, "dy": 1, "y0": 0}
     # Values: printed in each cell when it is large enough (padding and inserted zeros in grey), else
     # shown on hover. Thousands of SVG texts took Chromium tens of seconds to draw (issue 10).
     for off, ch in zip(offs, chans):
@@ -314,19 +335,13 @@ def sliding_window_figure(lab: Lab) -> go.Figure:
 
     annotations = []
     for off, ch in zip(offs, chans):
-        if s.op == TCONV:
-            around = (f"D·(K−1)−P = {lab.offset} around" if lab.offset >= 0
-                      else f"cropped by P−D·(K−1) = {-lab.offset} each side")
-            title = (f"<b>INPUT</b> channel {ch + 1} ({s.h}×{s.w}), stretched:<br>{s.stride - 1} zero(s) between cells, "
-                     + around)
-        else:
-            title = f"<b>INPUT</b> channel {ch + 1} ({s.h}×{s.w})" + (f", padding {lab.padding}" if lab.padding else "")
+        title = _input_title(lab, ch, pitch_px=(gw + GAP_CELLS) * cell_px)
         annotations.append({"x": off + gw / 2 - 0.5, "y": -0.6, "text": title, "showarrow": False, "yanchor": "bottom",
                             "font": {"size": 12}})
     out_title = f"<b>OUTPUT</b> {'channel' if lab.pooling else 'map'} {f + 1} ({oh}×{ow})"
     annotations.append({"x": oxo + ow / 2 - 0.5, "y": -0.6, "text": out_title, "showarrow": False,
                         "yanchor": "bottom", "font": {"size": 12, "color": "#0b4d0b"}})
-    annotations.append({"x": oxo - 0.5, "y": max(oh, 1) / 2 - 0.5, "ax": oxo - 1.0 - (gap - 0.4), "ay": max(oh, 1) / 2 - 0.5,
+    annotations.append({"x": oxo - 0.5, "y": max(oh, 1) / 2 - 0.5, "ax": oxo - 1.0 - (GAP_CELLS - 0.4), "ay": max(oh, 1) / 2 - 0.5,
                         "axref": "x", "ayref": "y", "xref": "x", "yref": "y", "text": "", "showarrow": True,
                         "arrowhead": 3, "arrowsize": 1.2, "arrowcolor": "#0b4d0b"})
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from explorer.figures.layout import LABEL_FONT, log_ticks, place_labels, to_px
 from explorer.figures.safe_text import plain, plain_all
 
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
@@ -33,7 +36,7 @@ def training_curves(epochs: list[dict], batches: list[dict], title: str = "", to
         fig.add_trace(go.Scatter(x=xe, y=[e[f"val_{key}"] for e in epochs], mode="lines+markers", name="validation",
                                  line=dict(color=_COLOURS[1]), showlegend=show, legendgroup="v"), 1, col)
     if total_epochs:
-        fig.update_xaxes(range=[0, total_epochs + 0.2])
+        fig.update_xaxes(range=[0, total_epochs + 0.2], dtick=max(1, math.ceil(total_epochs / 10)))  # whole epochs
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_layout(title=plain(title), height=330, margin=dict(l=10, r=10, t=60, b=10),
@@ -49,22 +52,44 @@ def compare_runs(runs: list[tuple[str, list[dict]]], metric: str = "val_acc") ->
                                  name=plain(label), line=dict(color=_COLOURS[i % len(_COLOURS)])))
     nice = {"val_acc": "validation accuracy", "train_acc": "training accuracy", "val_loss": "validation loss",
             "train_loss": "training loss"}.get(metric, metric)
+    last = max((len(epochs) for _, epochs in runs), default=1)
     fig.update_layout(title=f"{nice} per epoch", xaxis_title="epoch", yaxis_title=nice, height=360,
                       margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.25))
+    fig.update_xaxes(dtick=max(1, math.ceil(last / 10)))  # whole epochs only
     if metric.endswith("acc"):
         fig.update_yaxes(range=[0, 1.02])
     return fig
 
 
+#: The smallest plot area the speed-accuracy chart gets (px): its column at 1280×720 with the sidebar open.
+SPEED_PLOT_PX = (260, 250)
+
+
 def speed_accuracy(points: list[tuple[str, float, float]]) -> go.Figure:
-    """Speed-accuracy trade-off: [(run label, training images/s, final validation accuracy)]."""
-    fig = go.Figure(go.Scatter(x=[p[1] for p in points], y=[p[2] for p in points], mode="markers+text",
-                               text=plain_all([p[0] for p in points]), textposition="top center",
-                               marker=dict(size=12, color=_COLOURS[0])))
-    fig.update_layout(title="speed vs accuracy", xaxis_title="training images per second (log)",
-                      yaxis_title="final validation accuracy", xaxis_type="log", height=360,
-                      margin=dict(l=10, r=10, t=50, b=10))
-    fig.update_yaxes(range=[0, 1.08])
+    """Speed-accuracy trade-off: [(run label, training images/s end to end, final validation accuracy)],
+    on a log axis with 1-2-5 ticks, each point labelled where its label overlaps no other."""
+    fig = go.Figure()
+    if not points:
+        return fig
+    lx = [math.log10(max(p[1], 1e-3)) for p in points]
+    x_range = [min(lx) - 0.3, max(lx) + 0.3]
+    y_range = [0.0, 1.08]
+    raw = [p[0] for p in points]
+    texts = plain_all(raw)  # run labels may carry user text: drawn literally
+    offsets = place_labels(to_px(lx, [p[2] for p in points], x_range, y_range, SPEED_PLOT_PX), [6] * len(points),
+                           raw, SPEED_PLOT_PX)
+    fig.add_trace(go.Scatter(x=[p[1] for p in points], y=[p[2] for p in points], mode="markers", text=texts,
+                             marker=dict(size=12, color=_COLOURS[0]),
+                             hovertemplate="%{text}<br>%{x:,.0f} images/s<br>accuracy %{y:.1%}<extra></extra>"))
+    for x, (_, _, acc), text, (dx, dy) in zip(lx, points, texts, offsets):
+        fig.add_annotation(x=x, y=acc, text=text, showarrow=False, xshift=dx, yshift=dy,
+                           font=dict(size=LABEL_FONT, color="#222"))
+    tickvals, ticktext = log_ticks(10 ** x_range[0], 10 ** x_range[1])
+    fig.update_layout(title="speed vs accuracy", yaxis_title="final validation accuracy", height=360,
+                      xaxis=dict(title="training images per second, end to end (log)", type="log", range=x_range,
+                                 tickvals=tickvals, ticktext=ticktext, minor=dict(ticks="", showgrid=False)),
+                      margin=dict(l=10, r=10, t=50, b=10), showlegend=False)
+    fig.update_yaxes(range=y_range)
     return fig
 
 

@@ -105,6 +105,19 @@ def page(browser):
     context.close()
 
 
+PROJECTOR = {"width": 1280, "height": 720}  # what a classroom projector shows
+
+
+@pytest.fixture
+def projector(browser):
+    """A fresh browser tab at projector size, 1280×720."""
+    context = browser.new_context(viewport=PROJECTOR, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    yield tab
+    context.close()
+
+
 def wait_until_idle(page) -> None:
     """Wait until Streamlit has finished running the script (its 'Running…' status widget is gone)."""
     page.wait_for_timeout(300)
@@ -126,3 +139,21 @@ def screenshot(page, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def projector_screenshots(page, name: str) -> tuple[Path, Path]:
+    """Two screenshots at 1280 px wide: what the projector shows first (`<name>-1280x720.png`), and the whole
+    page at that width (`<name>-1280-full.png`; the app scrolls inside itself, so the window is made as tall
+    as the content). The viewport is 1280×720 again afterwards."""
+    wait_until_idle(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    first = SHOTS / f"{name}-1280x720.png"
+    page.screenshot(path=str(first))
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 720")
+    page.set_viewport_size({"width": PROJECTOR["width"], "height": min(int(height) + 50, 12_000)})
+    page.mouse.move(0, 0)  # no tooltip over the page
+    page.wait_for_timeout(2500)  # charts redraw at the new size
+    full = SHOTS / f"{name}-1280-full.png"
+    page.screenshot(path=str(full), full_page=True)
+    page.set_viewport_size(PROJECTOR)
+    return first, full

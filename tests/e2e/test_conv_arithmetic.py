@@ -62,3 +62,23 @@ def test_transposed_convolution_labels_input_and_output(page, app_url):
     page.wait_for_timeout(500)
     multi.screenshot(path=str(SHOTS / "conv_arithmetic_multichannel.png"))
 
+
+
+def test_the_largest_setting_draws_and_shows_values_on_hover(page, app_url):
+    """A 32×32 transposed convolution with S=4, K=7, D=3 (the sliders' maximum): cells too small for numbers
+    show their values on hover, and the play buttons leave the two-line titles readable."""
+    _open(page, f"{app_url}/conv?ca_op=transposed+convolution&ca_h=32&ca_w=32&ca_k=7&ca_stride=4&ca_dil=3"
+                "&ca_opad=3&ca_cin=3&ca_cout=4")
+    expect(page.get_by_text("At this size the cells are too small for their numbers")).to_be_visible()
+    _shows(page, "OUTPUT map 1 (146×146)")
+    assert page.locator(".js-plotly-plot").first.locator("text").count() < 300  # no text per cell
+    chart = page.locator(".js-plotly-plot").first
+    grid = chart.locator(".heatmaplayer image").first  # input channel 1
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.move(box["x"] + box["width"] / 2 + 2, box["y"] + box["height"] / 2 + 2)
+    expect(chart.locator(".hoverlayer text").first).to_be_attached(timeout=10_000)
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    page.mouse.move(0, 0)
+    screenshot(page, "conv_arithmetic_largest")
