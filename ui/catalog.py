@@ -27,6 +27,9 @@ PAGES: list[PageEntry] = [
     PageEntry("app_pages/filters.py", "Filters and feature maps", ":material/filter_center_focus:",
               "lecture kernels on your photo, a real network's learned filters, what each layer sees, and its top-5.",
               "filters"),
+    PageEntry("app_pages/receptive_fields.py", "Receptive fields", ":material/center_focus_strong:",
+              "how far each unit sees, exact for every zoo model and your own network, drawn on your photo; "
+              "the effective field; the lecture's 1 + L·(K − 1).", "receptive-fields"),
     PageEntry("app_pages/architectures.py", "Architectures", ":material/stacked_bar_chart:",
               "where memory, parameters and multiply-adds go, layer by layer, from LeNet to EfficientNet; "
               "the lecture's tables live; build your own network.", "architectures"),
