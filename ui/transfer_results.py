@@ -137,11 +137,11 @@ def _run_detail(run: jobs.Run) -> None:
              "val_acc": run.evaluation.accuracy, "finished_at": run.finished_at}
     c1.download_button(f"Download model of run #{run.number} (zip: safetensors + JSON)",
                        data=lambda: model_io.export_model(trained, facts),
-                       file_name=f"cnn-explorer-run{run.id}-{run.config.backbone}.zip", mime="application/zip",
+                       file_name=f"cnn-explorer-run{run.number}-{run.config.backbone}.zip", mime="application/zip",
                        key=f"tl_dlm_{run.id}", icon=":material/download:", on_click="ignore")
     csv = pd.DataFrame(run.epochs).assign(run=run.id, backbone=run.config.backbone_label, strategy=run.config.strategy)
     c2.download_button(f"Download metrics of run #{run.number} (CSV)", data=csv.to_csv(index=False),
-                       file_name=f"run{run.id}-metrics.csv",
+                       file_name=f"cnn-explorer-run{run.number}-metrics.csv",
                        mime="text/csv", key=f"tl_dlc_{run.id}", icon=":material/table:", on_click="ignore")
 
 
