@@ -194,17 +194,26 @@ def execute(task_id: str, fn: Callable, resource: str | None, bundle: tuple[tupl
         try:
             value = fn(*args, progress=progress, cancel=cancel, **kwargs)
             status = STOPPED if cancel.seen else DONE
-        except ValueError as exc:  # a message for the student
-            status, error = FAILED, str(exc)
-        except Exception as exc:  # noqa: BLE001 - logged in full on the worker, one sentence for the page
-            log.exception("task %s failed", task_id)
-            status, error = FAILED, f"The job failed: {exc.__class__.__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - one sentence for the page
+            status, error = _ended_by(exc, cancel.seen, task_id)
     record.update(status=status, error=error, finished_at=time.time())
     if status == DONE:
         record["fraction"] = 1.0
     progress.flush(force=True)
     registry_update(client, task_id, s=status, x=time.time() + TTL_S)
     return {"status": status, "error": error, "value": value}
+
+
+def _ended_by(exc: Exception, cancelled: bool, task_id: str) -> tuple[str, str]:
+    """(status, sentence) of a task whose function raised `exc`: STOPPED if it was asked to stop (its
+    own way of ending early, such as `receptive_field.Cancelled`), FAILED with a `ValueError`'s message
+    for the student, else FAILED with the exception's name (logged in full on the worker)."""
+    if cancelled:
+        return STOPPED, str(exc) or "Stopped."
+    if isinstance(exc, ValueError):
+        return FAILED, str(exc)
+    log.exception("task %s failed", task_id)
+    return FAILED, f"The job failed: {exc.__class__.__name__}: {exc}"
 
 
 _models: dict[tuple[str, bool], tuple[zoo.LoadedModel, threading.Lock]] = {}

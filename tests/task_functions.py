@@ -41,3 +41,17 @@ def divide(a: float, b: float, *, progress, cancel) -> float:
     """a / b: with b == 0, an unexpected error (not a ValueError)."""
     progress(0.5, "dividing")
     return a / b
+
+
+class Interrupted(Exception):
+    """How a function may end early on `cancel` (as `receptive_field.Cancelled` does)."""
+
+
+def count_until_stopped(*, progress, cancel, limit: int = 10_000) -> int:
+    """Count until cancelled, then raise `Interrupted` with how far it got."""
+    for i in range(limit):
+        if cancel.is_set():
+            raise Interrupted(f"Stopped after {i} steps.")
+        progress(i / limit, f"step {i}")
+        time.sleep(0.01)
+    return limit

@@ -4,6 +4,7 @@ The real distributed path (scheduler and worker processes) is in test_jobs_distr
 """
 
 import os
+import re
 import threading
 import time
 
@@ -146,6 +147,14 @@ def test_submit_a_function_with_progress_cancel_and_a_result():
     assert slow.status == tasks.RUNNING and slow.message.startswith("image ")
     slow.stop()
     assert slow.wait(30) and slow.status == tasks.STOPPED and 0 < len(slow.result) < 300
+
+
+def test_a_function_that_ends_early_with_its_own_exception_is_stopped_not_failed():
+    task = tasks.submit(task_functions.count_until_stopped)
+    _until(lambda: task.fraction > 0)
+    task.stop()
+    assert task.wait(30) and task.status == tasks.STOPPED, task.error
+    assert re.fullmatch(r"Stopped after \d+ steps\.", task.error) and task.result is None
 
 
 def test_a_task_error_is_one_sentence():
