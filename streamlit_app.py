@@ -11,6 +11,12 @@ from ui import warm
 warm.imports()
 warm.set_threads()
 
+# The Dask cluster for training runs (embedded, or CNN_EXPLORER_DASK_SCHEDULER). `ui.server` has
+# started it already; under a plain `streamlit run` it starts here, in the background (idempotent).
+from explorer import cluster  # noqa: E402
+
+cluster.start()
+
 from ui.catalog import HOME, PAGES  # noqa: E402
 
 st.set_page_config(page_title="CNN Explorer", page_icon="assets/favicon.png", layout="wide")

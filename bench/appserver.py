@@ -28,12 +28,13 @@ def free_port() -> int:
 class Server:
     """`make run PORT=...` in its own process group; `monitor()` samples the server process's CPU and RSS."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, root: Path = ROOT) -> None:
+        """`root`: the checkout to serve (another one measures an older version the same way)."""
         RESULTS.mkdir(exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(RESULTS / f"server-{self.port}.log", "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={self.port}"], cwd=ROOT,
+        self.proc = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={self.port}"], cwd=root,
                                      env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         self.samples: list[tuple[float, float, int]] = []  # (time s, cores busy, RSS bytes)

@@ -389,6 +389,8 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=0, metavar="SESSIONS", help="run the soak instead")
     parser.add_argument("--ttl", type=float, default=None, help="soak: seconds to wait for sessions to expire")
     parser.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE", help="extra server environment")
+    parser.add_argument("--checkout", type=Path, default=None,
+                        help="serve another checkout of the project (`make run` there), e.g. an older version")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     Student.photo = photo_jpeg()
@@ -398,7 +400,7 @@ def main() -> None:
         env["CNN_EXPLORER_THREADS"] = args.threads
     levels = [args.soak] if args.soak else args.students
     for students in levels:
-        server = None if args.url else Server(env)
+        server = None if args.url else Server(env, **({"root": args.checkout} if args.checkout else {}))
         try:
             url = args.url or server.url
             if server:

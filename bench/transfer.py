@@ -37,7 +37,7 @@ from explorer.trainer import TrainConfig  # noqa: E402
 
 def run(config: TrainConfig, data: datasets.DataSet, val: float = 0.2) -> jobs.Run:
     train, valid = datasets.split(data, val, seed=0)
-    r = jobs.start(config, train, valid, data.classes, scheduler=jobs.Scheduler())
+    r = jobs.start(config, train, valid, data.classes)
     r.wait()
     assert r.status == jobs.DONE, r.error
     return r

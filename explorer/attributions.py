@@ -42,7 +42,7 @@ from PIL import Image
 from torch import nn
 
 from explorer import randomness
-from explorer.batches import Batches, CancelFlag, Cancelled, Progress  # noqa: F401 - part of this API
+from explorer.batches import Batches, CancelFlag, Cancelled, Progress, worker_pool  # noqa: F401 - part of this API
 from explorer.explained import (  # noqa: F401 - part of this API
     Explained, borrowed_copy, check_target, default_layer, explained, layer_table, model_view, predict,
     structural_copy,
@@ -474,6 +474,14 @@ def attribute(model, image: Image.Image | torch.Tensor, method: str, target: int
     label = net.labels[target] if target < len(net.labels) else f"class {target}"
     return Attribution(heat, method, target, label, probability, o, time.perf_counter() - start, info.sign,
                        score, gap)
+
+
+def heavy_map(model, image: Image.Image | torch.Tensor, method: str, target: int | None, options: dict, *,
+              progress: Progress, cancel: CancelFlag) -> Attribution:
+    """`attribute` as a Dask task (`explorer.tasks.submit`), its batches on this process's cores
+    (`batches.worker_pool`)."""
+    return attribute(model, image, method, target, progress=progress, cancel=cancel, executor=worker_pool(),
+                     **options)
 
 
 def __getattr__(name: str):

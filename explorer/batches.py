@@ -2,7 +2,7 @@
 
 Occlusion, Integrated Gradients, SmoothGrad, GradientShap and the sanity checks are split into
 batches of plain inputs. `Batches.run` runs them here in order, or on any
-`concurrent.futures.Executor` in parallel (a server-wide thread pool, later a Dask cluster);
+`concurrent.futures.Executor` in parallel (`worker_pool()`: the cores of the process that runs the task);
 it reports `progress(fraction done, message)` after every batch and checks `cancel` (anything
 with `is_set()`, such as `threading.Event`) before every batch. Dask cannot interrupt a running
 task, so cancelling is cooperative: batches already running finish, the rest end at once.
@@ -10,7 +10,9 @@ task, so cancelling is cooperative: batches already running finish, the rest end
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, as_completed
+import os
+import threading
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from typing import Any, Callable, Protocol
 
 import torch
@@ -72,3 +74,23 @@ class Batches:
             for future in futures:
                 future.cancel()
         return results
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def worker_pool() -> Executor:
+    """This process's pool for the batches of heavy tasks: one single-threaded torch computation per core.
+
+    Every heavy map and check that runs on this process (a Dask worker, or the web process with its
+    embedded cluster) shares it: one student's Occlusion uses every core, and with a class on the
+    server the batches queue instead of oversubscribing the cores (two intra-op threads spin-wait as
+    soon as another computation holds a core, DESIGN.md section 4).
+    """
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="heavy-batch",
+                                       initializer=torch.set_num_threads, initargs=(1,))
+        return _pool

@@ -64,13 +64,14 @@ class SamePad2d(nn.Module):
         super().__init__()
         self.kernel_size, self.stride = kernel_size, stride
 
-    def _pad(self, size: int) -> tuple[int, int]:
+    def pads(self, size: int) -> tuple[int, int]:
+        """(before, after) zero pixels added to a side of `size` pixels: the odd one goes after."""
         total = max((math.ceil(size / self.stride) - 1) * self.stride + self.kernel_size - size, 0)
         return total // 2, total - total // 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        left, right = self._pad(x.shape[-1])
-        top, bottom = self._pad(x.shape[-2])
+        left, right = self.pads(x.shape[-1])
+        top, bottom = self.pads(x.shape[-2])
         return F.pad(x, (left, right, top, bottom))
 
     def extra_repr(self) -> str:

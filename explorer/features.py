@@ -126,6 +126,17 @@ def _kinds(model: nn.Module) -> dict[str, str]:
     return kinds
 
 
+def layer_kinds(model: nn.Module) -> dict[str, str]:
+    """name -> "stage" | "block" | "conv" for the layers `layer_table` offers, for any model (the
+    Architectures page's network too), in definition order; `layer_table` keeps those that run."""
+    return _kinds(model)
+
+
+def trunk_name(model: nn.Module) -> str:
+    """The module holding the stages: "features" when the model has one with convolutions, else "" (the model)."""
+    return _trunk_name(model)
+
+
 def layer_table(loaded: zoo.LoadedModel) -> list[LayerInfo]:
     """Every conv layer, block and stage of `loaded`'s architecture, in network order, with its output shape.
 

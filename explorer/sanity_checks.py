@@ -279,3 +279,29 @@ def deletion_insertion(model, image: Image.Image | torch.Tensor, attribution: at
     for (kind, order, _), p in zip(jobs, probs):
         curves.setdefault((kind, order), []).extend(p.tolist())
     return DeletionInsertion(fractions, {k: np.array(v) for k, v in curves.items()}, attribution.method)
+
+
+CHECKS = ("randomization", "deletion")
+
+
+def check_task(check: str, model, image: Image.Image | torch.Tensor, method: str, target: int | None, options: dict,
+               reference: attr.Attribution | None = None, *, progress: attr.Progress, cancel: attr.CancelFlag,
+               deletion_steps: int = 24) -> tuple[attr.Attribution, list[RandomizationStep] | DeletionInsertion]:
+    """One sanity check as a Dask task (`explorer.tasks.submit`), its batches on this process's cores.
+
+    Args:
+        check: "randomization" (`model_randomization`) or "deletion" (`deletion_insertion`).
+        reference: the trained model's map, if computed already (else it is computed first).
+
+    Returns:
+        (the trained model's map, the check's result).
+    """
+    if check not in CHECKS:
+        raise ValueError(f"Unknown check {check!r}: choose one of {', '.join(CHECKS)}.")
+    pool = attr.worker_pool()
+    ref = reference or attr.attribute(model, image, method, target, cancel=cancel, executor=pool, **options)
+    if check == "randomization":
+        return ref, model_randomization(model, image, method, target, progress=progress, cancel=cancel,
+                                        executor=pool, reference=ref, **options)
+    return ref, deletion_insertion(model, image, ref, steps=deletion_steps, progress=progress, cancel=cancel,
+                                   executor=pool)

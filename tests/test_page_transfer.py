@@ -1,10 +1,11 @@
 """AppTest: the Transfer-learning page trains in the background and survives reruns and clicks."""
 
+import socket
 import time
 
 from streamlit.testing.v1 import AppTest
 
-from explorer import jobs
+from explorer import cluster, jobs
 from tests.apptest import ROOT, TIMEOUT, open_page
 from ui.transfer_run import CUSTOM_LABEL
 
@@ -132,6 +133,46 @@ def test_a_custom_network_that_cannot_classify_says_what_to_change():
     assert not at.exception
 
 
+def test_the_run_id_goes_in_the_url_and_the_link_picks_the_run_up_in_another_session():
+    query = dict(tl_src="Demo: digits", tl_ndig="20", tl_bb="lenet5", tl_strat="From scratch", tl_ep="2", tl_bs="32")
+    at = open_page("app_pages/transfer.py", **query)
+    at.button(key="tl_start").click().run()
+    run = at.session_state["tl_run"]
+    assert at.query_params["run"] in (run.id, [run.id])
+    at = _wait(at, run)
+    # A new session opens the same link: a student moved to another web replica, or back after a restart.
+    other = open_page("app_pages/transfer.py", **query, run=run.id)
+    picked = other.session_state["tl_run"]
+    assert picked is not run and picked.id == run.id and picked.status == jobs.DONE and not other.exception
+    assert picked.epochs == run.epochs and other.selectbox(key="tl_sel").value == picked.label
+    assert any("Finished after 2 epochs" in s.value for s in other.success)
+    assert any("validation images stay with the session" in c.value for c in other.caption)
+
+
+def test_a_link_to_a_run_the_server_no_longer_keeps_says_so():
+    at = open_page("app_pages/transfer.py", run="0123456789ab")
+    assert not at.exception and "tl_run" not in at.session_state
+    assert any("Run 0123456789ab from the link is no longer kept" in i.value for i in at.info)
+    assert "run" not in at.query_params
+
+
+def test_the_page_says_when_the_configured_scheduler_could_not_be_reached(monkeypatch):
+    cluster.engine()  # this process's engine has started: the router's start() does nothing more
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv(cluster.SCHEDULER_ENV, address)
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1.0)
+    fallback = cluster.connect()  # what the server's start-up does with that setting
+    monkeypatch.setattr(cluster, "_engine", fallback)
+    try:
+        at = open_page("app_pages/transfer.py")
+        assert not at.exception
+        assert any(f"The Dask scheduler at {address} could not be reached" in w.value for w in at.warning)
+    finally:
+        fallback.close()
+
+
 def test_learning_rate_labels_follow_the_strategy_and_keep_their_value():
     at = open_page("app_pages/transfer.py", tl_bb="lenet5", tl_strat="From scratch", tl_lr="0.03")
     assert at.select_slider(key="tl_lr").label == "Learning rate (every layer)"
@@ -154,14 +195,14 @@ def test_the_detail_view_follows_the_newest_run_unless_another_is_picked():
         runs.append(at.session_state["tl_run"])
         at = _wait(at, runs[-1])
         assert at.selectbox(key="tl_sel").value == runs[-1].label  # the newest
-        assert any(f"Showing run #{runs[-1].id}, the newest" in c.value for c in at.caption)
-        assert at.get("download_button")[0].proto.label.startswith(f"Download model of run #{runs[-1].id}")
+        assert any(f"Showing run #{runs[-1].number}, the newest" in c.value for c in at.caption)
+        assert at.get("download_button")[0].proto.label.startswith(f"Download model of run #{runs[-1].number}")
     at.selectbox(key="tl_sel").set_value(runs[0].label).run()  # the student picks the older run
     at.button(key="tl_start").click().run()
     third = at.session_state["tl_run"]
     at = _wait(at, third)
     assert at.selectbox(key="tl_sel").value == runs[0].label  # their pick stays
-    assert any(f"Showing run #{runs[0].id}, as you picked: run #{third.id} is newer" in c.value for c in at.caption)
+    assert any(f"Showing run #{runs[0].number}, as you picked: run #{third.number} is newer" in c.value for c in at.caption)
     assert not at.exception
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import augment, custom_net, datasets, jobs, randomness, trainer
+from explorer import augment, cluster, custom_net, datasets, jobs, randomness, trainer
 from explorer.trainer import TrainConfig
 
 AUG = augment.Augment(rotation=20, width_shift=0.1, height_shift=0.1, shear=5, zoom=0.1, hflip=True, vflip=True,
@@ -56,12 +56,12 @@ def test_generator_dropout_swaps_and_restores_the_modules():
 def test_same_seed_and_augmentation_give_identical_metrics_even_when_runs_overlap(shapes):
     """Two runs with one seed train at the same time (two slots) and equal a third run trained alone."""
     data, train, val = shapes
-    sched = jobs.Scheduler(limit=2)
-    alone = jobs.start(_config(), train, val, data.classes, scheduler=sched)
+    assert cluster.engine().slots() >= 2  # the embedded cluster trains one run per core
+    alone = jobs.start(_config(), train, val, data.classes)
     assert alone.wait(120) and alone.status == jobs.DONE, alone.error
     before = torch.get_rng_state()
-    pair = [jobs.start(_config(), train, val, data.classes, scheduler=sched) for _ in range(2)]
-    other = jobs.start(_config(seed=4), train, val, data.classes, scheduler=sched)
+    pair = [jobs.start(_config(), train, val, data.classes) for _ in range(2)]
+    other = jobs.start(_config(seed=4), train, val, data.classes)
     for run in pair + [other]:
         assert run.wait(120) and run.status == jobs.DONE, run.error
     keys = ("train_loss", "train_acc", "val_loss", "val_acc")

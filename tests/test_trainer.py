@@ -1,4 +1,4 @@
-"""explorer.trainer, explorer.model_io and explorer.jobs: strategies, training, export, runs."""
+"""explorer.trainer and explorer.model_io: strategies, training, export (runs as jobs: test_jobs.py)."""
 
 import io
 import json
@@ -165,50 +165,6 @@ def test_bad_configs_are_refused(shapes, kwargs, match):
         list(trainer.train(TrainConfig(**{"backbone": "lenet5", **kwargs}), train, val, data.classes))
 
 
-def test_run_in_a_worker_thread_and_a_second_start_is_refused(shapes):
-    data, train, val = shapes
-    sched = jobs.Scheduler(limit=1)
-    run = jobs.start(TrainConfig("lenet5", "scratch", epochs=3, batch_size=4), train, val, data.classes,
-                     scheduler=sched)
-    with pytest.raises(jobs.RunActiveError, match="still"):
-        jobs.start(TrainConfig("lenet5", "scratch", epochs=1), train, val, data.classes, current=run, scheduler=sched)
-    assert run.wait(120) and run.status == jobs.DONE
-    assert [m["epoch"] for m in run.epochs] == [1, 2, 3] and run.evaluation.confusion.sum() == len(val)
-    again = jobs.start(TrainConfig("lenet5", "scratch", epochs=1), train, val, data.classes, current=run,
-                       scheduler=sched)
-    assert again.wait(120) and again.status == jobs.DONE
-
-
-def test_queue_positions_and_stopping_a_waiting_run(shapes):
-    data, train, val = shapes
-    sched = jobs.Scheduler(limit=1)
-    slow = jobs.start(TrainConfig("lenet5", "scratch", epochs=200, batch_size=4), train, val, data.classes,
-                      scheduler=sched)
-    waiting = [jobs.start(TrainConfig("lenet5", "scratch", epochs=1), train, val, data.classes, scheduler=sched)
-               for _ in range(2)]
-    for _ in range(400):
-        if slow.status == jobs.RUNNING and waiting[1].queue_position == 2:
-            break
-        threading.Event().wait(0.05)
-    assert slow.status == jobs.RUNNING and [w.queue_position for w in waiting] == [1, 2]
-    waiting[0].stop()
-    assert waiting[0].wait(10) and waiting[0].status == jobs.STOPPED and waiting[0].result is None
-    for _ in range(100):
-        if waiting[1].queue_position == 1:
-            break
-        threading.Event().wait(0.05)
-    assert waiting[1].queue_position == 1
-    slow.stop()
-    assert slow.wait(60) and slow.status == jobs.STOPPED and slow.result is not None
-    assert waiting[1].wait(120) and waiting[1].status == jobs.DONE
-
-
-def test_a_failing_run_reports_its_error(shapes):
-    data, train, val = shapes
-    run = jobs.start(TrainConfig("lenet5", "scratch", epochs=1), train, [], data.classes)
-    assert run.wait(30) and run.status == jobs.FAILED and "validation" in run.error
-
-
 def test_a_second_linear_probe_on_the_same_images_reuses_the_features(shapes):
     data, train, val = shapes
     out, _ = _run(TrainConfig("lenet5", "linear_probe", epochs=1, seed=7), train, val, data.classes)
@@ -347,8 +303,7 @@ def test_backbones_offer_torchvision_models_only_with_cached_weights(tmp_path, m
 def test_the_reported_speed_counts_the_feature_caching_and_the_run_shows_its_progress(shapes):
     data, train, val = shapes
     feature_cache.clear()
-    run = jobs.start(TrainConfig("lenet5", "linear_probe", epochs=3, seed=11), train, val, data.classes,
-                     scheduler=jobs.Scheduler())
+    run = jobs.start(TrainConfig("lenet5", "linear_probe", epochs=3, seed=11), train, val, data.classes)
     assert run.wait(60) and run.status == jobs.DONE, run.error
     s = run.summary
     assert run.prepare["done"] == run.prepare["total"] == len(train) + len(val)

@@ -1,6 +1,6 @@
 """The Attributions page's sanity checks: cascading randomization and deletion/insertion, for chosen methods.
 
-Both run as background tasks (`ui.attribution_tasks`) after one click, reuse the maps already
+Both run as shared Dask tasks (`ui.shared_tasks`) after one click, reuse the maps already
 computed above, and end in a table of which methods pass.
 """
 
@@ -15,7 +15,7 @@ from explorer import attributions as attr
 from explorer import sanity_checks as checks
 from explorer.figures import attributions as figs
 from ui.attribution_maps import TITLES, Context, result_of
-from ui.attribution_tasks import session_id, store
+from ui.shared_tasks import session_id, store
 
 DEFAULT = ("grad_cam", "saliency", "guided_grad_cam")  # one or two passes each: the whole cascade in seconds
 DELETION_STEPS = 24
@@ -32,22 +32,12 @@ def _key(kind: str, ctx: Context, method: str, options: dict) -> tuple:
 
 
 def _start(ctx: Context, method: str, options: dict) -> None:
-    model, image, target = ctx.choice.model, ctx.image, ctx.target
     title = attr.METHODS[method].title
     reference = result_of(ctx, method, options)
-
-    def randomization(progress, cancel, executor):
-        ref = reference or attr.attribute(model, image, method, target, cancel=cancel, executor=executor, **options)
-        return ref, checks.model_randomization(model, image, method, target, progress=progress, cancel=cancel,
-                                               executor=executor, reference=ref, **options)
-
-    def deletion(progress, cancel, executor):
-        ref = reference or attr.attribute(model, image, method, target, cancel=cancel, executor=executor, **options)
-        return ref, checks.deletion_insertion(model, image, ref, steps=DELETION_STEPS, progress=progress,
-                                              cancel=cancel, executor=executor)
-
-    store().start(_key("randomization", ctx, method, options), f"{title}: randomization", randomization, session_id())
-    store().start(_key("deletion", ctx, method, options), f"{title}: deletion/insertion", deletion, session_id())
+    for check, label in (("randomization", "randomization"), ("deletion", "deletion/insertion")):
+        store().start(_key(check, ctx, method, options), f"{title}: {label}", checks.check_task, check,
+                      ctx.choice.model, ctx.image, method, ctx.target, options, reference, watcher=session_id(),
+                      deletion_steps=DELETION_STEPS)
 
 
 def _tasks(ctx: Context, methods: list[str], options: dict[str, dict]) -> dict:

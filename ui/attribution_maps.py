@@ -1,7 +1,7 @@
 """The Attributions page's maps: method settings, display controls, and the maps side by side.
 
 Cheap methods (Grad-CAM, Saliency, Guided Grad-CAM: 1-2 passes) are computed in the script
-and cached. Heavy ones run as background tasks (`ui.attribution_tasks`) after one click, with
+and cached. Heavy ones run as shared Dask tasks (`ui.shared_tasks`) after one click, with
 progress and Cancel; their results are shared server-wide, so a map someone already computed
 (the same model, photo, settings and class) appears at once.
 """
@@ -16,7 +16,7 @@ import streamlit as st
 from explorer import attributions as attr
 from explorer.figures import attributions as figs
 from ui.attribution_models import Choice
-from ui.attribution_tasks import session_id, store
+from ui.shared_tasks import session_id, store
 
 TITLES = {m.title: name for name, m in attr.METHODS.items()}
 COLUMNS = 3  # maps per row: readable at 1280 px on a projector
@@ -116,14 +116,9 @@ def cheap_map(key: tuple, _model, _image) -> attr.Attribution:
 
 
 def start_heavy(ctx: Context, method: str, options: dict) -> None:
-    """Start (or join) the background task of one heavy map."""
-    model, image, target = ctx.choice.model, ctx.image, ctx.target
-
-    def work(progress, cancel, executor) -> attr.Attribution:
-        return attr.attribute(model, image, method, target, progress=progress, cancel=cancel, executor=executor,
-                              **options)
-
-    store().start(task_key(ctx, method, options), attr.METHODS[method].title, work, session_id())
+    """Start (or join) the Dask task of one heavy map."""
+    store().start(task_key(ctx, method, options), attr.METHODS[method].title, attr.heavy_map, ctx.choice.model,
+                  ctx.image, method, ctx.target, options, watcher=session_id())
 
 
 def _needs_compute(ctx: Context, method: str, options: dict) -> bool:

@@ -3,8 +3,9 @@
     python -m ui.server [streamlit options, e.g. --server.port 8501]
 
 It warms the process before Streamlit listens (`ui.warm.before_serving`: heavy imports, the
-default model, the default pages' results for the gallery, `gc.freeze`), starts a daemon thread
-that fills the other shared caches (`ui.warm.in_background`), then runs `streamlit run
+default model, the default pages' results for the gallery, `gc.freeze`), starts the Dask cluster
+for training runs and a daemon thread that fills the other shared caches (`ui.warm.in_background`)
+in the background, then runs `streamlit run
 streamlit_app.py` in this same process, so every session finds them ready. A student's first
 visit therefore never pays for an import or a model load (issue 10).
 """
@@ -33,6 +34,9 @@ def main(argv: list[str]) -> None:
 
     warm.set_threads()
     warm.before_serving()
+    from explorer import cluster  # noqa: PLC0415 - imported by the warm start
+
+    cluster.start()  # the Dask cluster for training runs, in the background (explorer.cluster)
     threading.Thread(target=warm.in_background, name=WARM_THREAD, daemon=True).start()
     from streamlit.web import cli  # noqa: PLC0415
 

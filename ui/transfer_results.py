@@ -24,7 +24,7 @@ def _table(runs: list[jobs.Run]) -> pd.DataFrame:
         last = r.epochs[-1] if r.epochs else {}
         c = r.config
         rows.append({
-            "run": f"#{r.id}", "data": r.data_name, "backbone": c.backbone_label, "strategy": trainer.STRATEGY_TITLES[c.strategy],
+            "run": f"#{r.number}", "data": r.data_name, "backbone": c.backbone_label, "strategy": trainer.STRATEGY_TITLES[c.strategy],
             "augmentation": c.augment.describe(), "epochs": len(r.epochs), "status": r.status,
             "val acc": last.get("val_acc"), "best val acc": max((e["val_acc"] for e in r.epochs), default=None),
             "images/s (end to end)": r.summary.get("images_per_s"), "seconds": r.summary.get("elapsed"),
@@ -58,7 +58,7 @@ def comparison(runs: list[jobs.Run]) -> None:
                                   format_func=CURVES.get)
     left, right = st.columns([3, 2])
     left.plotly_chart(figs.compare_runs([(k, labels[k].epochs) for k in picked], metric), key="tl_cmpfig")
-    points = [(f"#{labels[k].id} {labels[k].config.backbone_label}", labels[k].summary.get("images_per_s") or 0.0,
+    points = [(f"#{labels[k].number} {labels[k].config.backbone_label}", labels[k].summary.get("images_per_s") or 0.0,
                labels[k].epochs[-1]["val_acc"]) for k in picked if labels[k].summary.get("images_per_s")]
     if points:
         right.plotly_chart(figs.speed_accuracy(points), key="tl_speedfig")
@@ -105,8 +105,8 @@ def detail(runs: list[jobs.Run]) -> None:
     item = options[choice]
     if isinstance(item, jobs.Run):
         newest = finished[-1] if finished else None
-        st.caption(f"Showing run #{item.id}, " + ("the newest finished run." if item is newest else
-                   f"as you picked: run #{newest.id} is newer.") + f" Its data: {item.data_name}; "
+        st.caption(f"Showing run #{item.number}, " + ("the newest finished run." if item is newest else
+                   f"as you picked: run #{newest.number} is newer.") + f" Its data: {item.data_name}; "
                    f"{len(item.epochs)} epochs; final validation accuracy {item.evaluation.accuracy:.1%}.")
     trained = item.result if isinstance(item, jobs.Run) else item
     if isinstance(item, jobs.Run):
@@ -126,7 +126,9 @@ def _run_detail(run: jobs.Run) -> None:
         st.markdown(f"**Misclassified validation images:** {len(wrong)} of {len(ev.y_true)} "
                     f"(accuracy {ev.accuracy:.1%}).")
         shown = wrong[:16]
-        if shown:
+        if shown and not run.val_set:
+            st.caption("The validation images stay with the session that started this run.")
+        elif shown:
             st.image([run.val_set[i][0] for i in shown], width=96,
                      caption=[f"{classes[ev.y_true[i]]} → {classes[ev.y_pred[i]]} ({ev.probs[i, ev.y_pred[i]]:.0%})"
                               for i in shown])
@@ -135,13 +137,13 @@ def _run_detail(run: jobs.Run) -> None:
     c1, c2 = st.columns(2)
     facts = {"id": run.id, "data": run.data_name, "epochs": len(run.epochs),
              "val_acc": run.evaluation.accuracy, "finished_at": run.finished_at}
-    c1.download_button(f"Download model of run #{run.id} (zip: safetensors + JSON)",
+    c1.download_button(f"Download model of run #{run.number} (zip: safetensors + JSON)",
                        data=lambda: model_io.export_model(trained, facts),
-                       file_name=f"cnn-explorer-run{run.id}-{run.config.backbone}.zip", mime="application/zip",
+                       file_name=f"cnn-explorer-run{run.number}-{run.config.backbone}.zip", mime="application/zip",
                        key=f"tl_dlm_{run.id}", icon=":material/download:", on_click="ignore")
     csv = pd.DataFrame(run.epochs).assign(run=run.id, backbone=run.config.backbone_label, strategy=run.config.strategy)
-    c2.download_button(f"Download metrics of run #{run.id} (CSV)", data=csv.to_csv(index=False),
-                       file_name=f"run{run.id}-metrics.csv",
+    c2.download_button(f"Download metrics of run #{run.number} (CSV)", data=csv.to_csv(index=False),
+                       file_name=f"cnn-explorer-run{run.number}-metrics.csv",
                        mime="text/csv", key=f"tl_dlc_{run.id}", icon=":material/table:", on_click="ignore")
 
 

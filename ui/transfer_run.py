@@ -1,16 +1,18 @@
 """Settings, Start/Stop and the live view of the Transfer-learning page.
 
-The run itself lives in a worker thread (`explorer.jobs`); the session keeps the `Run` object
-under "tl_run" and every started run in "tl_runs". `live_view` is a fragment that re-runs every
-second while the run is active, so clicking elsewhere, rerunning or switching pages and coming
-back neither stops nor restarts training (DESIGN.md section 6).
+The run itself is a Dask task (`explorer.jobs`); the session keeps the `Run` object under
+"tl_run" and every started run in "tl_runs", and the run's id goes in the URL (`?run=`).
+`live_view` is a fragment that re-runs every second while the run is active, so clicking
+elsewhere, rerunning or switching pages and coming back neither stops nor restarts training
+(DESIGN.md section 6). A link with a run id that the session does not hold (another web replica
+started it, or this one restarted) picks the run up from the cluster.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer import augment, custom_net, jobs, trainer, zoo
+from explorer import augment, cluster, custom_net, jobs, tasks, trainer, zoo
 from explorer.figures import transfer as figs
 from ui.models import model_picker
 
@@ -181,6 +183,8 @@ def start_button(config: trainer.TrainConfig, train_set, val_set, classes: list[
     """Start a run; a second start while one is active shows why and changes nothing."""
     current = st.session_state.get("tl_run")
     busy = current is not None and current.active
+    if cluster.note():
+        st.warning(cluster.note(), icon=":material/cloud_off:")
     if st.button("Start training", key="tl_start", type="primary", icon=":material/play_arrow:", disabled=busy,
                  help="Your run trains on the server in the background; you can keep exploring."):
         try:
@@ -188,19 +192,52 @@ def start_button(config: trainer.TrainConfig, train_set, val_set, classes: list[
         except ValueError as exc:
             st.error(str(exc))
             return
+        _keep(run, current=True)
+
+
+def _keep(run: jobs.Run, current: bool) -> None:
+    """Add `run` to the session's runs (and make it the one shown live, with its id in the URL)."""
+    if current:
         st.session_state["tl_run"] = run
-        runs = st.session_state.setdefault("tl_runs", [])
-        runs.append(run)
-        del runs[:-MAX_RUNS_KEPT]
-        for old in runs[:-MODELS_KEPT]:  # keep the session small (DESIGN.md section 6): curves stay
-            old.result, old.val_set = None, []
+        st.session_state.pop("tl_link_missing", None)
+        st.query_params["run"] = run.id
+    runs = st.session_state.setdefault("tl_runs", [])
+    runs.append(run)
+    del runs[:-MAX_RUNS_KEPT]
+    for old in runs[:-MODELS_KEPT]:  # keep the session small (DESIGN.md section 6): curves stay
+        old.result, old.val_set = None, []
+
+
+def _run_from_link() -> None:
+    """Pick up the run whose id is in the URL when this session does not hold it."""
+    run_id = st.query_params.get("run")
+    current = st.session_state.get("tl_run")
+    if not run_id or any(r.id == run_id for r in st.session_state.get("tl_runs", [])):
+        if current is not None and run_id != current.id:
+            st.query_params["run"] = current.id
+        return
+    try:
+        found = jobs.attach(run_id)
+    except (OSError, ValueError):  # the cluster cannot be asked right now
+        found = None
+    if found is None:
+        del st.query_params["run"]
+        st.session_state["tl_link_missing"] = run_id
+        return
+    _keep(found, current=current is None or not current.active)
 
 
 def live_view() -> None:
     """The current run's status and curves; refreshes itself every second while the run is active."""
+    _run_from_link()
     run: jobs.Run | None = st.session_state.get("tl_run")
     if run is None:
-        st.info("No run yet: choose data and settings, then press Start training.")
+        missing = st.session_state.get("tl_link_missing")
+        if missing:
+            st.info(f"Run {missing} from the link is no longer kept on the server (finished runs are kept for "
+                    f"{tasks.TTL_S / 60:.0f} minutes): start it again.", icon=":material/link_off:")
+        else:
+            st.info("No run yet: choose data and settings, then press Start training.")
         return
 
     @st.fragment(run_every=1.0 if run.active else None)
@@ -218,9 +255,14 @@ def _draw(run: jobs.Run) -> None:
     st.markdown(f"**Run {run.label}** on {run.data_name}: {run.n_train} training and {run.n_val} validation images.")
     latest = run.latest
     if run.status == jobs.QUEUED:
-        pos = run.queue_position
-        st.info(f"Waiting for a free slot: {run.scheduler.running} of {run.scheduler.limit} runs are training on "
-                f"this server. Your place in the queue: {pos if pos else '…'}.", icon=":material/hourglass_top:")
+        pos, running, slots = run.queue()
+        where = run.engine.describe() if run.engine else "on the server"
+        if slots:
+            st.info(f"Waiting for a free slot: {running} of {slots} runs are training {where}. "
+                    f"Your place in the queue: {pos if pos else '…'}.", icon=":material/hourglass_top:")
+        else:
+            st.info(f"Waiting for a worker {where} that can train (none offers the `train` resource yet). "
+                    f"Your place in the queue: {pos if pos else '…'}.", icon=":material/hourglass_top:")
     elif run.status == jobs.RUNNING:
         prepare = run.prepare
         if latest is None and prepare is not None:
@@ -248,6 +290,8 @@ def _draw(run: jobs.Run) -> None:
     if run.active:
         st.button("Stop", key="tl_stop", icon=":material/stop:", on_click=run.stop,
                   help="Ends the run before its next batch; the model so far is kept.")
+    if run.worker and run.engine is not None and run.engine.kind == "remote":
+        st.caption(f"Runs {run.engine.describe()}, on worker {run.worker}.")
     if run.batches or run.epochs:
         st.plotly_chart(figs.training_curves(list(run.epochs), list(run.batches), total_epochs=c.epochs),
                         key=f"tl_curves_{run.id}")
@@ -267,7 +311,7 @@ def near_chance_advice() -> None:
         return
     majority = run.classes[int(ev.majority_class)]
     st.warning(
-        f"**Run #{run.id} ended near chance:** {ev.accuracy:.0%} validation accuracy, where always answering "
+        f"**Run #{run.number} ended near chance:** {ev.accuracy:.0%} validation accuracy, where always answering "
         f"“{majority}” scores {ev.chance:.0%}. Trained from scratch, the network starts from random filters and must "
         f"learn every edge and texture detector from your {run.n_train} training images. Lecture 3: “You need a lot "
         "of data if you want to train CNNs … a few thousand examples usually doesn't cut it”; lecture 4: training a "

@@ -11,9 +11,9 @@ plotly a partly initialised module. So:
   every gallery photo (predictions, the default layer's feature maps), then moves the objects
   that live as long as the process out of the garbage collector's way (`gc.freeze`: with
   `runner.postScriptGC` off, collections then scan only the young objects, not ~500 k);
-- `in_background()` fills the rest of the shared caches after the server listens: the profile
-  of every registry model at its crop size, the full comparison, the lecture tables and the
-  other pretrained models.
+- `in_background()` fills the rest of the shared caches after the server listens: the receptive-
+  fields page's defaults, the profile of every registry model at its crop size, the full
+  comparison, the lecture tables and the other pretrained models.
 
 Everything goes into the same server-wide caches (`st.cache_resource`) that the pages read.
 """
@@ -37,11 +37,13 @@ HEAVY_MODULES = (
     "explorer.calculators", "explorer.conv_lab", "explorer.kernels", "explorer.trainer", "explorer.jobs",
     "explorer.datasets", "explorer.augment", "explorer.model_io", "explorer.custom_net",
     "explorer.figures.conv_arithmetic", "explorer.figures.features", "explorer.figures.kernels",
-    "explorer.figures.architectures", "explorer.figures.transfer", "explorer.attributions", "explorer.sanity_checks",
-    "explorer.figures.attributions",
+    "explorer.figures.architectures", "explorer.figures.transfer",
+    "explorer.receptive_field", "explorer.rf_notes", "explorer.rf_lecture", "explorer.figures.receptive_field",
+    "explorer.attributions", "explorer.sanity_checks", "explorer.figures.attributions",
     "ui.models", "ui.image_picker", "ui.arch_sections", "ui.arch_lecture", "ui.arch_builder", "ui.conv_widgets",
-    "ui.transfer_data", "ui.transfer_run", "ui.transfer_results", "ui.attribution_models", "ui.attribution_maps",
-    "ui.attribution_checks", "ui.attribution_tasks", "ui.attribution_mistakes",
+    "ui.transfer_data", "ui.transfer_run", "ui.transfer_results", "ui.rf_data", "ui.rf_sections",
+    "ui.attribution_models", "ui.attribution_maps", "ui.attribution_checks", "ui.shared_tasks",
+    "ui.attribution_mistakes",
 )
 
 #: torch intra-op threads per computation (DESIGN.md section 4: two threads spin-wait as soon as another
@@ -94,8 +96,9 @@ def in_background() -> None:
     start = time.perf_counter()
     try:
         from explorer import zoo  # noqa: PLC0415
-        from ui import arch_lecture, arch_sections, models  # noqa: PLC0415
+        from ui import arch_lecture, arch_sections, models, rf_data  # noqa: PLC0415
 
+        rf_data.warm()
         for name in [*arch_sections.DEFAULT_COMPARE, *zoo.list_models()]:
             arch_sections.crop_profile(name)
         arch_sections.comparison_table()

@@ -38,11 +38,11 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app():
+def serve_app(env: dict[str, str] | None = None):
     """Start the app as `make run` does (`python -m ui.server`, which warms up, then runs streamlit) on a free
-    port; yield its base URL; stop it afterwards."""
+    port, with `env` added to its environment; yield its base URL; stop it afterwards."""
     port = _free_port()
-    env = dict(os.environ, CNN_EXPLORER_OFFLINE="1")
+    env = dict(os.environ, CNN_EXPLORER_OFFLINE="1", **(env or {}))
     log_dir = ROOT / ".pytest_cache"
     log_dir.mkdir(exist_ok=True)
     with open(log_dir / f"e2e-server-{port}.log", "w") as log:

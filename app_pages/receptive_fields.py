@@ -1,0 +1,30 @@
+"""Receptive fields: how far each unit of a real network sees, drawn on your photo (lecture 3)."""
+
+import streamlit as st
+
+from ui import rf_data as data
+from ui import rf_sections as sec
+from ui.image_picker import image_picker
+
+st.title("Receptive fields")
+st.markdown("Lecture 3: *each successive convolution adds K − 1 to the receptive field; with L layers it is "
+            "1 + L·(K − 1)*, and striding makes later layers see the whole image sooner. Here every field is read "
+            "exactly from the network's PyTorch graph (branches included), drawn on your photo, and compared with "
+            "the *effective* field the gradients show.")
+
+net = sec.network()
+try:
+    fields = data.fields(net.key, net.side, net.config)
+except ValueError as exc:
+    st.error(str(exc))
+    fields = None
+
+st.header("1 · How far each layer sees")
+if fields:
+    sec.growth(net, fields)
+st.header("2 · One unit's field on your photo")
+image, caption = image_picker()
+if fields:
+    sec.unit(net, fields, image, caption)
+st.header("3 · The lecture's toy stack")
+sec.toy()

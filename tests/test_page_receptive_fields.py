@@ -1,0 +1,121 @@
+"""AppTest of the Receptive fields page: defaults, settings from the URL, bad input shown in place, custom networks."""
+
+from __future__ import annotations
+
+import json
+
+from explorer import custom_net
+from tests.apptest import open_page
+
+PAGE = "app_pages/receptive_fields.py"
+
+
+def _titles(at) -> list[str]:
+    return [json.loads(c.proto.spec).get("layout", {}).get("title", {}).get("text", "")
+            for c in at.get("plotly_chart")]
+
+
+def _subtitles(at) -> list[str]:
+    return [json.loads(c.proto.spec).get("layout", {}).get("title", {}).get("subtitle", {}).get("text", "")
+            for c in at.get("plotly_chart")]
+
+
+def _text(at) -> str:
+    return " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+
+
+def test_default_page_shows_growth_unit_and_toy_stack():
+    at = open_page(PAGE)
+    assert not at.exception and not at.error
+    assert [h.value for h in at.header] == ["1 · How far each layer sees", "2 · One unit's field on your photo",
+                                            "3 · The lecture's toy stack"]
+    assert at.selectbox(key="rf_model").value == "efficientnet_lite0"
+    assert at.number_input(key="rf_size").value == 224
+    assert at.select_slider(key="rf_layer").value == "features.3"
+    assert (at.slider(key="rf_row").value, at.slider(key="rf_col").value) == (14, 14)
+    titles = _titles(at)
+    assert any(t.startswith("Receptive field against depth") for t in titles)
+    assert "features.3, unit (14, 14): 67×67 px" in titles
+    assert "on gallery photo “chelsea (cat)”" in _subtitles(at)
+    assert any(t.startswith("features.3: mean over channels (28×28)") for t in titles)
+    assert any(t.startswith("after layer 3: the centre unit sees 7×7") for t in titles)
+    text = _text(at)
+    assert "sees rows 86…152 and columns 86…152" in text and "**0%** of it in the zero padding" in text
+    assert "1 + L·(K − 1) = 1 + 3·(3 − 1) = 7" in text
+    assert any("31 px lower and further right" in i.value for i in at.info)
+
+
+def test_settings_come_from_the_url():
+    at = open_page(PAGE, rf_model="resnet50", rf_layer="layer4", rf_row="0", rf_col="0", rf_cmp="alexnet",
+                   rf_L="4", rf_S="2", rf_n="3", rf_C="16")
+    assert not at.exception and not at.error
+    assert at.select_slider(key="rf_layer").value == "layer4"
+    text = _text(at)
+    assert "a **427×427 px** box" in text and "of it in the zero padding" in text
+    assert any("layer4 would see 483 px" in i.value for i in at.info)
+    assert "1 + (K − 1)·(1 + S + … + S^(L−1)) = 1 + (3 − 1)·(1 + 2 + 2^2 + 2^3) = 31" in text
+    assert at.select_slider(key="rf_n").value == 3 and "3 × 3×3" in at.dataframe[-1].value.columns
+
+
+def test_changing_layer_keeps_the_unit_at_the_same_place():
+    at = open_page(PAGE)
+    at.slider(key="rf_row").set_value(3).run()
+    at.slider(key="rf_col").set_value(20).run()  # features.3 (jump 8): unit (3, 20) is centred at (31, 167)
+    at.select_slider(key="rf_layer").set_value("features.5").run()  # jump 16, unit u centred at 15 + 16 u
+    assert not at.exception
+    assert (at.slider(key="rf_row").value, at.slider(key="rf_col").value) == (1, 9)
+
+
+def test_bad_addresses_and_inputs_get_messages_and_the_rest_works():
+    at = open_page(PAGE, rf_row="99", rf_layer="features.nope")
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "layer features.nope, which EfficientNet-Lite0 does not have" in warnings
+    assert "unit row 99, which features.3's map (28 rows: 0–27) does not have" in warnings
+    assert at.slider(key="rf_row").value == 14
+
+    at = open_page(PAGE, rf_model="alexnet", rf_size="40")
+    assert not at.exception
+    assert any("A 40×40 px input is too small for this network" in e.value and "use at least 63×63 px" in e.value
+               for e in at.error)
+    assert at.header[-1].value == "3 · The lecture's toy stack" and at.get("plotly_chart")  # the toy stack still works
+
+    at = open_page(PAGE, rf_L="6", rf_K="7", rf_S="3", rf_D="3")
+    assert not at.exception
+    assert any("too large to draw cell by cell" in i.value for i in at.info)
+
+
+def test_effective_field_with_trained_and_random_weights():
+    at = open_page(PAGE, rf_erf="true", rf_nimg="1", rf_layer="features.2")
+    assert not at.exception and not at.error
+    titles = _titles(at)
+    assert any(t.startswith("trained weights: 90% in") for t in titles)
+    assert any(t.startswith("random weights: 90% in") for t in titles)
+    assert "Training made the square" in _text(at)
+
+
+def _with_network(spec, shape, **query):
+    at = open_page("app_pages/home.py")
+    at.session_state["custom_network"] = spec
+    at.session_state["custom_network_input"] = shape
+    at.switch_page(PAGE)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_the_network_built_on_the_architectures_page():
+    at = _with_network(custom_net.LECTURE_CNN, (1, 28, 28), rf_model="your network", rf_erf="true", rf_nimg="1")
+    assert not at.exception and not at.error
+    assert at.selectbox(key="rf_model").value == "your network"
+    assert at.query_params["rf_net"] == custom_net.to_config(custom_net.LECTURE_CNN, (1, 28, 28))
+    titles = _titles(at)
+    assert "0, unit (12, 12): 5×5 px" in titles  # the first 5×5 convolution
+    assert any(t.startswith("random weights: 90% in") for t in titles)
+    assert "only the random-weight field is shown" in _text(at)
+
+    five = [{"layer": "Conv2d", "size": 4, "kernel": 3, "stride": 1, "padding": 1}, {"layer": "Flatten"},
+            {"layer": "Linear", "size": 10}]
+    at = _with_network(five, (5, 8, 8), rf_model="your network")
+    assert not at.exception
+    assert any("takes 5 input channels" in e.value for e in at.error)
