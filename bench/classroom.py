@@ -49,7 +49,8 @@ from streamlit_client import ProtocolError, RunResult, Session  # noqa: E402
 
 TEACHER_LINK = ("conv", "ca_h=7&ca_w=7&ca_k=3&ca_stride=2")  # "7×7 input, 3×3 kernel, stride 2"
 #: Where students spend their clicks (page url path -> weight).
-PAGE_WEIGHTS = {"conv": 34, "filters": 30, "architectures": 12, "zoo": 10, "transfer": 7, "home": 3}
+PAGE_WEIGHTS = {"conv": 30, "filters": 26, "architectures": 10, "zoo": 8, "receptive-fields": 10, "attributions": 8,
+                "transfer": 5, "home": 3}
 UPLOAD_SHARE = 0.33  # students who upload their own photo once
 ROAM_MODELS = True  # students may pick any zoo model (the soak keeps to the default ones: see soak())
 
@@ -119,11 +120,40 @@ def transfer_click(s: Session, rng: random.Random) -> RunResult:
     return s.set(key, _choice(s, key, rng))
 
 
+def receptive_fields_click(s: Session, rng: random.Random) -> RunResult:
+    """Mostly dragging the layer slider; now and then the toy stack, another model or the effective field."""
+    key = rng.choice(["rf_layer", "rf_layer", "rf_layer", "rf_map", "rf_L", "rf_K", "rf_S", "rf_D", "rf_model",
+                      "rf_erf"])
+    toy = {"rf_L": 6, "rf_K": 7, "rf_S": 3, "rf_D": 3}
+    if key in toy:
+        return s.set(key, float(rng.randint(1, toy[key])))
+    if key == "rf_erf":  # a Dask task (about 1 s per image and weights), shared by everyone asking the same
+        return s.set(key, rng.random() < 0.5)
+    if key == "rf_model":
+        return s.set(key, _choice(s, key, rng, ["efficientnet_lite0"], p=0.7 if ROAM_MODELS else 1.0))
+    return s.set(key, _choice(s, key, rng))
+
+
+def attributions_click(s: Session, rng: random.Random) -> RunResult:
+    """Display settings, the class to explain, Occlusion's window, and now and then Compute (Dask tasks)."""
+    key = rng.choice(["at_opacity", "at_scale", "at_rank", "at_layer", "at_window", "at_compute", "at_model"])
+    if key == "at_compute" and "at_compute" in s.widgets:
+        return s.click(key)
+    if key in ("at_opacity", "at_compute"):
+        return s.set("at_opacity", rng.choice([0.3, 0.5, 0.7, 0.9]))
+    if key == "at_window":
+        return s.set(key, float(rng.choice([16, 32, 48, 64])))
+    if key == "at_model":
+        return s.set(key, _choice(s, key, rng, ["efficientnet_lite0"], p=0.8 if ROAM_MODELS else 1.0))
+    return s.set(key, _choice(s, key, rng))
+
+
 def home_click(s: Session, rng: random.Random) -> RunResult:
     return s.open("home")
 
 
 CLICKS = {"conv": conv_click, "filters": filters_click, "architectures": architectures_click, "zoo": zoo_click,
+          "receptive-fields": receptive_fields_click, "attributions": attributions_click,
           "transfer": transfer_click, "home": home_click}
 
 

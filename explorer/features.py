@@ -147,6 +147,17 @@ def layer_table(loaded: zoo.LoadedModel) -> list[LayerInfo]:
     num_classes = len(loaded.labels) if loaded.labels else None
     with torch.device("meta"):
         model = zoo.build(loaded.name, num_classes=num_classes)
+    return module_layer_table(model, loaded.info.input_shape)
+
+
+def module_layer_table(model: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerInfo]:
+    """`layer_table` of any network (e.g. a trained model's architecture built on the `meta` device).
+
+    Args:
+        model: the network; build it under `torch.device("meta")` to skip all compute.
+        input_shape: (C, H, W) of one input.
+    """
+    device = next(iter(model.parameters()), torch.empty(0)).device
     kinds = _kinds(model)
     fired: list[LayerInfo] = []
     seen: set[str] = set()
@@ -160,7 +171,7 @@ def layer_table(loaded: zoo.LoadedModel) -> list[LayerInfo]:
         lambda module, args, output, name=name: record(name, module, output)) for name in kinds]
     try:
         with torch.inference_mode():
-            model(torch.empty(1, *loaded.info.input_shape, device="meta"))
+            model(torch.empty(1, *input_shape, device=device))
     finally:
         for handle in handles:
             handle.remove()

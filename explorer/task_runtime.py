@@ -31,7 +31,7 @@ from dask.sizeof import sizeof
 from distributed import Event, Lock, Variable, get_client, get_worker
 from PIL import Image
 
-from explorer import cluster, zoo
+from explorer import classifier, cluster, zoo
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,13 @@ def _sizeof_tensor(tensor: torch.Tensor) -> int:
 @sizeof.register(torch.nn.Module)
 def _sizeof_module(module: torch.nn.Module) -> int:
     return sum(_sizeof_tensor(t) for t in module.state_dict().values())
+
+
+@sizeof.register(zoo.LoadedModel)
+@sizeof.register(classifier.TrainedModel)
+def _sizeof_model(model: zoo.LoadedModel | classifier.TrainedModel) -> int:
+    """A zoo or trained model counts as its network (so that it goes beside the task, not inside it)."""
+    return _sizeof_module(model.model)
 
 
 # --- the worker side --------------------------------------------------------------------------

@@ -35,6 +35,9 @@ PAGES: list[PageEntry] = [
               "the lecture's tables live; build your own network.", "architectures"),
     PageEntry("app_pages/transfer.py", "Transfer learning", ":material/model_training:",
               "train a classifier on your own images: from scratch, linear probe or fine-tuning, live.", "transfer"),
+    PageEntry("app_pages/attributions.py", "Attributions", ":material/visibility:",
+              "why the network decided: Grad-CAM, Integrated Gradients, Occlusion and more on your photo and your "
+              "own model, and sanity checks that show which maps can be trusted.", "attributions"),
     PageEntry("app_pages/zoo.py", "Model zoo", ":material/hub:",
               "the course's networks from LeNet-5 to EfficientNet, and what each one sees in your photo.", "zoo"),
 ]

@@ -72,3 +72,12 @@ def image_picker() -> tuple[Image.Image, str]:
             thumb.thumbnail((320, 320))  # sent to the browser at 2× its drawn size, not at working size
             st.image(thumb, caption=f"{caption} · {image.width}×{image.height} px", width=160)
     return image, caption
+
+
+def use_image(image: Image.Image, caption: str) -> None:
+    """Make `image` the student's own picture, as if uploaded: every picker then shows it under "Upload".
+
+    Call it before the picker is drawn in the run (another page hands a picture over this way).
+    """
+    st.session_state[_STATE] = (caption, image.convert("RGB"))
+    st.session_state["img_src"] = "Upload"

@@ -7,6 +7,7 @@ import streamlit as st
 
 from explorer import jobs, model_io, trainer
 from explorer.figures import transfer as figs
+from ui.attribution_mistakes import mistakes_gradcam
 from ui.image_picker import image_picker
 from ui.uploads import release
 
@@ -131,6 +132,7 @@ def _run_detail(run: jobs.Run) -> None:
             st.image([run.val_set[i][0] for i in shown], width=96,
                      caption=[f"{classes[ev.y_true[i]]} → {classes[ev.y_pred[i]]} ({ev.probs[i, ev.y_pred[i]]:.0%})"
                               for i in shown])
+            mistakes_gradcam(run, shown)
     trained = run.result
     c1, c2 = st.columns(2)
     facts = {"id": run.id, "data": run.data_name, "epochs": len(run.epochs),

@@ -32,15 +32,18 @@ log = logging.getLogger(__name__)
 #: Imported before any session runs: the heavy libraries and every module the pages use.
 HEAVY_MODULES = (
     "numpy", "pandas", "PIL.Image", "torch", "torchvision", "plotly.graph_objects", "plotly.io", "orjson",
-    "captum.attr", "safetensors.torch",
+    "captum.attr", "safetensors.torch", "scipy.stats",
     "explorer.zoo", "explorer.features", "explorer.profiling", "explorer.comparison", "explorer.lecture_tables",
     "explorer.calculators", "explorer.conv_lab", "explorer.kernels", "explorer.trainer", "explorer.jobs",
     "explorer.datasets", "explorer.augment", "explorer.model_io", "explorer.custom_net",
     "explorer.figures.conv_arithmetic", "explorer.figures.features", "explorer.figures.kernels",
     "explorer.figures.architectures", "explorer.figures.transfer",
     "explorer.receptive_field", "explorer.rf_notes", "explorer.rf_lecture", "explorer.figures.receptive_field",
+    "explorer.attributions", "explorer.sanity_checks", "explorer.figures.attributions",
     "ui.models", "ui.image_picker", "ui.arch_sections", "ui.arch_lecture", "ui.arch_builder", "ui.conv_widgets",
     "ui.transfer_data", "ui.transfer_run", "ui.transfer_results", "ui.rf_data", "ui.rf_sections",
+    "ui.attribution_models", "ui.attribution_maps", "ui.attribution_checks", "ui.shared_tasks",
+    "ui.attribution_mistakes",
 )
 
 #: torch intra-op threads per computation (DESIGN.md section 4: two threads spin-wait as soon as another
