@@ -321,7 +321,7 @@ def summarize(records: list, students: int, elapsed: float, server: Server | Non
         else:
             by_page[page][kind].append(seconds)
     print(f"\n== {students} students, {elapsed:.0f} s ==")
-    print(f"{'page':<14}{'kind':<9}{'n':>6}{'p50':>8}{'p95':>8}{'max':>8}{'runs/s':>8}")
+    print(f"{'page':<18}{'kind':<9}{'n':>6}{'p50':>8}{'p95':>8}{'max':>8}{'runs/s':>8}")
     summary = {"students": students, "pages": {}, "errors": sum(errors.values())}
     for page in sorted(by_page):
         for kind in ("visit", "revisit", "rerun", "upload", "train", "fragment", "image"):
@@ -330,7 +330,7 @@ def summarize(records: list, students: int, elapsed: float, server: Server | Non
                 continue
             row = (len(times), percentile(times, 0.5), percentile(times, 0.95), max(times), len(times) / elapsed)
             summary["pages"][(page, kind)] = row
-            print(f"{page:<14}{kind:<9}{row[0]:>6}{row[1]:>8.2f}{row[2]:>8.2f}{row[3]:>8.2f}{row[4]:>8.2f}")
+            print(f"{page:<18}{kind:<9}{row[0]:>6}{row[1]:>8.2f}{row[2]:>8.2f}{row[3]:>8.2f}{row[4]:>8.2f}")
     runs = sum(1 for kind, *_ in records if kind != "image")
     print(f"script runs per second (all pages): {runs / elapsed:.1f}")
     print(f"errors: {sum(errors.values())}")
