@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
 from explorer import custom_net
 from tests.apptest import open_page
+from ui.shared_tasks import store
 
 PAGE = "app_pages/receptive_fields.py"
 
@@ -85,13 +87,48 @@ def test_bad_addresses_and_inputs_get_messages_and_the_rest_works():
     assert any("too large to draw cell by cell" in i.value for i in at.info)
 
 
+def _settled(at, timeout: float = 120.0):
+    """Wait until no shared task of this process runs any more (the effective fields are Dask tasks that outlive
+    the script run), then run the page again, as the progress fragment does when they end."""
+    deadline = time.time() + timeout
+    while any(s.active for s in list(store()._tasks.values())) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(s.active for s in list(store()._tasks.values()))
+    return at.run()
+
+
 def test_effective_field_with_trained_and_random_weights():
     at = open_page(PAGE, rf_erf="true", rf_nimg="1", rf_layer="features.2")
+    assert not at.exception and not at.error
+    at = _settled(at)
     assert not at.exception and not at.error
     titles = _titles(at)
     assert any(t.startswith("trained weights: 90% in") for t in titles)
     assert any(t.startswith("random weights: 90% in") for t in titles)
     assert "Training made the square" in _text(at)
+    assert at.toggle(key="rf_erf").value and not at.get("progress")
+
+
+def test_effective_field_shows_its_progress_and_stops():
+    # ResNet-50 (random weights here) at an input size no other test uses: a new task of about 10 s on one core.
+    at = open_page(PAGE, rf_model="resnet50", rf_size="320", rf_layer="layer4", rf_erf="true", rf_nimg="12")
+    assert not at.exception and not at.error
+    assert [p.text for p in at.get("progress")][0].startswith(("random weights: ", "Effective receptive field"))
+    at.button(key="rf_erf_stop").click().run()
+    assert not at.exception
+    at = _settled(at)
+    assert not at.exception and not at.error
+    assert at.toggle(key="rf_erf").value and at.query_params["rf_erf"] == "true"
+    assert any("Effective receptive field of layer4 cancelled after" in w.value and "of 12 images" in w.value
+               for w in at.warning)
+    assert not any(t.startswith("random weights:") for t in _titles(at)) and not at.get("progress")
+
+    at.button(key="rf_erf_again").click().run()  # the stopped field starts afresh
+    assert not at.exception and not at.warning
+    assert at.get("progress") and at.button(key="rf_erf_stop")
+    at.toggle(key="rf_erf").set_value(False).run()  # turning it off stops it too (nobody else waits for it)
+    assert not at.exception and not at.get("progress")
+    _settled(at)
 
 
 def _with_network(spec, shape, **query):
@@ -106,6 +143,8 @@ def _with_network(spec, shape, **query):
 
 def test_the_network_built_on_the_architectures_page():
     at = _with_network(custom_net.LECTURE_CNN, (1, 28, 28), rf_model="your network", rf_erf="true", rf_nimg="1")
+    assert not at.exception and not at.error
+    at = _settled(at)
     assert not at.exception and not at.error
     assert at.selectbox(key="rf_model").value == "your network"
     assert at.query_params["rf_net"] == custom_net.to_config(custom_net.LECTURE_CNN, (1, 28, 28))

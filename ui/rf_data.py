@@ -4,13 +4,12 @@ The network is a zoo model or the one built on the Architectures page (`st.sessi
 or `rf_net` in a shared address). Results are kept server-wide in `ui.models.shared` (read-only, no copy on a
 hit): fields once per (network, input size), read from a copy built on the meta device so that the shared
 models are never traced; layer maps per (model build, photo, layer), from `explorer.receptive_field.layer_output`
-on the shared model, which attaches no hook and so needs no lock.
+on the shared model, which attaches no hook and so needs no lock. Effective fields are Dask tasks in
+`ui.shared_tasks`, keyed by (model build, input size, layer, weights, images) and shared by every session.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -25,11 +24,11 @@ from explorer import receptive_field as rf
 from explorer import rf_inputs, rf_notes, zoo
 from explorer.randomness import seeded
 from ui.models import image_key, model_store, shared
+from ui.shared_tasks import Shared, session_id, store
 
 CUSTOM = "your network"  # the model option for the Architectures page's network
 CUSTOM_TITLE = "Your network (Architectures page)"
 URL_LIMIT = 1500  # characters of rf_net kept in the address
-ERF_KEPT = 32  # effective fields kept server-wide (224² float64: 0.4 MB each)
 DEFAULT_COMPARE = ["vgg16", "resnet50"]  # networks drawn beside the chosen one at first
 
 
@@ -137,32 +136,31 @@ def layer_maps(net: Net, photo: str, layer: str, x: torch.Tensor) -> np.ndarray:
                   lambda: rf.layer_output(model(net), layer, x)[0].float().numpy())
 
 
-@st.cache_resource(show_spinner=False)
-def _erf_store() -> tuple[OrderedDict, threading.Lock]:
-    return OrderedDict(), threading.Lock()
+def erf_key(net: Net, layer: str, trained: bool, images_key: str) -> tuple:
+    """What an effective field is computed from: the weights' build (or, for random weights, the
+    architecture), input size, layer and the images (`images_key`)."""
+    return ("rf erf", build(net) if trained else net.key, net.side, net.config, layer, trained, images_key)
 
 
 def effective_field(net: Net, layer: str, trained: bool, images_key: str, inputs: Callable[[], torch.Tensor],
-                    progress: Callable[[float, str], None]) -> np.ndarray:
-    """`explorer.receptive_field.effective_rf`, kept server-wide for the last `ERF_KEPT` (network, layer, images).
+                    again: bool = True) -> Shared:
+    """The shared Dask task computing `explorer.receptive_field.effective_rf` of `layer`'s centre unit, with
+    the network's weights (`trained`) or a random copy, over the images of `images_key`.
 
-    `inputs()` makes the batch [N, C, H, W]; it is only called when the result is not kept already.
-
-    (Not st.cache_data: the progress bar it updates lives outside the function, and cache_data would replay it.)
+    A running or finished task is joined (this session watches it); otherwise a task is started: the model and
+    `inputs()` (the batch [N, C, H, W]) are only built then. One that was stopped or failed is started again
+    only when `again` (the student asked anew; not when the page merely redraws it, which would loop).
     """
-    store, lock = _erf_store()
-    key = (build(net) if trained else net.key, net.side, net.config, layer, trained, images_key)
-    with lock:
-        if key in store:
-            store.move_to_end(key)
-            return store[key]
+    key = erf_key(net, layer, trained, images_key)
+    found = store().get(key)
+    if found is not None and found.task is not None and (found.error is None or not again):
+        if found.active:
+            found.watchers.add(session_id())  # join it: another session's Stop no longer ends it for us
+        return found
     network = model(net) if trained else random_copy(net)
-    result = rf.effective_rf(network, layer, inputs(), progress=progress)
-    with lock:
-        store[key] = result
-        while len(store) > ERF_KEPT:
-            store.popitem(last=False)
-    return result
+    weights = "trained" if trained else "random"
+    return store().start(key, f"Effective receptive field ({weights} weights)", rf.effective_rf, network, layer,
+                         inputs(), watcher=session_id())
 
 
 def warm() -> None:

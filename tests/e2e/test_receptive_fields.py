@@ -90,3 +90,32 @@ def test_first_screen_at_projector_size(projector, app_url):
     expect(page.get_by_text("a 427×427 px box").first).to_be_visible()
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     projector_screenshots(page, "receptive_fields")
+
+
+def test_effective_field_runs_in_the_background_with_progress_and_stop(page, app_url):
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    # ResNet-50 (random weights here), 12 images at 320 px: long enough to see its progress and stop it.
+    page.goto(f"{app_url}/receptive-fields?rf_model=resnet50&rf_size=320&rf_layer=layer4&rf_erf=true&rf_nimg=12")
+    wait_for_app(page, HEADING)
+    expect(page.get_by_text("random weights: back-propagating from the centre unit").first).to_be_visible(
+        timeout=90_000)  # the progress fragment redraws itself while the task runs
+    stop = page.get_by_role("button", name="Stop")
+    stop.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "receptive_fields_erf_progress.png"))
+    stop.click()
+    expect(page.get_by_text("Effective receptive field of layer4 cancelled after").first).to_be_visible(
+        timeout=60_000)
+    expect(page.get_by_role("button", name="Compute it again")).to_be_visible()
+    expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)
+    assert "rf_erf=true" in page.url
+
+    # A quick field: started from the address, followed by the fragment, then drawn by a rerun of the page.
+    page.goto(f"{app_url}/receptive-fields?rf_layer=features.2&rf_erf=true&rf_nimg=1")
+    wait_for_app(page, HEADING)
+    expect(page.get_by_text("Training made the square").first).to_be_visible(timeout=90_000)
+    plots = page.locator(".js-plotly-plot")
+    expect(plots.get_by_text("trained weights: 90% in").first).to_be_visible()
+    expect(plots.get_by_text("random weights: 90% in").first).to_be_visible()
+    expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)  # it stopped polling
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
