@@ -9,6 +9,8 @@ import threading
 import time
 
 import pytest
+import torch
+from dask.sizeof import sizeof
 from distributed import Event, Variable
 
 from explorer import cluster, datasets, images, jobs, task_runtime, tasks, trainer, zoo
@@ -155,6 +157,12 @@ def test_a_function_that_ends_early_with_its_own_exception_is_stopped_not_failed
     task.stop()
     assert task.wait(30) and task.status == tasks.STOPPED, task.error
     assert re.fullmatch(r"Stopped after \d+ steps\.", task.error) and task.result is None
+
+
+def test_models_are_counted_by_their_weights_so_they_go_beside_the_task_not_inside_it():
+    lite = zoo.load("efficientnet_lite0")
+    for model in (lite, lite.model):
+        assert sizeof(((model, torch.zeros(1, 3, 224, 224)), {})) > 18_000_000 > tasks.SCATTER_BYTES
 
 
 def test_a_task_error_is_one_sentence():

@@ -36,7 +36,7 @@ def test_a_task_runs_reports_progress_is_joined_and_keeps_its_result(store):
 
 def test_cancel_stops_only_when_no_session_waits_any_more(store):
     shared = store.start(("k",), "Counting", task_functions.count_until_stopped, watcher="a")
-    store.start(("k",), "Counting", task_functions.count_until_stopped, watcher="b")
+    assert store.join(("k",), "b") is shared and store.join(("other",), "b") is None
     _until(lambda: shared.fraction > 0)
     store.cancel(("k",), "a")
     time.sleep(1.0)

@@ -152,10 +152,8 @@ def effective_field(net: Net, layer: str, trained: bool, images_key: str, inputs
     only when `again` (the student asked anew; not when the page merely redraws it, which would loop).
     """
     key = erf_key(net, layer, trained, images_key)
-    found = store().get(key)
+    found = store().join(key, session_id())
     if found is not None and found.task is not None and (found.error is None or not again):
-        if found.active:
-            found.watchers.add(session_id())  # join it: another session's Stop no longer ends it for us
         return found
     network = model(net) if trained else random_copy(net)
     weights = "trained" if trained else "random"

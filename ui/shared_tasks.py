@@ -79,6 +79,15 @@ class TaskStore:
         with self._lock:
             return self._tasks.get(key)
 
+    def join(self, key: tuple, watcher: str) -> Shared | None:
+        """The computation for `key`, if any; `watcher` then waits for it too while it runs (so that another
+        session's Stop no longer ends it)."""
+        with self._lock:
+            shared = self._tasks.get(key)
+            if shared is not None and shared.active:
+                shared.watchers.add(watcher)
+            return shared
+
     def start(self, key: tuple, title: str, fn: Callable, *args: Any, watcher: str, **kwargs: Any) -> Shared:
         """The computation for `key`: the running or finished one, or `fn(*args, **kwargs)` submitted as a
         Dask task (`explorer.tasks.submit`). One that failed or was cancelled is started again."""
