@@ -31,7 +31,7 @@ def export_model(trained: TrainedModel, run: dict | None = None) -> bytes:
     """The zip (bytes) holding model.safetensors and config.json.
 
     Args:
-        run: JSON-serialisable facts about the run that trained it (e.g. {"id": 3, "data": ...}).
+        run: JSON-serialisable facts about the run that trained it (e.g. {"number": 3, "id": "5a1e373860", ...}).
     """
     state = {k: v.detach().clone().contiguous() for k, v in trained.model.state_dict().items()}
     meta = {"format": FORMAT, "backbone": trained.config.backbone, "classes": list(trained.classes),

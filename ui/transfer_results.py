@@ -135,7 +135,7 @@ def _run_detail(run: jobs.Run) -> None:
             mistakes_gradcam(run, shown)
     trained = run.result
     c1, c2 = st.columns(2)
-    facts = {"id": run.id, "data": run.data_name, "epochs": len(run.epochs),
+    facts = {"number": run.number, "id": run.id, "data": run.data_name, "epochs": len(run.epochs),
              "val_acc": run.evaluation.accuracy, "finished_at": run.finished_at}
     c1.download_button(f"Download model of run #{run.number} (zip: safetensors + JSON)",
                        data=lambda: model_io.export_model(trained, facts),

@@ -43,7 +43,8 @@ def test_two_runs_and_the_download_is_the_newest_runs_model(projector, app_url, 
     path = tmp_path / download.suggested_filename
     download.save_as(path)
     meta = json.loads(zipfile.ZipFile(io.BytesIO(path.read_bytes())).read("config.json"))
-    assert meta["run"]["id"] == ids[1] and meta["backbone"] == "lenet5"
+    assert meta["run"]["number"] == ids[1] and meta["backbone"] == "lenet5"
+    assert re.search(rf"run={meta['run']['id']}\b", page.url)  # the id in the page's URL
     _no_exception(page)
     projector_screenshots(page, "transfer-two-runs")
 
