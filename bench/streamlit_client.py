@@ -270,5 +270,7 @@ class Session:
         if widget_id.startswith("$$ID-") and widget_id.count("-") >= 2:
             key = widget_id.split("-", 2)[2]
             options = list(getattr(inner, "options", []) or [])
+            if kind == "slider" and inner.type == inner.SELECT_SLIDER:  # one proto, two widgets
+                kind = "select_slider"
             integer = kind == "number_input" and inner.data_type == inner.INT
             self.widgets[key] = Widget(widget_id, kind, options, integer)
