@@ -66,6 +66,8 @@ def conv_click(s: Session, rng: random.Random) -> RunResult:
     """Mostly small, readable settings; sometimes the largest ones the sliders allow."""
     key = rng.choice(["ca_stride", "ca_k", "ca_pad", "ca_h", "ca_dil", "ca_op", "ca_cin", "ca_cout", "ca_preset",
                       "ca_padmode", "ca_big"])
+    if key not in s.widgets and key != "ca_big":  # hidden by another setting ("same" padding has no amount)
+        key = "ca_stride"
     if key == "ca_big":
         s.set("ca_h", 32)
         return s.set("ca_w", 32)
@@ -296,12 +298,14 @@ def run_level(url: str, students: int, minutes: float, ramp: float, trainers: in
     Student.trainers_left = trainers
     ALERTS.clear()
     monitor = gevent.spawn(server.monitor) if server else None  # monkey-patched: a greenlet
-    started = time.perf_counter()
+    started, me = time.perf_counter(), psutil.Process()
+    cpu_before = sum(me.cpu_times()[:2])
     runner = env.create_local_runner()
     runner.start(students, spawn_rate=max(1.0, students / ramp))
     gevent.sleep(minutes * 60)
     runner.quit()
     elapsed = time.perf_counter() - started
+    client_cpu = (sum(me.cpu_times()[:2]) - cpu_before) / elapsed
     if monitor:
         monitor.kill()
     env.events.request.remove_listener(on_request)
@@ -309,10 +313,10 @@ def run_level(url: str, students: int, minutes: float, ramp: float, trainers: in
     RESULTS.mkdir(exist_ok=True)
     with open(RESULTS / f"classroom-{students}.csv", "w", newline="") as f:
         csv.writer(f).writerows([("kind", "page", "seconds", "bytes", "error"), *records])
-    return summarize(records, students, elapsed, server)
+    return summarize(records, students, elapsed, server, client_cpu)
 
 
-def summarize(records: list, students: int, elapsed: float, server: Server | None) -> dict:
+def summarize(records: list, students: int, elapsed: float, server: Server | None, client_cpu: float) -> dict:
     by_page: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     errors: Counter = Counter()
     for kind, page, seconds, _, error in records:
@@ -346,6 +350,7 @@ def summarize(records: list, students: int, elapsed: float, server: Server | Non
         summary.update(cpu=statistics.mean(cpu), rss=peak)
         print(f"server CPU: {statistics.mean(cpu):.2f} cores busy on average (max {max(cpu):.2f} of "
               f"{os.cpu_count()}); peak RSS {peak / 2**30:.2f} GiB")
+    print(f"load generator CPU (this process, on the same machine): {client_cpu:.2f} cores busy on average")
     return summary
 
 

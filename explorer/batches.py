@@ -17,6 +17,8 @@ from typing import Any, Callable, Protocol
 
 import torch
 
+from explorer import cluster
+
 Progress = Callable[[float, str], None]
 
 
@@ -76,6 +78,12 @@ class Batches:
         return results
 
 
+def _batch_thread() -> None:
+    """Each thread of the pool: one torch thread, and the priority of background work (`cluster.as_background`)."""
+    torch.set_num_threads(1)
+    cluster.as_background()
+
+
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -86,11 +94,12 @@ def worker_pool() -> Executor:
     Every heavy map and check that runs on this process (a Dask worker, or the web process with its
     embedded cluster) shares it: one student's Occlusion uses every core, and with a class on the
     server the batches queue instead of oversubscribing the cores (two intra-op threads spin-wait as
-    soon as another computation holds a core, DESIGN.md section 4).
+    soon as another computation holds a core, DESIGN.md section 4). Its threads run at a lower priority
+    than the pages, as the tasks do.
     """
     global _pool
     with _pool_lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="heavy-batch",
-                                       initializer=torch.set_num_threads, initargs=(1,))
+                                       initializer=_batch_thread)
         return _pool

@@ -30,6 +30,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -219,3 +220,25 @@ def task_threads(resource: str | None) -> int:
     slots = state.total_resources.get(resource, 0) if resource else 0
     return max(1, (os.cpu_count() or 1) // max(1, int(slots or state.nthreads)))
 
+
+
+#: Niceness of the threads that run heavy tasks and their batches (0 = as the pages; 19 = the lowest priority).
+BACKGROUND_NICE = int(os.environ.get("CNN_EXPLORER_TASK_NICE", "10"))
+
+
+def as_background() -> None:
+    """Lower the calling thread's CPU priority to `BACKGROUND_NICE` (Linux schedules each thread on its own).
+
+    Heavy tasks (training, attributions, effective fields) then take the cores only when no page is
+    computing: in the embedded cluster they share the web process with every student's script runs, and
+    a click must not wait behind someone's ten-second Occlusion. Alone, a task still gets every idle core.
+    A no-op where threads have no priority of their own (not Linux) or lowering it is refused.
+    """
+    if BACKGROUND_NICE <= 0 or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < BACKGROUND_NICE:
+            os.setpriority(os.PRIO_PROCESS, tid, BACKGROUND_NICE)
+    except OSError:
+        log.debug("could not lower the priority of thread %s", threading.get_native_id(), exc_info=True)

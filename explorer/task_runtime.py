@@ -198,6 +198,7 @@ def execute(task_id: str, fn: Callable, resource: str | None, bundle: tuple[tupl
         progress.flush(force=True)
         registry_update(client, task_id, s=RUNNING)
         torch.set_num_threads(cluster.task_threads(resource))
+        cluster.as_background()
         try:
             value = fn(*args, progress=progress, cancel=cancel, **kwargs)
             status = STOPPED if cancel.seen else DONE

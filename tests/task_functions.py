@@ -7,6 +7,8 @@ per item. The workers import this module by name (PYTHONPATH is the repository).
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from typing import Callable
 
@@ -55,3 +57,8 @@ def count_until_stopped(*, progress, cancel, limit: int = 10_000) -> int:
         progress(i / limit, f"step {i}")
         time.sleep(0.01)
     return limit
+
+
+def own_priority(*, progress, cancel) -> int:
+    """The niceness of the thread that runs this task."""
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())

@@ -173,3 +173,22 @@ def test_a_task_error_is_one_sentence():
     broken = tasks.submit(task_functions.divide, 1.0, 0.0)
     assert broken.wait(60) and broken.status == tasks.FAILED
     assert broken.error == "The job failed: ZeroDivisionError: float division by zero"
+
+
+def test_background_threads_get_a_lower_priority_and_the_pages_keep_theirs():
+    if not hasattr(os, "getpriority") or cluster.BACKGROUND_NICE <= 0:
+        pytest.skip("threads have no priority of their own here")
+    seen = {}
+
+    def background():
+        cluster.as_background()
+        seen["background"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    thread = threading.Thread(target=background)
+    thread.start()
+    thread.join()
+    assert seen["background"] == max(before, cluster.BACKGROUND_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+    task = tasks.submit(task_functions.own_priority)
+    assert task.wait(60) and task.result == max(before, cluster.BACKGROUND_NICE)

@@ -92,10 +92,13 @@ def before_serving() -> None:
 
 
 def in_background() -> None:
-    """Fill the remaining shared caches (meant for a daemon thread once the server listens)."""
+    """Fill the remaining shared caches (meant for a daemon thread once the server listens), at the priority of
+    background work: students who arrive meanwhile come first."""
     start = time.perf_counter()
     try:
-        from explorer import zoo  # noqa: PLC0415
+        from explorer import cluster, zoo  # noqa: PLC0415
+
+        cluster.as_background()
         from ui import arch_lecture, arch_sections, models, rf_data  # noqa: PLC0415
 
         rf_data.warm()
