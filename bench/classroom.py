@@ -421,6 +421,9 @@ def main() -> None:
     parser.add_argument("--trainers", type=int, default=2, help="students who keep a training run in flight")
     parser.add_argument("--threads", default=None, help="CNN_EXPLORER_THREADS for the server (default: its own)")
     parser.add_argument("--url", default=None, help="use a running server instead of starting `make run`")
+    parser.add_argument("--warm-first", action="store_true",
+                        help="let the class in once the warm start has filled the shared caches (a server started "
+                             "before class), not as soon as it answers /_stcore/health")
     parser.add_argument("--soak", type=int, default=0, metavar="SESSIONS", help="run the soak instead")
     parser.add_argument("--ttl", type=float, default=None, help="soak: seconds to wait for sessions to expire")
     parser.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE", help="extra server environment")
@@ -440,9 +443,9 @@ def main() -> None:
             url = args.url or server.url
             if server:
                 print(f"`make run` answered /_stcore/health after {server.wait_healthy():.1f} s")
+            if server and (args.soak or args.warm_first):  # the soak compares RSS with its level after 20 sessions
+                print(f"the warm start filled the shared caches after {server.wait_warm():.1f} s")
             if args.soak:
-                if server:  # RSS is compared with its level after 20 sessions: let the warm start finish first
-                    print(f"the warm start filled the shared caches after {server.wait_warm():.1f} s")
                 ttl = args.ttl if args.ttl is not None else 130.0
                 soak(url, students, server, ttl)
             else:

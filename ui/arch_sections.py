@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 import streamlit as st
 
-from explorer import comparison, zoo
+from explorer import comparison, side_process, zoo
 from explorer.figures import architectures as figs
 from explorer.profiling import CONVENTION, Profile
 from explorer.training_memory import OPTIMIZER_STATES, training_memory
@@ -40,8 +40,9 @@ def convention() -> None:
 
 @st.cache_resource(show_spinner="Profiling on the meta device…", max_entries=64)
 def native_profile(name: str, size: int) -> Profile:
-    """The batch-1 profile of a registry model at one input size, shared by every session (read-only)."""
-    return comparison.profile_model(name, size, 1)
+    """The batch-1 profile of a registry model at one input size, shared by every session (read-only),
+    computed in the helper process (`explorer.side_process`: profiling holds the GIL throughout)."""
+    return side_process.run(comparison.profile_model, name, size, 1)
 
 
 def crop_profile(name: str) -> Profile:

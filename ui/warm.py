@@ -76,6 +76,9 @@ def set_threads() -> None:
 def before_serving() -> None:
     """Imports, the default model and the default pages' results for the gallery; then gc.freeze()."""
     start = time.perf_counter()
+    from explorer import side_process  # noqa: PLC0415 - light: imports nothing heavy
+
+    side_process.start()  # the profiling process imports torch meanwhile
     imports()
     from explorer import features, images, zoo  # noqa: PLC0415 - imported above, named here
     from ui import models  # noqa: PLC0415
