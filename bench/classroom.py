@@ -421,6 +421,8 @@ def main() -> None:
     parser.add_argument("--trainers", type=int, default=2, help="students who keep a training run in flight")
     parser.add_argument("--threads", default=None, help="CNN_EXPLORER_THREADS for the server (default: its own)")
     parser.add_argument("--url", default=None, help="use a running server instead of starting `make run`")
+    parser.add_argument("--pages", nargs="+", default=None, choices=list(PAGE_WEIGHTS),
+                        help="keep only these pages in the mix (to compare with a version that lacks the others)")
     parser.add_argument("--warm-first", action="store_true",
                         help="let the class in once the warm start has filled the shared caches (a server started "
                              "before class), not as soon as it answers /_stcore/health")
@@ -436,6 +438,9 @@ def main() -> None:
     env = dict(kv.split("=", 1) for kv in args.env)
     if args.threads:
         env["CNN_EXPLORER_THREADS"] = args.threads
+    if args.pages:
+        for page in set(PAGE_WEIGHTS) - set(args.pages):
+            del PAGE_WEIGHTS[page]
     levels = [args.soak] if args.soak else args.students
     for students in levels:
         server = None if args.url else Server(env, **({"root": args.checkout} if args.checkout else {}))

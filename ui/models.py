@@ -4,7 +4,7 @@ DESIGN.md section 6: shared models are loaded once per server and never mutated;
 attaches hooks (feature maps, captum) holds `model_lock(name)` while they are attached, and
 training copies the model first.
 
-Models are kept within a memory budget (`CNN_EXPLORER_MODEL_MB`, 1,500 MB by default), least
+Models are kept within a memory budget (`CNN_EXPLORER_MODEL_MB`, 800 MB by default), least
 recently used first out, rather than a fixed number of entries: 23 architectures from 0.2 MB
 (LeNet-5) to 548 MB (VGG-19) cannot all stay, and a count limit let a class that picks models at
 random rebuild them all the time (issue 10). Each model is built once however many sessions ask
@@ -28,7 +28,7 @@ from explorer import features, zoo
 T = TypeVar("T")
 
 #: Bytes of parameters the server keeps loaded before it drops the least recently used model.
-MODEL_BUDGET = int(os.environ.get("CNN_EXPLORER_MODEL_MB", "1500")) * 2**20
+MODEL_BUDGET = int(os.environ.get("CNN_EXPLORER_MODEL_MB", "800")) * 2**20
 
 
 class ModelStore:
