@@ -59,6 +59,17 @@ def test_settings_come_from_the_url():
     assert at.select_slider(key="rf_n").value == 3 and "3 × 3×3" in at.dataframe[-1].value.columns
 
 
+def test_another_model_starts_at_its_default_layer_and_centre_unit():
+    at = open_page(PAGE, rf_model="resnet50", rf_layer="layer4", rf_map="channel 3")  # a shared link
+    at.slider(key="rf_row").set_value(0).run()
+    at.selectbox(key="rf_model").select("alexnet").run()  # the bound URL values are set, not deleted (refused)
+    assert not at.exception and not at.error
+    layer = at.select_slider(key="rf_layer").value
+    assert layer != "layer4" and layer.startswith("features.") and "rf_layer" not in at.query_params
+    rows = at.slider(key="rf_row")
+    assert rows.value == rows.max // 2 and at.selectbox(key="rf_map").value == "mean over channels"
+
+
 def test_changing_layer_keeps_the_unit_at_the_same_place():
     at = open_page(PAGE)
     at.slider(key="rf_row").set_value(3).run()

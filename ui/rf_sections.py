@@ -21,25 +21,28 @@ from ui import rf_data as data
 from ui.models import image_key, loaded_model, model_picker, shared
 from ui.shared_tasks import Shared, session_id, store
 
-_UNIT_KEYS = ("rf_layer", "rf_row", "rf_col", "rf_map")
+MEAN_MAP = "mean over channels"
 _STATIC = {"displayModeBar": False}  # pictures to look at and click, not to zoom: no toolbar over the title
 
 
 # --- the network ------------------------------------------------------------------------------------------
 
-def _forget_layer() -> None:
-    """A new network starts at its default layer and centre unit."""
-    for key in _UNIT_KEYS + ("rf_last",):
-        st.session_state.pop(key, None)
-        if key in st.query_params:
-            del st.query_params[key]
-
-
 def _new_model() -> None:
+    """A new network starts at its default layer, centre unit and mean map. The widgets are bound to the URL,
+    so their values are set (Streamlit refuses to delete a bound parameter), which also clears the URL."""
     key = st.session_state["rf_model"]
-    if key != data.CUSTOM:
-        st.session_state["rf_size"] = zoo.info(key).input_size
-    _forget_layer()
+    if key == data.CUSTOM:
+        config = data.custom_config()
+        side = tuple(data.cn.from_config(config)[1][1:])
+    else:
+        config, side = None, (zoo.info(key).input_size,) * 2
+        st.session_state["rf_size"] = side[0]
+    fields = data.fields(key, side, config)
+    f = rf.find(fields, rf.default_layer(fields))
+    st.session_state["rf_layer"] = f.name
+    st.session_state["rf_row"], st.session_state["rf_col"] = f.output_size[0] // 2, f.output_size[1] // 2
+    st.session_state["rf_map"] = MEAN_MAP
+    st.session_state.pop("rf_last", None)
 
 
 def network() -> data.Net:
@@ -186,7 +189,7 @@ def unit(net: data.Net, fields: list[rf.LayerRF], image: Image.Image, caption: s
             st.caption(f"{loaded.weights_note} The map on the right shows what random weights compute; the boxes "
                        "do not depend on the weights.")
     maps = data.layer_maps(net, photo, layer, x)
-    choices = ["mean over channels", *(f"channel {i}" for i in range(len(maps)))]
+    choices = [MEAN_MAP, *(f"channel {i}" for i in range(len(maps)))]
     _checked_url("rf_map", set(choices), "map", layer, "the mean over channels")
     shown = c3.selectbox("Map shown on the right", choices, key="rf_map", bind="query-params")
     values = maps.mean(axis=0) if shown == choices[0] else maps[int(shown.split()[1])]
