@@ -221,7 +221,6 @@ def task_threads(resource: str | None) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, int(slots or state.nthreads)))
 
 
-
 #: Niceness of the threads that run heavy tasks and their batches (0 = as the pages; 19 = the lowest priority).
 BACKGROUND_NICE = int(os.environ.get("CNN_EXPLORER_TASK_NICE", "10"))
 
