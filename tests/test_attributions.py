@@ -15,29 +15,11 @@ from torch import nn
 from explorer import attributions as attr
 from explorer import images, trainer, zoo
 from explorer.guided import guided_backprop
+from tests.attribution_fixtures import cat, lite, one_thread  # noqa: F401 - fixtures
 
 # Cheap settings for the heavy methods: the tests check maths, not the page's defaults.
 CHEAP = {"integrated_gradients": {"steps": 4}, "smoothgrad": {"samples": 2}, "gradient_shap": {"samples": 2},
          "occlusion": {"window": 112, "stride": 112}}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread, as the server runs: two spin-wait whenever the machine is busy (DESIGN.md section 4)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def lite():
-    return zoo.load("efficientnet_lite0")
-
-
-@pytest.fixture(scope="module")
-def cat():
-    return images.sample_image("chelsea (cat)")
 
 
 def _hooks(module: nn.Module) -> int:

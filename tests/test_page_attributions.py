@@ -5,23 +5,13 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-import torch
-
 from explorer import trainer, zoo
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest import ROOT, TIMEOUT, open_page
+from tests.attribution_fixtures import one_thread  # noqa: F401 - fixtures
 
 PAGE = "app_pages/attributions.py"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _titles(at) -> list[str]:

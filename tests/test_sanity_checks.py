@@ -11,29 +11,11 @@ import torch
 from scipy.stats import spearmanr
 
 from explorer import attributions as attr
-from explorer import images, sanity_checks, zoo
+from explorer import sanity_checks, zoo
+from tests.attribution_fixtures import cat, lite, one_thread  # noqa: F401 - fixtures
 
 LITE_BLOCKS = ["classifier.1", "features.8", "features.7", "features.6", "features.5", "features.4", "features.3",
                "features.2", "features.1", "features.0"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread, as the server runs: two spin-wait whenever the machine is busy (DESIGN.md section 4)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def lite():
-    return zoo.load("efficientnet_lite0")
-
-
-@pytest.fixture(scope="module")
-def cat():
-    return images.sample_image("chelsea (cat)")
 
 
 @pytest.mark.parametrize("method", ["saliency", "grad_cam"])
