@@ -36,10 +36,27 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import dask
+
 if TYPE_CHECKING:  # distributed is imported by the functions that need it: `start()` imports it in the background
     from distributed import Client, LocalCluster
 
 log = logging.getLogger(__name__)
+
+#: Dask settings for any scheduler, worker or client in a web process (issue 17). Dask's worker profiler
+#: calls `sys._current_frames()` every 10 ms; on CPython 3.11 before 3.11.9 a garbage collection inside that
+#: call can deadlock with threads that free torch tensors (CPython issue 106883), and under 60 students that
+#: froze the whole server. Nothing in the web process may sample every thread's frames, so the profiler is
+#: off. The other settings cut the event loops' chatter, which holds the GIL that the pages need: the system
+#: monitor's psutil samples (every 0.5 s by default) and the loop-health tick (every 20 ms).
+QUIET = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.admin.system-monitor.disk": False,
+    "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+}
+dask.config.set(QUIET)  # at import: before any Dask server of this process is built
 
 SCHEDULER_ENV = "CNN_EXPLORER_DASK_SCHEDULER"
 #: Seconds to wait for a configured scheduler at start-up (and to reconnect after losing it).

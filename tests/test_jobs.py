@@ -41,6 +41,23 @@ def test_the_embedded_cluster_starts_in_the_background_with_one_train_slot_per_c
     assert engine.describe() == "on this web server" and cluster.engine() is engine  # one per process
 
 
+def test_nothing_in_the_web_process_samples_every_threads_frames(monkeypatch):
+    """Issue 17: Dask's worker profiler called sys._current_frames() every 10 ms, which can deadlock on
+    CPython 3.11 < 3.11.9 (issue 106883). The embedded worker has no profiler, and a task runs without a call."""
+    import sys
+
+    engine = cluster.engine()
+    worker = next(iter(engine.cluster.workers.values()))
+    assert "profile" not in worker.periodic_callbacks and "profile-cycle" not in worker.periodic_callbacks
+    calls = []
+    real = sys._current_frames
+    monkeypatch.setattr(sys, "_current_frames", lambda: calls.append(1) or real())
+    task = tasks.submit(task_functions.divide, 6.0, 3.0)
+    assert task.wait(60) and task.status == tasks.DONE
+    time.sleep(0.3)  # a few of the profiler's 10 ms periods, had it been on
+    assert calls == []
+
+
 def test_an_unreachable_scheduler_falls_back_to_the_embedded_cluster_with_a_note(monkeypatch):
     with __import__("socket").socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
