@@ -33,7 +33,7 @@ os.environ.setdefault("CNN_EXPLORER_OFFLINE", "1")
 
 import psutil  # noqa: E402
 
-from ui.replicas import dask_command, dask_env, free_port, worker_command  # noqa: E402
+from ui.replicas import dask_env, free_port, scheduler_command, worker_command  # noqa: E402
 
 CORES = os.cpu_count() or 1
 
@@ -107,8 +107,8 @@ def measure(option: str, repeats: int) -> None:
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = dask_env()
-    procs = [subprocess.Popen(dask_command("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"),
-                              cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [subprocess.Popen(scheduler_command(port), cwd=tmp, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)]
     try:
         if option == "a":
             label = "(a) a `dask worker --no-nanny --preload explorer.jobs` process"

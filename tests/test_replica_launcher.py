@@ -57,6 +57,14 @@ def test_every_dask_process_it_starts_has_the_worker_profiler_off():
     assert worker[worker.index("--preload") + 1] == replicas.WORKER_PRELOAD
 
 
+def test_the_dask_processes_listen_on_localhost_only():
+    """Anyone who reaches a Dask scheduler or worker can run code on it; their HTTP servers (health, metrics)
+    listen on every interface unless told otherwise."""
+    for command in (replicas.scheduler_command(8786), replicas.worker_command("tcp://127.0.0.1:8786", ROOT)):
+        assert command[command.index("--host") + 1] == "127.0.0.1"
+        assert command[command.index("--dashboard-address") + 1] == "127.0.0.1:0"
+
+
 @pytest.mark.parametrize(("options", "command"), [
     ([], "-m ui.server --server.port 8999"),
     (["REPLICAS=1"], "-m ui.server --server.port 8999"),

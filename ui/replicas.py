@@ -49,7 +49,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable
+from typing import Callable
 
 from explorer.cluster import QUIET, SCHEDULER_ENV
 
@@ -90,10 +90,18 @@ def dask_env() -> dict[str, str]:
     return env
 
 
+def scheduler_command(port: int) -> list[str]:
+    """The Dask scheduler's command line: on 127.0.0.1 only, its HTTP server (health and metrics; no dashboard)
+    too, which by default listens on every interface."""
+    return dask_command("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+                        "--dashboard-address", "127.0.0.1:0")
+
+
 def worker_command(scheduler: str, directory: Path) -> list[str]:
     """The Dask worker's command line: as many `train` units as CPU cores (`CNN_EXPLORER_MAX_RUNS` overrides)
     and as many threads again for shorter tasks, as the embedded cluster; torch and the task functions
-    imported as it starts (run it from the repository, with it on PYTHONPATH).
+    imported as it starts (run it from the repository, with it on PYTHONPATH). Everything on 127.0.0.1, its
+    HTTP server (health and metrics) too.
 
     No nanny: it would hold a second copy of the preloaded modules (about 400 MB of private memory,
     measured), and the launcher restarts a dead worker itself.
@@ -102,7 +110,8 @@ def worker_command(scheduler: str, directory: Path) -> list[str]:
     slots = max(1, int(os.environ.get("CNN_EXPLORER_MAX_RUNS", "0")) or cores)
     return dask_command("worker", scheduler, "--name", "worker", "--host", "127.0.0.1", "--no-nanny",
                         "--nthreads", str(slots + cores), "--resources", f"train={slots}", "--memory-limit", "0",
-                        "--no-dashboard", "--local-directory", str(directory), "--preload", WORKER_PRELOAD)
+                        "--no-dashboard", "--dashboard-address", "127.0.0.1:0", "--local-directory", str(directory),
+                        "--preload", WORKER_PRELOAD)
 
 
 def caddy_binary() -> str:
@@ -194,11 +203,25 @@ def say(name: str, line: str) -> None:
             pass
 
 
-def _relay(name: str, stream: IO[bytes]) -> None:
-    """Copy a child's output lines to ours until it closes them (a child never blocks on a full pipe)."""
-    for raw in iter(stream.readline, b""):
-        say(name, raw.decode(errors="replace"))
-    stream.close()
+def _relay(name: str, path: Path, proc: subprocess.Popen) -> None:
+    """Copy the lines a child writes to its log file to our output, until it has ended and all are read.
+
+    A file, not a pipe: a child never blocks on a full pipe, and if the launcher dies, the child's writes
+    still succeed, so it can stop cleanly (a replica whose pipe had broken did not stop: Streamlit's
+    goodbye message raised in its SIGTERM handler).
+    """
+    with open(path, "rb") as log:
+        while True:
+            line = log.readline()
+            if line.endswith(b"\n"):
+                say(name, line.decode(errors="replace"))
+            elif proc.poll() is not None:  # ended, and everything it wrote has been read
+                if line:
+                    say(name, line.decode(errors="replace"))
+                return
+            else:  # nothing new, or half a line: read it again once it is whole
+                log.seek(-len(line), os.SEEK_CUR)
+                time.sleep(0.2)
 
 
 #: A child gets SIGTERM when the launcher dies, even by SIGKILL (util-linux's setpriv; Linux only).
@@ -212,6 +235,7 @@ class Child:
     Attributes:
         name: how its output lines are prefixed ("scheduler", "worker", "web1", ..., "caddy").
         argv, cwd, env: its command line, working directory and environment.
+        logs: the folder of its output files (one per start, relayed to ours).
         essential: if it dies, everything stops.
         health: an URL that answers "ok" once it serves, or None.
     """
@@ -220,17 +244,23 @@ class Child:
     argv: list[str]
     cwd: Path
     env: dict[str, str]
+    logs: Path
     essential: bool = False
     health: str | None = None
     proc: subprocess.Popen | None = None
+    starts: int = 0
     started_at: float = 0.0
     quick_deaths: int = 0  # deaths in a row within STEADY_S of a start
     restart_at: float | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([*PDEATHSIG, *self.argv], cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0)
-        threading.Thread(target=_relay, args=(self.name, self.proc.stdout), name=f"relay-{self.name}",
+        self.starts += 1
+        path = self.logs / f"{self.name}-{self.starts}.log"
+        with open(path, "wb") as log:
+            self.proc = subprocess.Popen([*PDEATHSIG, *self.argv], cwd=self.cwd, env=self.env,
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         process_group=0)
+        threading.Thread(target=_relay, args=(self.name, path, self.proc), name=f"relay-{self.name}",
                          daemon=True).start()
         self.started_at, self.restart_at = time.monotonic(), None
 
@@ -268,25 +298,24 @@ class Launcher:
     """Starts the scheduler, the worker, the replicas and Caddy; supervises them; stops them."""
 
     def __init__(self, replicas: int, port: int, address: str, workdir: Path, stopping: threading.Event) -> None:
-        """`workdir`: a private temporary folder (Caddyfile, Caddy's data, the worker's spill space);
+        """`workdir`: a private temporary folder (Caddyfile, Caddy's data, the children's output, the worker's
+        spill space);
         `stopping`: set when the launcher is asked to stop."""
         self.port, self.address, self.stopping = port, address, stopping
         scheduler_port = free_port()
         self.scheduler_address = f"tcp://127.0.0.1:{scheduler_port}"
-        dask = dask_env()
+        dask = {**dask_env(), "PYTHONUNBUFFERED": "1"}  # their output lines reach the launcher as they are written
         # The scheduler needs neither torch nor this project (explorer.tasks sends it plain pickles):
         # started outside the repository, without PYTHONPATH, it cannot import either.
         bare = {k: v for k, v in dask.items() if k != "PYTHONPATH"}
-        self.scheduler = Child("scheduler", dask_command("scheduler", "--host", "127.0.0.1", "--port",
-                                                         str(scheduler_port), "--no-dashboard"),
-                               workdir, bare, essential=True)
+        self.scheduler = Child("scheduler", scheduler_command(scheduler_port), workdir, bare, workdir, essential=True)
         self.worker = Child("worker", worker_command(self.scheduler_address, workdir / "dask-worker"), ROOT,
-                            {**dask, "PYTHONPATH": str(ROOT)})
+                            {**dask, "PYTHONPATH": str(ROOT)}, workdir)
         web_env = {**dask, SCHEDULER_ENV: self.scheduler_address}
         self.upstreams = [f"127.0.0.1:{free_port()}" for _ in range(replicas)]
         self.web = [Child(f"web{i}", [sys.executable, "-m", "ui.server", "--server.port", upstream.split(":")[1],
                                       "--server.address", "127.0.0.1"],
-                          ROOT, web_env, health=f"http://{upstream}/_stcore/health")
+                          ROOT, web_env, workdir, health=f"http://{upstream}/_stcore/health")
                     for i, upstream in enumerate(self.upstreams, start=1)]
         config = workdir / "Caddyfile"
         # A secret of this launch signs the cookie: a student cannot pick a replica by writing their own.
@@ -294,7 +323,7 @@ class Launcher:
         local = "127.0.0.1" if address in ("", "0.0.0.0", "::") else address
         self.caddy = Child("caddy", [caddy_binary(), "run", "--config", str(config), "--adapter", "caddyfile"],
                            workdir, {**os.environ, "XDG_DATA_HOME": str(workdir), "XDG_CONFIG_HOME": str(workdir)},
-                           essential=True, health=f"http://{local}:{port}/_stcore/health")
+                           workdir, essential=True, health=f"http://{local}:{port}/_stcore/health")
         self.children = [self.scheduler, self.worker, *self.web, self.caddy]
 
     # ------------------------------------------------------------------ starting
