@@ -2,13 +2,12 @@
 
 import streamlit as st
 
-from explorer import attributions as attr
-from explorer import zoo
 from explorer.figures import attributions as figs
 from ui import attribution_checks, attribution_maps, attribution_models
 from ui import models as ui_models
 from ui.attribution_mistakes import receive_handoff
 from ui.image_picker import image_picker
+from explorer.attribution import explained_model
 
 st.title("Attributions")
 st.markdown(
@@ -39,8 +38,8 @@ top = [(labels[i], float(probs[i])) for i in order]
 highlight = next((k for k, i in enumerate(order) if i == target), None)
 if choice.pretrained:
     left.plotly_chart(figs.top_classes(top, f"{choice.title}: top {len(top)} on {caption}", highlight), key="at_top")
-else:  # an untrained model's "top 5" is an accident of its random weights (zoo.untrained_output)
-    left.info(zoo.untrained_output(choice.title, float(probs.min()), float(probs.max()), len(probs)),
+else:  # an untrained model's "top 5" is an accident of its random weights (ui.models.untrained_output)
+    left.info(ui_models.untrained_output(choice.title, float(probs.min()), float(probs.max()), len(probs)),
               icon=":material/casino:")
 if highlight is None:
     right.caption(f"Explaining “{labels[target]}” ({probs[target]:.2%}), which is not in the top 5.")
@@ -49,7 +48,7 @@ ctx = attribution_maps.Context(choice, image, image_key, target,
 
 st.header("2 · Maps side by side", divider="gray")
 methods = attribution_maps.choose_methods()
-layers = attr.layer_table(choice.model)
+layers = explained_model.layer_table(choice.model)
 options = attribution_maps.method_options(ctx, layers)
 display = attribution_maps.display_controls()
 attribution_maps.heavy_button(ctx, methods, options)

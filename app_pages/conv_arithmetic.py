@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import conv_lab as L
+from explorer.convolution import worked_example as L
 from explorer.figures import conv_arithmetic as figs
 from ui import conv_widgets as w
 

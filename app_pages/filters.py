@@ -2,18 +2,21 @@
 
 import streamlit as st
 
-from explorer import features, kernels, zoo
+from explorer.filters import feature_maps, kernels
 from explorer.figures import features as ffig
 from explorer.figures import kernels as kfig
 from explorer.figures.images import encode
 from ui.image_picker import image_picker
-from ui.models import analysis, image_key, layer_table, loaded_model, model_picker, model_store, shared
+from ui.models import analysis, image_key, layer_table, loaded_model, model_picker, shared, untrained_output
+from explorer.models import layers
+from explorer.models import registry
+from explorer.models import store
 
 st.title("Filters and feature maps")
 st.markdown("A convolution slides a small filter over the image. Below: the lecture's hand-made kernels, "
             "then the filters a real network learned, what each of its layers sees in your picture, and what it "
             "finally predicts.")
-names = zoo.list_models()
+names = registry.list_models()
 MODEL_SETTINGS = ("ff_layer", "ff_filter", "fm_layer", "fm_channel")  # layer names and indices of one model
 
 
@@ -26,7 +29,7 @@ def _forget_model_settings() -> None:
 name = model_picker("Model", names, key="fm_model", on_change=_forget_model_settings)
 image, caption = image_picker()
 loaded = loaded_model(name)
-build = model_store().stamp(name)  # names this build of the model in the shared figure caches below
+build = store.shared().stamp(name)  # names this build of the model in the shared figure caches below
 if loaded.pretrained:
     st.success(loaded.weights_note)
 else:
@@ -81,18 +84,18 @@ if kernel is not None:
                "each side and keeps a quarter of the values.")
 
 st.header("2 · Learned filters")
-first = features.first_layer_filters(loaded)
-convs = features.conv_layers(loaded)
+first = feature_maps.first_layer_filters(loaded)
+convs = feature_maps.conv_layers(loaded)
 st.plotly_chart(shared(("first filters", build),
-                       lambda: ffig.filter_grid(first, features.first_conv(loaded))), key="ff_first")
+                       lambda: ffig.filter_grid(first, feature_maps.first_conv(loaded))), key="ff_first")
 st.caption("First-layer filters look at the image directly: most become edge, colour-blob and texture detectors.")
-if name in features.LECTURE_NOTES:
-    st.info(features.LECTURE_NOTES[name])
+if name in feature_maps.LECTURE_NOTES:
+    st.info(feature_maps.LECTURE_NOTES[name])
 left, right = st.columns([3, 1])
-deep = left.selectbox("Deeper conv layer", convs, index=convs.index(features.default_slice_layer(loaded)),
+deep = left.selectbox("Deeper conv layer", convs, index=convs.index(feature_maps.default_slice_layer(loaded)),
                       key="ff_layer", bind="query-params")
-weight = features.conv_weight(loaded, deep)
-if features.is_depthwise(loaded, deep):
+weight = feature_maps.conv_weight(loaded, deep)
+if feature_maps.is_depthwise(loaded, deep):
     st.plotly_chart(shared(("depthwise filters", build, deep), lambda: ffig.depthwise_filters(weight, deep)),
                     key="ff_slices")
     st.caption(f"{deep} is a depthwise convolution: each {weight.shape[2]}×{weight.shape[3]} filter reads one "
@@ -110,7 +113,7 @@ else:
 st.header("3 · Feature maps")
 table = layer_table(name)
 labels = [layer.label for layer in table]
-default = next(i for i, layer in enumerate(table) if layer.name == features.default_layer(table))
+default = next(i for i, layer in enumerate(table) if layer.name == layers.default_layer(table))
 c1, c2, c3 = st.columns([4, 2, 1])
 label = c1.selectbox("Layer (network order: name · kind · output C×H×W)", labels, index=default, key="fm_layer",
                      bind="query-params")
@@ -123,12 +126,12 @@ try:
 except ValueError as exc:
     st.error(str(exc))
     st.stop()
-ranked = features.top_channels(result.maps, result.maps.shape[0])
+ranked = feature_maps.top_channels(result.maps, result.maps.shape[0])
 seen = result.seen if overlay else None
 st.plotly_chart(shared(("feature grid", build, photo, layer.name, top_n, overlay),
                        lambda: ffig.feature_grid(result.maps, ranked[:top_n], layer.name, seen)), key="fm_grid")
 with st.expander("The hierarchy: resolution shrinks, channels grow (edges → parts → objects)", expanded=True):
-    for stage in features.stage_summary(table, loaded.input_size):
+    for stage in feature_maps.stage_summary(table, loaded.input_size):
         mark = "**" if layer.name in stage.names or any(layer.name.startswith(n + ".") for n in stage.names) else ""
         st.markdown(f"- {mark}{stage.line}{mark}")
 choice = st.selectbox("Channel to see large", ["most active", *map(str, range(len(ranked)))], key="fm_channel",
@@ -144,4 +147,4 @@ if loaded.pretrained:
     st.caption("Try a non-photographic picture (the Hubble deep field, a drawing, a screenshot): the network still "
                "picks ImageNet classes, often with confidence it has not earned.")
 else:
-    st.info(zoo.untrained_output(loaded.info.title, *result.spread), icon=":material/casino:")
+    st.info(untrained_output(loaded.info.title, *result.spread), icon=":material/casino:")

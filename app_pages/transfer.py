@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import datasets
+from explorer.training import datasets
 from ui import transfer_data, transfer_results, transfer_run
 
 st.title("Transfer learning")

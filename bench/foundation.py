@@ -66,7 +66,8 @@ def wait_for_home(url: str, timeout: float) -> float:
 def in_process_figures() -> None:
     import torch
 
-    from explorer import images, zoo
+    from explorer import images
+    from explorer.models import zoo
 
     zoo.load("efficientnet_lite0")  # warm the imports and the file cache
     load_s = median_time(lambda: zoo.load("efficientnet_lite0"), 5)

@@ -45,8 +45,8 @@ def rss_mb(with_children: bool = False) -> float:
 
 def one_epoch_job(engine, digits) -> float:
     """Seconds from `jobs.start` to the finished run, as the page sees it."""
-    from explorer import jobs
-    from explorer.trainer import TrainConfig
+    from explorer.training import jobs
+    from explorer.training.config import TrainConfig
 
     data, train, val = digits
     t0 = time.perf_counter()
@@ -63,7 +63,8 @@ def startup() -> None:
     import torch  # noqa: F401
     import torchvision  # noqa: F401
 
-    from explorer import cluster, trainer  # noqa: F401
+    from explorer.runtime import cluster  # noqa: F401
+    from explorer.training import trainer  # noqa: F401
 
     print(f"1. Embedded cluster start-up ({load()}):")
     t0 = time.perf_counter()
@@ -78,7 +79,7 @@ def startup() -> None:
 def threads_vs_processes(digits, repeats: int) -> None:
     from distributed import Client, LocalCluster
 
-    from explorer import cluster
+    from explorer.runtime import cluster
 
     print(f"2. Embedded worker: threads of the web process vs a local worker process ({load()}):")
     cores = os.cpu_count() or 1
@@ -104,7 +105,7 @@ def threads_vs_processes(digits, repeats: int) -> None:
 
 
 def local_vs_cluster(digits, repeats: int) -> None:
-    from explorer import cluster
+    from explorer.runtime import cluster
     from tests.dask_cluster import local_dask
 
     print(f"3. One-epoch job, LeNet-5 on 1,437 digits ({load()}):")
@@ -118,14 +119,15 @@ def local_vs_cluster(digits, repeats: int) -> None:
         remote = cluster.remote(running.address)
         first = one_epoch_job(remote, digits)
         times = [one_epoch_job(remote, digits) for _ in range(repeats)]
-        print(f"   scheduler + 2 worker processes (up in {up:.0f} s, workers preload explorer.jobs): first job "
+        print(f"   scheduler + 2 worker processes (up in {up:.0f} s, workers preload explorer.training.jobs): first job "
               f"{first:.2f} s, then median {statistics.median(times):.2f} s (min {min(times):.2f}) ({load()})")
         remote.close()
 
 
 def task_threads(repeats: int) -> None:
-    from explorer import cluster, datasets, jobs
-    from explorer.trainer import TrainConfig
+    from explorer.runtime import cluster
+    from explorer.training import datasets, jobs
+    from explorer.training.config import TrainConfig
 
     print(f"4. Torch threads in a training task: Lite0 fine-tune everything, 224 px, 32 images, batch 8 ({load()}):")
     data = datasets.demo_shapes(20, classes=("circle", "square"), size=224, seed=1)
@@ -188,7 +190,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-server", action="store_true", help="skip section 5 (needs Chromium)")
     args = parser.parse_args()
-    from explorer import datasets
+    from explorer.training import datasets
 
     print(f"CPU cores: {os.cpu_count()}; {load()}")
     startup()

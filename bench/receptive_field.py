@@ -28,10 +28,13 @@ warnings.filterwarnings("ignore")
 
 import torch  # noqa: E402
 
-from explorer import images, zoo  # noqa: E402
-from explorer import receptive_field as rf  # noqa: E402
-from explorer import rf_inputs  # noqa: E402
+from explorer import images  # noqa: E402
+from explorer.models import zoo
+from explorer.receptive_fields import fields as rf  # noqa: E402
+from explorer.receptive_fields import inputs as rf_inputs  # noqa: E402
 from explorer.figures import receptive_field as figs  # noqa: E402
+from explorer.models import registry
+from explorer.receptive_fields import effective  # noqa: E402
 
 MID_LAYER = "features.4"  # Lite0's fifth of nine stages: 14×14, field 163 px
 
@@ -56,15 +59,15 @@ def analytic(repeats: int) -> None:
     print(f"1 · Analytic fields, all layers, each model at its own input size; median of {repeats} ({load()})")
     print(f"   {'model':<20} {'layers':>6} {'uncached':>9} {'meta build':>11} {'cached':>8}")
     worst = (0.0, "")
-    for name in zoo.list_models():
-        side = zoo.info(name).input_size
+    for name in registry.list_models():
+        side = registry.info(name).input_size
         with torch.device("meta"):
-            model = zoo.build(name)
+            model = registry.build(name)
         uncached = statistics.median(timed(lambda: rf.receptive_fields(model, side), repeats))
 
         def build():
             with torch.device("meta"):
-                zoo.build(name)
+                registry.build(name)
 
         build_ms = statistics.median(timed(build, max(1, repeats // 2)))
         cached = statistics.median(timed(lambda: rf_data.fields(name, (side, side)), repeats))
@@ -115,11 +118,11 @@ def click(repeats: int) -> None:
           f"{statistics.median(reruns):.0f} ms")
 
 
-def effective(repeats: int) -> None:
+def effective_field(repeats: int) -> None:
     print(f"3 · Effective receptive field, Lite0 {MID_LAYER}, 8 images at 224 px ({load()})")
     lite = zoo.load("efficientnet_lite0")
     torch.manual_seed(0)
-    random = zoo.build("efficientnet_lite0")
+    random = registry.build("efficientnet_lite0")
     photos = list(images.sample_images().values())[:8]
     batch = rf_inputs.preprocess(rf_inputs.zoo_input("efficientnet_lite0", 224), photos)
     field = rf.find(rf.receptive_fields(lite.model, 224), MID_LAYER)
@@ -130,9 +133,9 @@ def effective(repeats: int) -> None:
         for label, model in (("trained", lite.model), ("random", random)):
             for batch_size in (1, 4, 8):
                 calls: list[float] = []
-                times = timed(lambda: rf.effective_rf(model, MID_LAYER, batch, batch_size=batch_size,
+                times = timed(lambda: effective.effective_rf(model, MID_LAYER, batch, batch_size=batch_size,
                                                       progress=lambda f, m: calls.append(f)), repeats)
-                side = rf.centred_square(rf.effective_rf(model, MID_LAYER, batch, batch_size=batch_size), centre)
+                side = effective.centred_square(effective.effective_rf(model, MID_LAYER, batch, batch_size=batch_size), centre)
                 print(f"   {threads} thread(s), {label:<7} weights, batch {batch_size}: median "
                       f"{statistics.median(times) / 1000:.2f} s (target ≤ 3 s), {len(calls) // (repeats + 1)} "
                       f"progress updates; 90% of the gradient in {side} px of the {field.size[0]} px field")
@@ -143,4 +146,4 @@ if __name__ == "__main__":
     torch.set_num_threads(1)  # as the app runs (streamlit_app.py): one intra-op thread per computation
     analytic(n)
     click(n)
-    effective(max(1, n // 2))
+    effective_field(max(1, n // 2))

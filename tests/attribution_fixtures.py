@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer import images, zoo
+from explorer import images
+from explorer.models import zoo
 
 
 @pytest.fixture(scope="module", autouse=True)

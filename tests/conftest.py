@@ -14,6 +14,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("CNN_EXPLORER_OFFLINE", "1")
 os.environ.setdefault("TORCH_HOME", str(ROOT / ".pytest_cache" / "torch_home"))
 
+# The tests run under the app's process-wide torch setting: one thread per computation, set once
+# where the process starts (explorer.runtime.cluster.set_process_threads).
+from explorer.runtime import cluster  # noqa: E402
+
+cluster.set_process_threads()
+
 
 @pytest.fixture(scope="session")
 def dask_cluster():

@@ -73,7 +73,7 @@ def local_dask(workers: int = 2, train: int = 1, nthreads: int = 2) -> Iterator[
     """`dask scheduler` plus `workers` x `dask worker --resources train=<train>` on localhost.
 
     As the README says: the scheduler runs without the project (outside the repository, no
-    PYTHONPATH), the workers from the repository, preloading `explorer.jobs`, offline like the tests.
+    PYTHONPATH), the workers from the repository, preloading `explorer.training.jobs`, offline like the tests.
     """
     port = _free_port()
     # Several worker processes share this machine's cores: one torch thread per task (README).
@@ -90,7 +90,7 @@ def local_dask(workers: int = 2, train: int = 1, nthreads: int = 2) -> Iterator[
             cluster.workers.append(subprocess.Popen(
                 _dask("worker", cluster.address, "--host", "127.0.0.1", "--nthreads", str(nthreads),
                       "--resources", f"train={train}", "--name", f"w{i}", "--no-dashboard", "--memory-limit", "0",
-                      "--preload", "explorer.jobs"),
+                      "--preload", "explorer.training.jobs"),
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
         with Client(cluster.address, timeout=60, set_as_default=False) as client:
             client.wait_for_workers(workers, timeout=120)

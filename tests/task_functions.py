@@ -1,4 +1,4 @@
-"""Small real functions that tests run as Dask tasks through `explorer.tasks.submit`.
+"""Small real functions that tests run as Dask tasks through `explorer.runtime.tasks.submit`.
 
 They follow the calling convention of every heavy task (receptive fields, attributions):
 keyword arguments `progress(fraction, message)` and `cancel` (with `is_set()`), checked once
@@ -14,8 +14,7 @@ from typing import Callable
 
 from PIL import Image
 
-from explorer import zoo
-from explorer.task_runtime import shared_model
+from explorer.models import store, zoo
 
 
 def top_classes(model_name: str, images: list[Image.Image], *, progress: Callable[[float, str], None],
@@ -25,7 +24,8 @@ def top_classes(model_name: str, images: list[Image.Image], *, progress: Callabl
     Raises:
         ValueError: an image is too small to classify (a message for the student).
     """
-    loaded, lock = shared_model(model_name)
+    models = store.shared()
+    loaded, lock = models.get(model_name), models.lock(model_name)
     out = []
     for i, image in enumerate(images):
         if cancel.is_set():

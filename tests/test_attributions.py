@@ -1,4 +1,4 @@
-"""explorer.attributions: shapes, hand-computed gradients, captum as the oracle, shared models untouched, bad input."""
+"""explorer.attribution.methods: shapes, hand-computed gradients, captum as the oracle, shared models untouched, bad input."""
 
 from __future__ import annotations
 
@@ -12,10 +12,19 @@ import torch.nn.functional as F
 from captum.attr import GuidedBackprop, IntegratedGradients, Occlusion, Saliency
 from torch import nn
 
-from explorer import attributions as attr
-from explorer import images, trainer, zoo
-from explorer.guided import guided_backprop
+from explorer.attribution import methods as attr
+from explorer import images
+from explorer.models import zoo
+from explorer.training import trainer
+from explorer.attribution.guided import guided_backprop
 from tests.attribution_fixtures import cat, lite, one_thread  # noqa: F401 - fixtures
+from explorer.attribution import occlusion
+from explorer.attribution import gradients
+from explorer.attribution import explained_model
+from explorer.runtime import batches
+from explorer.attribution import baselines
+from explorer.training.config import TrainConfig
+from explorer.training import classifier
 
 # Cheap settings for the heavy methods: the tests check maths, not the page's defaults.
 CHEAP = {"integrated_gradients": {"steps": 4}, "smoothgrad": {"samples": 2}, "gradient_shap": {"samples": 2},
@@ -49,11 +58,11 @@ def test_each_method_gives_a_finite_map_of_the_input_size(lite, cat, method):
 def test_default_layer_is_the_last_spatial_block(name, layer):
     with torch.device("meta"):  # the layer table needs the architecture only
         loaded = zoo.load(name, pretrained=False)
-    assert attr.default_layer(loaded) == layer
+    assert explained_model.default_layer(loaded) == layer
 
 
 def test_model_view_is_the_crop_the_map_is_aligned_with(lite, cat):
-    pixels = attr.model_view(lite, cat)
+    pixels = explained_model.model_view(lite, cat)
     assert pixels.shape == (224, 224, 3) and pixels.dtype == np.uint8
     expected = lite.transform(cat) * 0.5 + 0.5  # Lite0: mean = std = 0.5
     assert np.abs(pixels.astype(float) / 255 - expected.permute(1, 2, 0).numpy()).max() < 1 / 255 + 1e-6
@@ -118,7 +127,7 @@ def test_gradient_shap_of_a_linear_model_averages_input_minus_baseline_times_wei
     n = 10
     gs = attr.attribute(model, x, "gradient_shap", target=0, samples=n)
     black = torch.zeros(1, 3, 8, 8)  # a bare module: mean 0, std 1
-    blur = attr.blurred(x[None])
+    blur = baselines.blurred(x[None])
     # Each sample draws black or the blurred image: the map is (x − mean of the drawn baselines) · w.
     sums = [float(((x - (k * black + (n - k) * blur) / n) * w[0]).sum()) for k in range(n + 1)]
     assert min(abs(gs.map.sum() - s) for s in sums) < 1e-4
@@ -230,13 +239,13 @@ def test_integrated_gradients_equals_captum_on_each_panel():
     model = _TinyCNN(nn.ReLU6()).eval()
     x = torch.randn(1, 3, 16, 16)
     ours = attr.attribute(model, x, "integrated_gradients", target=1, steps=25, baseline="mean")
-    split = attr.IG_SPLIT * x  # the path point at α = IG_SPLIT, from the zero baseline
+    split = gradients.IG_SPLIT * x  # the path point at α = IG_SPLIT, from the zero baseline
     ig = IntegratedGradients(model)
     theirs = (ig.attribute(split, baselines=torch.zeros_like(x), target=1, n_steps=12)
               + ig.attribute(x, baselines=split, target=1, n_steps=13))
     assert np.allclose(ours.map, theirs[0].sum(0).numpy(), atol=1e-5 * np.abs(ours.map).max())
-    alphas, weights = attr.ig_nodes(25)
-    assert float(weights.sum()) == pytest.approx(1.0) and sum(alphas < attr.IG_SPLIT) == 12
+    alphas, weights = gradients.ig_nodes(25)
+    assert float(weights.sum()) == pytest.approx(1.0) and sum(alphas < gradients.IG_SPLIT) == 12
 
 
 @pytest.mark.parametrize("window,stride", [(8, 4), (10, 4), (32, 32)])  # (10, 4): the last windows overhang
@@ -307,13 +316,13 @@ def test_two_threads_explaining_one_shared_model_get_correct_maps(lite):
 # --- the student's own model ------------------------------------------------------------------------
 
 def test_a_trained_model_is_explained_with_its_own_preprocessing_and_classes(cat):
-    config = trainer.TrainConfig(backbone="lenet5", strategy="scratch")
+    config = TrainConfig(backbone="lenet5", strategy="scratch")
     model, _, _ = trainer.architecture("lenet5", 3, pretrained=False)
-    trained = trainer.TrainedModel(model, ["<b>cat</b>", "dog", "fox"], config)
+    trained = classifier.TrainedModel(model, ["<b>cat</b>", "dog", "fox"], config)
     a = attr.attribute(trained, cat, "grad_cam", target=2)
-    assert a.map.shape == (32, 32) and a.label == "fox" and a.options["layer"] == attr.default_layer(trained)
-    assert attr.model_view(trained, cat).shape == (32, 32, 3)
-    assert [layer.name for layer in attr.layer_table(trained)] == ["features.0", "features.3"]
+    assert a.map.shape == (32, 32) and a.label == "fox" and a.options["layer"] == explained_model.default_layer(trained)
+    assert explained_model.model_view(trained, cat).shape == (32, 32, 3)
+    assert [layer.name for layer in explained_model.layer_table(trained)] == ["features.0", "features.3"]
     assert attr.attribute(trained, cat, "saliency").label in trained.classes
 
 
@@ -326,7 +335,7 @@ def test_a_target_outside_the_classes_is_refused(lite, cat):
 
 def test_a_layer_without_spatial_output_is_refused(cat):
     small = zoo.load("mobilenet_v3_small", pretrained=False)
-    squeeze = next(layer.name for layer in attr.layer_table(small) if layer.shape[1:] == (1, 1))
+    squeeze = next(layer.name for layer in explained_model.layer_table(small) if layer.shape[1:] == (1, 1))
     with pytest.raises(ValueError, match="no spatial output"):
         attr.attribute(small, cat, "grad_cam", layer=squeeze)
     with pytest.raises(ValueError, match="no layer 'nope'"):
@@ -358,7 +367,7 @@ def test_an_occlusion_window_larger_than_the_image_is_refused(lite, cat):
 def test_a_cancelled_run_stops_with_a_message(lite, cat):
     cancel = threading.Event()
     cancel.set()
-    with pytest.raises(attr.Cancelled, match="cancelled"):
+    with pytest.raises(batches.Cancelled, match="cancelled"):
         attr.attribute(lite, cat, "occlusion", cancel=cancel)
     later = threading.Event()
     reports = []
@@ -367,7 +376,7 @@ def test_a_cancelled_run_stops_with_a_message(lite, cat):
         reports.append(fraction)
         later.set()  # cancel after the first batch
 
-    with pytest.raises(attr.Cancelled):
+    with pytest.raises(batches.Cancelled):
         attr.attribute(lite, cat, "integrated_gradients", steps=20, progress=progress, cancel=later)
     assert reports == [0.5]  # 2 batches of 10 path points: it stopped after the first
 
@@ -385,4 +394,4 @@ def test_costs_in_passes():
     assert attr.METHODS["occlusion"].passes(224) == (169, 0)  # the issue's 169 windows of 32 px, stride 16
     assert attr.METHODS["integrated_gradients"].passes(224, steps=50) == (51, 50)
     assert attr.METHODS["grad_cam"].cost() == "1 forward pass + 1 backward"
-    assert attr.occlusion_positions(224, 72, 40) == [0, 40, 80, 120, 160]  # the last one overhangs
+    assert occlusion.occlusion_positions(224, 72, 40) == [0, 40, 80, 120, 160]  # the last one overhangs

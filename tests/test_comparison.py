@@ -4,10 +4,11 @@ import pytest
 import torch
 import torchvision
 
-from explorer import comparison, zoo
-from explorer import custom_net as cn
-from explorer.profiling import profile
-from explorer.training_memory import OPTIMIZER_STATES, training_memory
+from explorer.architecture import comparison
+from explorer.models import custom_net as cn
+from explorer.architecture.profiling import profile
+from explorer.architecture.training_memory import OPTIMIZER_STATES, training_memory
+from explorer.models import registry
 
 
 def test_compare_reports_progress_and_metadata():
@@ -15,8 +16,8 @@ def test_compare_reports_progress_and_metadata():
     table = comparison.compare(["lenet5", "resnet18", "mobilenet_v2"], progress=lambda i, n, name: calls.append((i, n, name)))
     assert calls == [(0, 3, "lenet5"), (1, 3, "resnet18"), (2, 3, "mobilenet_v2"), (3, 3, "")]
     row = table.set_index("name").loc["resnet18"]
-    assert row["params"] == zoo.info("resnet18").num_params
-    assert row["ImageNet top-1 (%)"] == zoo.info("resnet18").top1
+    assert row["params"] == registry.info("resnet18").num_params
+    assert row["ImageNet top-1 (%)"] == registry.info("resnet18").top1
     assert table.set_index("name")["ImageNet top-1 (%)"].isna()["lenet5"]
 
 

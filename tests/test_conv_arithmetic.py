@@ -1,4 +1,4 @@
-"""explorer.conv_arithmetic against PyTorch (the oracle), over a grid of every parameter combination."""
+"""explorer.convolution.arithmetic against PyTorch (the oracle), over a grid of every parameter combination."""
 
 import itertools
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer import conv_arithmetic as ca
+from explorer.convolution import arithmetic as ca
 
 LECTURE_X = np.array([[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2], [2, 0, 0, 0, 1]], float)
 LECTURE_W = np.array([[0, 1, 2], [2, 2, 0], [0, 1, 2]], float)

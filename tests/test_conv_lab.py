@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from explorer import conv_arithmetic as ca
-from explorer import conv_lab as L
+from explorer.convolution import arithmetic as ca
+from explorer.convolution import worked_example as L
 from explorer.figures import conv_arithmetic as figs
 
 
@@ -170,7 +170,7 @@ def test_multichannel_figure_has_a_panel_per_slice_partial_sum_and_filter():
                                L.Settings(h=5, w=6, k=3, stride=2, pad=1, op=L.TCONV, cin=3, cout=300)])
 def test_any_number_of_filters_is_counted_like_a_meta_device_module(s):
     """N filters of K×K×C for N far beyond the 4 maps drawn: shape, parameters and MACs of the whole layer."""
-    from explorer.profiling import profile
+    from explorer.architecture.profiling import profile
 
     lab = L.compute(s)
     assert len(lab.out) == min(s.cout, L.MAX_DRAWN) and lab.out_shape[0] == s.cout

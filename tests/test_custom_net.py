@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from explorer import custom_net as cn
-from explorer.profiling import profile
+from explorer.models import custom_net as cn
+from explorer.architecture.profiling import profile
 
 RESNETISH = [{"layer": "Conv2d", "size": 8, "kernel": 3, "stride": 1, "padding": 1}, {"layer": "BatchNorm"},
              {"layer": "LeakyReLU"}, {"layer": "Residual", "size": 16, "stride": 2}, {"layer": "AvgPool2d", "kernel": 2,

@@ -1,4 +1,4 @@
-"""explorer.datasets: generated and real demo data, the stratified split, and the safe zip reader."""
+"""explorer.training.datasets: generated and real demo data, the stratified split, and the safe zip reader."""
 
 import io
 import stat
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer import datasets
+from explorer.training import datasets
 
 
 def _png(color=(200, 10, 10), size=(20, 16)) -> bytes:

@@ -1,11 +1,12 @@
-"""explorer.feature_cache: the frozen blocks' output computed once gives what the whole network gives."""
+"""explorer.training.feature_cache: the frozen blocks' output computed once gives what the whole network gives."""
 
 import pytest
 import torch
 from torch import nn
 
-from explorer import datasets, feature_cache, trainer
-from explorer.trainer import TrainConfig
+from explorer.training import datasets, feature_cache, trainer
+from explorer.training.config import TrainConfig
+from explorer.training.augment import Augment
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_a_cached_frozen_prefix_gives_the_first_epoch_loss_of_the_full_network(s
 def test_augmentation_turns_the_cache_off(small):
     data, train, val = small
     config = TrainConfig("lenet5", "finetune_last", epochs=1, finetune_blocks=1,
-                         augment=trainer.Augment(hflip=True))
+                         augment=Augment(hflip=True))
     assert not config.prefix_cache
     assert list(trainer.train(config, train, val, data.classes))[-1]["cache"] is None
 

@@ -1,4 +1,4 @@
-"""explorer.features: hooked feature maps equal a manual forward pass; hooks never stay; the model is not mutated."""
+"""explorer.filters.feature_maps: hooked feature maps equal a manual forward pass; hooks never stay; the model is not mutated."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ import torch
 from torch import nn
 from torchvision import transforms as T
 
-from explorer import features, images, zoo
+from explorer import images
+from explorer.filters import feature_maps
+from explorer.models import zoo
 from explorer.figures import features as ffig
+from explorer.models import layers
+from explorer.models import registry
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +55,9 @@ def _manual_lite(model, x: torch.Tensor, layer: str) -> torch.Tensor:
 @pytest.mark.parametrize("layer", ["features.0", "features.2.0.depthwise.conv", "features.3", "features.8"])
 def test_lite0_feature_maps_equal_manual_forward(lite0, cat, layer):
     before = _state(lite0.model)
-    maps = features.feature_maps(lite0, cat, layer)
-    expected = _manual_lite(lite0.model, features.preprocess(lite0, cat), layer)
-    assert maps.shape == expected.shape == features.layer_shapes(lite0)[layer]
+    maps = feature_maps.feature_maps(lite0, cat, layer)
+    expected = _manual_lite(lite0.model, feature_maps.preprocess(lite0, cat), layer)
+    assert maps.shape == expected.shape == layers.layer_shapes(lite0)[layer]
     torch.testing.assert_close(maps, expected, rtol=1e-5, atol=1e-5)
     assert _no_hooks(lite0.model)
     after = lite0.model.state_dict()
@@ -64,21 +68,21 @@ def test_lite0_feature_maps_equal_manual_forward(lite0, cat, layer):
 def test_resnet18_and_alexnet_feature_maps_equal_manual_forward(cat):
     torch.manual_seed(0)
     resnet = zoo.load("resnet18", pretrained=False)
-    m, x = resnet.model, features.preprocess(resnet, cat)
+    m, x = resnet.model, feature_maps.preprocess(resnet, cat)
     with torch.inference_mode():
         stem = m.maxpool(m.relu(m.bn1(m.conv1(x))))
         layer2_conv1 = m.layer2[0].conv1(m.layer1(stem))[0]
         layer3 = m.layer3(m.layer2(m.layer1(stem)))[0]
-    torch.testing.assert_close(features.feature_maps(resnet, cat, "layer2.0.conv1"), layer2_conv1)
-    torch.testing.assert_close(features.feature_maps(resnet, cat, "layer3"), layer3)
+    torch.testing.assert_close(feature_maps.feature_maps(resnet, cat, "layer2.0.conv1"), layer2_conv1)
+    torch.testing.assert_close(feature_maps.feature_maps(resnet, cat, "layer3"), layer3)
     assert _no_hooks(m)
 
     # AlexNet's ReLUs are in place: the conv's own output (before ReLU) must be returned, negatives included.
     alexnet = zoo.load("alexnet", pretrained=False)
-    x = features.preprocess(alexnet, cat)
+    x = feature_maps.preprocess(alexnet, cat)
     with torch.inference_mode():
         conv1 = alexnet.model.features[0](x)[0]
-    maps = features.feature_maps(alexnet, cat, "features.0")
+    maps = feature_maps.feature_maps(alexnet, cat, "features.0")
     torch.testing.assert_close(maps, conv1)
     assert (maps < 0).any()
     assert _no_hooks(alexnet.model)
@@ -86,9 +90,9 @@ def test_resnet18_and_alexnet_feature_maps_equal_manual_forward(cat):
 
 def test_hook_removed_when_layer_is_bad_or_forward_fails(lite0, cat):
     with pytest.raises(ValueError, match="no layer"):
-        features.feature_maps(lite0, cat, "features.99")
+        feature_maps.feature_maps(lite0, cat, "features.99")
     with pytest.raises(ValueError, match="does not produce feature maps"):
-        features.feature_maps(lite0, cat, "classifier.1")  # [1, 1000], not [1, C, H, W]
+        feature_maps.feature_maps(lite0, cat, "classifier.1")  # [1, 1000], not [1, C, H, W]
     assert _no_hooks(lite0.model)
 
     class Boom(nn.Module):
@@ -97,12 +101,12 @@ def test_hook_removed_when_layer_is_bad_or_forward_fails(lite0, cat):
 
     broken = dataclasses.replace(lite0, model=nn.Sequential(nn.Conv2d(3, 4, 3), Boom()))
     with pytest.raises(RuntimeError, match="boom"):
-        features.feature_maps(broken, cat, "0")
+        feature_maps.feature_maps(broken, cat, "0")
     assert _no_hooks(broken.model)
 
 
 def test_analyse_matches_predict_and_what_the_model_saw(lite0, cat):
-    result = features.analyse(lite0, cat, "features.3", k=5)
+    result = feature_maps.analyse(lite0, cat, "features.3", k=5)
     expected = zoo.predict(lite0, cat, k=5)
     assert [label for label, _ in result.top] == [label for label, _ in expected]
     np.testing.assert_allclose([p for _, p in result.top], [p for _, p in expected], rtol=1e-5)
@@ -116,7 +120,7 @@ def test_analyse_matches_predict_and_what_the_model_saw(lite0, cat):
 
 
 def test_layer_table_matches_a_real_forward_pass(lite0, cat):
-    table = features.layer_table(lite0)
+    table = layers.layer_table(lite0)
     shapes, order = {}, []
 
     def record(name, out):  # returns None: the output is left as it is
@@ -127,11 +131,11 @@ def test_layer_table_matches_a_real_forward_pass(lite0, cat):
         lambda mod, args, out, n=layer.name: record(n, out)) for layer in table]
     try:
         with torch.inference_mode():
-            lite0.model(features.preprocess(lite0, cat))
+            lite0.model(feature_maps.preprocess(lite0, cat))
     finally:
         for h in handles:
             h.remove()
-    assert [layer.name for layer in table] == order == features.layer_names(lite0)
+    assert [layer.name for layer in table] == order == layers.layer_names(lite0)
     assert {layer.name: layer.shape for layer in table} == shapes
     kinds = {layer.name: layer.kind for layer in table}
     assert kinds["features.0.conv"] == "conv" and kinds["features.3.1"] == "block" and kinds["features.3"] == "stage"
@@ -139,45 +143,45 @@ def test_layer_table_matches_a_real_forward_pass(lite0, cat):
 
 
 def test_stage_summary_of_lite0_shrinks_resolution_and_grows_channels(lite0):
-    stages = features.stage_summary(features.layer_table(lite0), lite0.input_size)
+    stages = feature_maps.stage_summary(layers.layer_table(lite0), lite0.input_size)
     assert [s.resolution[0] for s in stages] == [112, 56, 28, 14, 7]
     assert [s.downsampling for s in stages] == [2, 4, 8, 16, 32]
     assert stages[0].channels == (32, 16) and stages[-1].channels == (192, 320, 1280)
-    assert stages[0].reading == features.HIERARCHY[0] and stages[-1].reading == features.HIERARCHY[-1]
+    assert stages[0].reading == feature_maps.HIERARCHY[0] and stages[-1].reading == feature_maps.HIERARCHY[-1]
     assert "28×28 (1/8 of the input side) · features.3 · 40 channels" in stages[2].line
 
 
-@pytest.mark.parametrize("name", zoo.list_models())
+@pytest.mark.parametrize("name", registry.list_models())
 def test_layer_table_for_every_zoo_model(name):
     """On the meta device (no weights): every listed layer is a module with [C, H, W] output, stages shrink."""
-    entry = zoo.info(name)
+    entry = registry.info(name)
     with torch.device("meta"):
-        model = zoo.build(name)
+        model = registry.build(name)
     loaded = zoo.LoadedModel(name, model, zoo.make_transform(entry), entry.input_size,
                              [str(i) for i in range(entry.num_classes)], False, "", entry)
-    table = features.layer_table(loaded)
+    table = layers.layer_table(loaded)
     names = [layer.name for layer in table]
     assert len(names) == len(set(names)) > 0
     assert all(len(layer.shape) == 3 and layer.kind in {"conv", "block", "stage"} for layer in table)
     assert all(model.get_submodule(n) is not None for n in names)
-    stages = features.stage_summary(table, entry.input_size)
+    stages = feature_maps.stage_summary(table, entry.input_size)
     sides = [s.resolution[0] for s in stages]
     assert sides == sorted(sides, reverse=True) and len(set(sides)) == len(sides)
-    assert features.default_layer(table) in names
+    assert layers.default_layer(table) in names
     assert _no_hooks(model)
 
 
 def test_first_layer_filters_and_conv_weight(lite0):
-    filters = features.first_layer_filters(lite0)
+    filters = feature_maps.first_layer_filters(lite0)
     assert filters.shape == (32, 3, 3, 3)
     assert torch.equal(filters, lite0.model.features[0].conv.weight)
     filters.zero_()  # a copy: the model's weights stay
     assert lite0.model.features[0].conv.weight.abs().sum() > 0
     lenet = zoo.load("lenet5")
-    assert features.first_layer_filters(lenet).shape == (6, 1, 5, 5)
-    assert features.conv_weight(lite0, "features.2.0.depthwise.conv").shape == (96, 1, 3, 3)
+    assert feature_maps.first_layer_filters(lenet).shape == (6, 1, 5, 5)
+    assert feature_maps.conv_weight(lite0, "features.2.0.depthwise.conv").shape == (96, 1, 3, 3)
     with pytest.raises(ValueError, match="not a convolution"):
-        features.conv_weight(lite0, "features.2")
+        feature_maps.conv_weight(lite0, "features.2")
 
 
 def test_top_channels_are_sorted_by_mean_activation():
@@ -186,36 +190,36 @@ def test_top_channels_are_sorted_by_mean_activation():
     maps[1] = 2.0
     maps[4, 0, 0] = 1.0  # mean 0.25
     maps[0] = -1.0
-    assert features.top_channels(maps, 3) == [3, 1, 4]
-    assert features.top_channels(maps, 99) == [3, 1, 4, 2, 0]
+    assert feature_maps.top_channels(maps, 3) == [3, 1, 4]
+    assert feature_maps.top_channels(maps, 99) == [3, 1, 4, 2, 0]
 
 
 def test_grid_of_32_maps_stays_small(lite0, cat):
-    result = features.analyse(lite0, cat, "features.0.conv")  # 32 maps of 112×112, the largest of Lite0
-    channels = features.top_channels(result.maps, 32)
+    result = feature_maps.analyse(lite0, cat, "features.0.conv")  # 32 maps of 112×112, the largest of Lite0
+    channels = feature_maps.top_channels(result.maps, 32)
     fig = ffig.feature_grid(result.maps, channels, "features.0.conv", result.seen)
     assert len(fig.to_json()) <= 3_000_000
     assert "32 of 32 channels (112×112 each" in fig.layout.title.text
-    grid = ffig.filter_grid(features.first_layer_filters(lite0), "features.0.conv")
+    grid = ffig.filter_grid(feature_maps.first_layer_filters(lite0), "features.0.conv")
     assert "3×3×3×32" in grid.layout.title.text
 
 
 def test_default_slice_layer_and_depthwise(lite0):
-    assert features.default_slice_layer(lite0) == "features.1.0.depthwise.conv"
-    assert features.is_depthwise(lite0, "features.1.0.depthwise.conv")
-    assert not features.is_depthwise(lite0, "features.1.0.project.conv")
-    assert features.first_conv(lite0) == "features.0.conv"
+    assert feature_maps.default_slice_layer(lite0) == "features.1.0.depthwise.conv"
+    assert feature_maps.is_depthwise(lite0, "features.1.0.depthwise.conv")
+    assert not feature_maps.is_depthwise(lite0, "features.1.0.project.conv")
+    assert feature_maps.first_conv(lite0) == "features.0.conv"
     resnet = zoo.load("resnet18", pretrained=False)
-    assert features.default_slice_layer(resnet) == "layer1.0.conv1"
-    assert not features.is_depthwise(resnet, "layer1.0.conv1")
+    assert feature_maps.default_slice_layer(resnet) == "layer1.0.conv1"
+    assert not feature_maps.is_depthwise(resnet, "layer1.0.conv1")
 
 
 def test_alexnet_note_matches_the_shapes_shown():
-    entry = zoo.info("alexnet")
+    entry = registry.info("alexnet")
     with torch.device("meta"):
-        model = zoo.build("alexnet")
+        model = registry.build("alexnet")
     loaded = zoo.LoadedModel("alexnet", model, zoo.make_transform(entry), entry.input_size, None, False, "", entry)
-    assert features.layer_shapes(loaded)["features.0"] == (64, 55, 55)
+    assert layers.layer_shapes(loaded)["features.0"] == (64, 55, 55)
     assert tuple(model.features[0].weight.shape) == (64, 3, 11, 11)
-    note = features.LECTURE_NOTES["alexnet"]
+    note = feature_maps.LECTURE_NOTES["alexnet"]
     assert "96 filters of 11×11×3" in note and "64 filters" in note and "55×55" in note

@@ -1,4 +1,4 @@
-"""explorer.cluster, explorer.tasks and explorer.jobs on the embedded Dask cluster (this process).
+"""explorer.runtime.cluster, explorer.runtime.tasks and explorer.training.jobs on the embedded Dask cluster (this process).
 
 The real distributed path (scheduler and worker processes) is in test_jobs_distributed.py.
 """
@@ -13,9 +13,13 @@ import torch
 from dask.sizeof import sizeof
 from distributed import Event, Variable
 
-from explorer import cluster, datasets, images, jobs, task_runtime, tasks, trainer, zoo
-from explorer.trainer import TrainConfig
+from explorer import images
+from explorer.models import zoo
+from explorer.runtime import cluster, worker, tasks
+from explorer.training import datasets, jobs, trainer
+from explorer.training.config import TrainConfig
 from tests import task_functions
+from explorer.training import classifier
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +51,8 @@ def test_nothing_in_the_web_process_samples_every_threads_frames(monkeypatch):
     import sys
 
     engine = cluster.engine()
-    worker = next(iter(engine.cluster.workers.values()))
-    assert "profile" not in worker.periodic_callbacks and "profile-cycle" not in worker.periodic_callbacks
+    dask_worker = next(iter(engine.cluster.workers.values()))
+    assert "profile" not in dask_worker.periodic_callbacks and "profile-cycle" not in dask_worker.periodic_callbacks
     calls = []
     real = sys._current_frames
     monkeypatch.setattr(sys, "_current_frames", lambda: calls.append(1) or real())
@@ -56,6 +60,24 @@ def test_nothing_in_the_web_process_samples_every_threads_frames(monkeypatch):
     assert task.wait(60) and task.status == tasks.DONE
     time.sleep(0.3)  # a few of the profiler's 10 ms periods, had it been on
     assert calls == []
+
+
+def test_tasks_and_training_leave_the_process_thread_count_alone(shapes):
+    """Issue 19: torch's thread count is process-wide, and a thread picks up the count of the moment it starts
+    computing; a task that set its own count changed it under every other session's computation."""
+    def fresh_thread_count() -> int:
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        return seen[0]
+
+    before = fresh_thread_count()
+    data, train, val = shapes
+    run = jobs.start(TrainConfig("lenet5", "scratch", epochs=1, batch_size=4), train, val, data.classes)
+    probe = tasks.submit(task_functions.divide, 1.0, 2.0)
+    assert run.wait(120) and probe.wait(60) and run.status == tasks.DONE
+    assert fresh_thread_count() == before == torch.get_num_threads()
 
 
 def test_an_unreachable_scheduler_falls_back_to_the_embedded_cluster_with_a_note(monkeypatch):
@@ -82,7 +104,7 @@ def test_a_run_trains_as_a_dask_task_and_a_second_start_is_refused(shapes):
     assert [m["epoch"] for m in run.epochs] == [1, 2, 3] and run.evaluation.confusion.sum() == len(val)
     assert len(run.batches) == 3 * len(run.batches) // 3 > 0 and run.batches[-1]["epoch"] == 3
     assert run.fraction == 1.0 and run.worker.startswith("inproc://")
-    assert isinstance(run.result, trainer.TrainedModel) and run.summary["epochs_done"] == 3
+    assert isinstance(run.result, classifier.TrainedModel) and run.summary["epochs_done"] == 3
     again = jobs.start(TrainConfig("lenet5", "scratch", epochs=1), train, val, data.classes, current=run)
     assert again.wait(120) and again.status == jobs.DONE and again.number == run.number + 1
 
@@ -135,14 +157,14 @@ def test_attach_finds_a_run_by_id_and_expired_or_unknown_ids_are_none(shapes):
     assert picked is not run and picked.id == run.id and picked.status == jobs.DONE, picked.error
     assert picked.config == run.config and picked.classes == data.classes and picked.data_name == "shapes"
     assert picked.epochs == run.epochs and picked.batches == run.batches and picked.val_set == []
-    assert trainer.predict(picked.result, val[0][0]) == trainer.predict(run.result, val[0][0])
+    assert classifier.predict(picked.result, val[0][0]) == classifier.predict(run.result, val[0][0])
     assert jobs.attach("0123456789ab") is None and jobs.attach("../../etc") is None and jobs.attach("") is None
     # Expiry: a sweep after the run's time to live deletes everything the cluster kept about it.
     engine = cluster.engine()
-    assert run.id in tasks.sweep(engine, now=time.time() + task_runtime.TTL_S + 1)
-    assert jobs.attach(run.id) is None and run.id not in task_runtime.registry(engine.client)
-    assert engine.client.get_dataset(task_runtime.record_name(run.id), default=None) is None
-    assert not Event(task_runtime.cancel_name(run.id), engine.client).is_set()
+    assert run.id in tasks.sweep(engine, now=time.time() + worker.TTL_S + 1)
+    assert jobs.attach(run.id) is None and run.id not in worker.registry(engine.client)
+    assert engine.client.get_dataset(worker.record_name(run.id), default=None) is None
+    assert not Event(worker.cancel_name(run.id), engine.client).is_set()
 
     def deleted(name):  # deletes travel on the client's batched stream: they land a moment later
         try:
@@ -151,7 +173,7 @@ def test_attach_finds_a_run_by_id_and_expired_or_unknown_ids_are_none(shapes):
         except TimeoutError:
             return True
 
-    _until(lambda: deleted(task_runtime.chunk_name(run.id, 0)) and deleted(task_runtime.record_name(run.id)))
+    _until(lambda: deleted(worker.chunk_name(run.id, 0)) and deleted(worker.record_name(run.id)))
     assert run.status == jobs.DONE and run.result is not None  # the session's own copy stays
 
 

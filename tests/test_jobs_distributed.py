@@ -15,8 +15,11 @@ import dask
 import pytest
 from distributed import LocalCluster
 
-from explorer import cluster, datasets, images, jobs, task_runtime, tasks, zoo
-from explorer.trainer import TrainConfig
+from explorer import images
+from explorer.models import zoo
+from explorer.runtime import cluster, worker, tasks
+from explorer.training import datasets, jobs
+from explorer.training.config import TrainConfig
 from tests import task_functions
 
 
@@ -120,11 +123,11 @@ def test_a_worker_killed_mid_run_fails_the_run_with_one_sentence(dask_cluster, e
     with dask_cluster.client() as client:
         killed = dask_cluster.kill_worker_running(client, f"train-{run.id}")
         assert run.wait(60) and run.status == jobs.FAILED
-        assert run.error == task_runtime.WORKER_DIED and "start it again" in run.error
+        assert run.error == worker.WORKER_DIED and "start it again" in run.error
         assert killed not in engine.workers() and run.result is None
         # It is not started again from scratch elsewhere: the cluster's record says failed, and no
         # worker holds the task.
-        assert task_runtime.registry(client)[run.id]["s"] == jobs.FAILED
+        assert worker.registry(client)[run.id]["s"] == jobs.FAILED
         assert not any(str(k).startswith(f"train-{run.id}") for keys in client.processing().values() for k in keys)
         client.wait_for_workers(2, timeout=120)  # the nanny restarts the killed worker
 
@@ -138,19 +141,19 @@ def test_a_second_attempt_refuses_to_start_over(dask_cluster, engine, digits):
     tasks._poller(engine).tasks.discard(run)  # nobody polls it: the cluster alone must end it
     with dask_cluster.client() as client:
         dask_cluster.kill_worker_running(client, f"train-{run.id}")
-        future = client.get_dataset(task_runtime.record_name(run.id))
+        future = client.get_dataset(worker.record_name(run.id))
         payload = future.result(timeout=120)  # the rerun, on the other worker or the restarted one
-        assert payload == {"status": jobs.FAILED, "error": task_runtime.WORKER_DIED, "value": None}
+        assert payload == {"status": jobs.FAILED, "error": worker.WORKER_DIED, "value": None}
         client.wait_for_workers(2, timeout=120)
 
 
 def test_data_too_large_to_send_are_refused_with_one_sentence(engine, digits, monkeypatch):
     data, train, val = digits
     monkeypatch.setattr(tasks, "MAX_SEND_BYTES", 2**19)  # the digits hold 0.9 MB of pixels
-    before = task_runtime.registry(engine.client)
+    before = worker.registry(engine.client)
     with pytest.raises(tasks.ClusterError, match=r"\(0.9 MB\) are more than the 0.5 MB one job may send to the Dask"):
         jobs.start(TrainConfig("lenet5", "scratch", epochs=1), train, val, data.classes, engine=engine)
-    assert task_runtime.registry(engine.client) == before  # nothing was submitted
+    assert worker.registry(engine.client) == before  # nothing was submitted
 
 
 def test_a_scheduler_that_goes_away_mid_run_fails_the_run_with_one_sentence(digits):

@@ -1,4 +1,4 @@
-"""explorer.kernels: equal to torch conv2d and to a plain loop; the lecture's kernels and examples give the lecture's numbers."""
+"""explorer.filters.kernels: equal to torch conv2d and to a plain loop; the lecture's kernels and examples give the lecture's numbers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from explorer import kernels
+from explorer.filters import kernels
 
 
 def _loop_correlate(x: np.ndarray, k: np.ndarray) -> np.ndarray:

@@ -5,9 +5,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from explorer import calculators as calc
-from explorer import comparison
-from explorer import lecture_tables as lt
+from explorer.architecture import calculators as calc
+from explorer.architecture import comparison
+from explorer.architecture import lecture_tables as lt
 
 
 def _flops(module: nn.Module, shape) -> int:

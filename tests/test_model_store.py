@@ -1,9 +1,9 @@
-"""ui.models.ModelStore: shared models within a memory budget, one load per model however many ask at once."""
+"""explorer.models.store.ModelStore: shared models within a memory budget, one load per model however many ask at once."""
 
 import threading
 
-from explorer import zoo
-from ui.models import ModelStore, model_bytes
+from explorer.models import zoo
+from explorer.models.store import ModelStore, model_bytes
 
 
 def test_least_recently_used_model_leaves_when_the_budget_is_passed():

@@ -2,11 +2,11 @@
 
 import pytest
 
-from explorer import zoo
-from explorer import custom_net as cn
-from explorer.comparison import profile_model
-from explorer.profiling import CONVENTION
+from explorer.models import custom_net as cn
+from explorer.architecture.comparison import profile_model
+from explorer.architecture.profiling import CONVENTION
 from tests.apptest import open_page
+from explorer.models import registry
 
 PAGE = "app_pages/architectures.py"
 
@@ -47,7 +47,7 @@ def test_choosing_a_model_resets_the_input_size_to_its_crop():
     assert at.number_input(key="ar_size").value == 299
     assert at.segmented_control(key="ar_group").value == "blocks"  # 190 layers: grouped by default
     assert any(g.startswith("Mixed_5b.") for g in at.dataframe[0].value["group"])
-    assert at.metric[0].value == f"{zoo.info('inception_v3').num_params:,}"
+    assert at.metric[0].value == f"{registry.info('inception_v3').num_params:,}"
 
 
 def test_too_small_input_shows_an_error_not_a_traceback():

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import time
 
-from explorer import trainer, zoo
+from explorer.training import trainer
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest import ROOT, TIMEOUT, open_page
 from tests.attribution_fixtures import one_thread  # noqa: F401 - fixtures
+from explorer.models import registry
+from explorer.training.config import TrainConfig
+from explorer.training import classifier
 
 PAGE = "app_pages/attributions.py"
 
@@ -33,7 +36,7 @@ def test_default_page_shows_the_top5_and_the_cheap_maps_and_offers_the_heavy_one
     assert not at.exception
     assert [h.value for h in at.header] == ["1 · What the model predicts", "2 · Maps side by side",
                                             "3 · Sanity checks: can the maps be trusted?"]
-    assert at.selectbox(key="at_model").value == zoo.DEFAULT_MODEL
+    assert at.selectbox(key="at_model").value == registry.DEFAULT_MODEL
     assert any("PyPI package efficientnet-lite0" in s.value for s in at.success)
     titles = _titles(at)
     assert titles[0].startswith("EfficientNet-Lite0: top 5 on gallery photo")
@@ -82,7 +85,9 @@ def test_a_cancelled_heavy_map_says_so_and_can_be_started_again():
         time.sleep(0.3)
         at.run()
     assert not at.exception
-    assert any(w.value == "Integrated Gradients: cancelled before the map was finished." for w in at.warning)
+    said = {"Integrated Gradients: cancelled before the map was finished.",  # it had started
+            "Integrated Gradients was cancelled."}  # it still waited for a free core (other tests' tasks)
+    assert any(w.value in said for w in at.warning)
     assert at.button(key="at_compute").label == "Compute Integrated Gradients"  # offered again
     assert "Sanity checks" in at.header[-1].value
 
@@ -103,14 +108,14 @@ def test_a_link_to_another_sessions_model_falls_back_with_a_message():
     at = open_page(PAGE, at_model="your run #99 efficientnet_lite0 · Feature extraction (linear probe)")
     assert not at.exception
     assert any("trained in another session" in w.value for w in at.warning)
-    assert at.selectbox(key="at_model").value == zoo.DEFAULT_MODEL
+    assert at.selectbox(key="at_model").value == registry.DEFAULT_MODEL
 
 
 def test_a_model_trained_in_the_session_is_explained_and_a_missing_guess_is_refused():
-    config = trainer.TrainConfig(backbone="lenet5", strategy="scratch")
+    config = TrainConfig(backbone="lenet5", strategy="scratch")
     model, _, _ = trainer.architecture("lenet5", 2, pretrained=False)
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.session_state["tl_imported"] = trainer.TrainedModel(model, ["<b>cats</b>", "dogs"], config)
+    at.session_state["tl_imported"] = classifier.TrainedModel(model, ["<b>cats</b>", "dogs"], config)
     at.run()
     at.switch_page(PAGE)
     at.query_params["at_model"] = "your model loaded from file (lenet5)"  # as a shared link would carry it

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from explorer import features, images, zoo
+from explorer import images
+from explorer.filters import feature_maps
+from explorer.models import zoo
 from tests.apptest import open_page
+from explorer.models import registry
 
 PAGE = "app_pages/filters.py"
 
@@ -23,7 +26,7 @@ def test_default_page_shows_kernels_filters_maps_and_predictions():
     assert not at.exception
     assert [h.value for h in at.header] == ["1 · Classic kernels (lecture 3)", "2 · Learned filters",
                                             "3 · Feature maps", "4 · Predictions"]
-    assert at.selectbox(key="fm_model").value == zoo.DEFAULT_MODEL
+    assert at.selectbox(key="fm_model").value == registry.DEFAULT_MODEL
     assert any("PyPI package efficientnet-lite0" in s.value for s in at.success)
     assert at.selectbox(key="fm_layer").value == "features.3 · stage · 40×28×28"
     titles = _chart_titles(at)
@@ -31,10 +34,10 @@ def test_default_page_shows_kernels_filters_maps_and_predictions():
     assert any(t.startswith("features.3: 32 of 40 channels (28×28 each") for t in titles)
     assert any("top-5" in t for t in titles)
     # The most active channel is shown large by default.
-    loaded = zoo.load(zoo.DEFAULT_MODEL)
-    maps = features.feature_maps(loaded, images.sample_image("chelsea (cat)"), "features.3")
+    loaded = zoo.load(registry.DEFAULT_MODEL)
+    maps = feature_maps.feature_maps(loaded, images.sample_image("chelsea (cat)"), "features.3")
     assert at.selectbox(key="fm_channel").value == "most active"
-    top = features.top_channels(maps, 1)[0]
+    top = feature_maps.top_channels(maps, 1)[0]
     assert any(t.startswith(f"features.3, channel {top}: 28×28, values") for t in titles)
     # Lite0 has no deep filter with several input slices: its first depthwise layer is shown instead.
     assert at.selectbox(key="ff_layer").value == "features.1.0.depthwise.conv"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import time
 
-from explorer import custom_net
+from explorer.models import custom_net
 from tests.apptest import open_page
-from ui.shared_tasks import store
+from ui.shared_tasks import task_store
+from explorer.training.config import CUSTOM
 
 PAGE = "app_pages/receptive_fields.py"
 
@@ -102,9 +103,9 @@ def _settled(at, timeout: float = 120.0):
     """Wait until no shared task of this process runs any more (the effective fields are Dask tasks that outlive
     the script run), then run the page again, as the progress fragment does when they end."""
     deadline = time.time() + timeout
-    while any(s.active for s in list(store()._tasks.values())) and time.time() < deadline:
+    while any(s.active for s in list(task_store()._tasks.values())) and time.time() < deadline:
         time.sleep(0.1)
-    assert not any(s.active for s in list(store()._tasks.values()))
+    assert not any(s.active for s in list(task_store()._tasks.values()))
     return at.run()
 
 
@@ -153,11 +154,11 @@ def _with_network(spec, shape, **query):
 
 
 def test_the_network_built_on_the_architectures_page():
-    at = _with_network(custom_net.LECTURE_CNN, (1, 28, 28), rf_model="your network", rf_erf="true", rf_nimg="1")
+    at = _with_network(custom_net.LECTURE_CNN, (1, 28, 28), rf_model=CUSTOM, rf_erf="true", rf_nimg="1")
     assert not at.exception and not at.error
     at = _settled(at)
     assert not at.exception and not at.error
-    assert at.selectbox(key="rf_model").value == "your network"
+    assert at.selectbox(key="rf_model").value == CUSTOM
     assert at.query_params["rf_net"] == custom_net.to_config(custom_net.LECTURE_CNN, (1, 28, 28))
     titles = _titles(at)
     assert "0, unit (12, 12): 5×5 px" in titles  # the first 5×5 convolution
@@ -166,6 +167,6 @@ def test_the_network_built_on_the_architectures_page():
 
     five = [{"layer": "Conv2d", "size": 4, "kernel": 3, "stride": 1, "padding": 1}, {"layer": "Flatten"},
             {"layer": "Linear", "size": 10}]
-    at = _with_network(five, (5, 8, 8), rf_model="your network")
+    at = _with_network(five, (5, 8, 8), rf_model=CUSTOM)
     assert not at.exception
     assert any("takes 5 input channels" in e.value for e in at.error)

@@ -5,9 +5,11 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
-from explorer import cluster, jobs
+from explorer.runtime import cluster
+from explorer.training import jobs
 from tests.apptest import ROOT, TIMEOUT, open_page
-from ui.transfer_run import CUSTOM_LABEL
+from explorer.training.config import CUSTOM
+from ui.models import CUSTOM_LABEL
 
 
 def _wait(at, run, timeout=120):
@@ -94,7 +96,7 @@ def test_a_custom_network_is_offered_forced_to_scratch_and_trains_end_to_end():
     at = _page_with_custom_network(spec, (1, 16, 16), tl_src="Demo: digits", tl_ndig="20", tl_ep="2", tl_bs="32")
     assert not at.exception
     assert at.selectbox(key="tl_bb").options[-1] == CUSTOM_LABEL
-    at.selectbox(key="tl_bb").set_value(CUSTOM_LABEL).run()
+    at.selectbox(key="tl_bb").set_value(CUSTOM).run()
     assert not at.exception
     strategy = at.radio(key="tl_strat")
     assert strategy.value == "From scratch" and strategy.disabled
@@ -117,16 +119,16 @@ def test_the_network_built_on_the_architectures_page_is_offered_here():
     at.switch_page("app_pages/transfer.py").run()
     assert not at.exception
     assert at.selectbox(key="tl_bb").options[-1] == CUSTOM_LABEL
-    at.selectbox(key="tl_bb").set_value(CUSTOM_LABEL).run()
+    at.selectbox(key="tl_bb").set_value(CUSTOM).run()
     assert any("trained from scratch" in c.value and "28×28 grayscale" in c.value for c in at.caption)
     assert not at.error
 
 
 def test_a_custom_network_that_cannot_classify_says_what_to_change():
     spec = [{"layer": "Flatten"}, {"layer": "Linear", "size": 10}, {"layer": "ReLU"}]
-    at = _page_with_custom_network(spec, (1, 28, 28), tl_bb=CUSTOM_LABEL)
+    at = _page_with_custom_network(spec, (1, 28, 28), tl_bb=CUSTOM)
     assert not at.exception
-    assert at.selectbox(key="tl_bb").value == CUSTOM_LABEL
+    assert at.selectbox(key="tl_bb").value == CUSTOM
     assert any("not a Linear layer" in e.value and "Architectures page" in e.value for e in at.error)
     at.button(key="tl_start").click().run()
     assert "tl_run" not in at.session_state

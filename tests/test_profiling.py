@@ -1,20 +1,20 @@
-"""explorer.profiling against torchvision's metadata and against a real CPU forward pass."""
+"""explorer.architecture.profiling against torchvision's metadata and against a real CPU forward pass."""
 
 import pytest
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from explorer import zoo
-from explorer.profiling import CONVENTION, profile
+from explorer.architecture.profiling import CONVENTION, profile
+from explorer.models import registry
 
-WITH_META = [n for n in zoo.list_models() if zoo.info(n).num_params is not None]
+WITH_META = [n for n in registry.list_models() if registry.info(n).num_params is not None]
 
 
 def _meta_profile(name: str, **kwargs):
     with torch.device("meta"):
-        model = zoo.build(name)
-    return profile(model, zoo.info(name).input_shape, **kwargs)
+        model = registry.build(name)
+    return profile(model, registry.info(name).input_shape, **kwargs)
 
 
 def test_registry_has_metadata_models():
@@ -23,7 +23,7 @@ def test_registry_has_metadata_models():
 
 @pytest.mark.parametrize("name", WITH_META)
 def test_params_and_macs_match_torchvision_metadata(name):
-    entry = zoo.info(name)
+    entry = registry.info(name)
     prof = _meta_profile(name)
     assert prof.params == entry.num_params
     assert prof.macs / 1e9 == pytest.approx(entry.gmacs, rel=0.01)
@@ -32,11 +32,11 @@ def test_params_and_macs_match_torchvision_metadata(name):
 @pytest.mark.parametrize("name", ["lenet5", "efficientnet_lite0"])
 def test_models_without_metadata_match_torch_counts(name):
     with torch.device("meta"):
-        model = zoo.build(name)
-    prof = profile(model, zoo.info(name).input_shape)
+        model = registry.build(name)
+    prof = profile(model, registry.info(name).input_shape)
     assert prof.params == sum(p.numel() for p in model.parameters())
     with FlopCounterMode(display=False) as fc, torch.enable_grad():
-        model(torch.zeros(1, *zoo.info(name).input_shape, device="meta"))
+        model(torch.zeros(1, *registry.info(name).input_shape, device="meta"))
     assert prof.macs * 2 == fc.get_total_flops()
 
 
@@ -60,9 +60,9 @@ def test_with_batch_equals_a_profile_at_that_batch(name):
 @pytest.mark.parametrize("name", ["alexnet", "resnet18", "googlenet", "mobilenet_v3_small"])
 def test_rows_agree_with_hooks_on_a_real_cpu_forward(name):
     """The meta-device profile equals what forward hooks see on real CPU tensors."""
-    entry = zoo.info(name)
+    entry = registry.info(name)
     torch.manual_seed(0)
-    model = zoo.build(name)  # real weights on the CPU
+    model = registry.build(name)  # real weights on the CPU
     seen: list[tuple[str, tuple, int]] = []
     names = {m: n for n, m in model.named_modules()}
     leaves = [m for m in model.modules() if not list(m.children())]
@@ -163,7 +163,7 @@ def test_frozen_parameters_are_not_trainable():
 
 def test_meta_profile_leaves_model_without_hooks():
     with torch.device("meta"):
-        model = zoo.build("resnet18")
+        model = registry.build("resnet18")
     profile(model, (3, 224, 224))
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
 

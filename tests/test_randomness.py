@@ -1,11 +1,15 @@
-"""explorer.randomness and explorer.augment: one generator per run, so a seed fixes a run and runs stay apart."""
+"""explorer.randomness and explorer.training.augment: one generator per run, so a seed fixes a run and runs stay apart."""
 
 import numpy as np
 import pytest
 import torch
 
-from explorer import augment, cluster, custom_net, datasets, jobs, randomness, trainer
-from explorer.trainer import TrainConfig
+from explorer import randomness
+from explorer.models import custom_net
+from explorer.runtime import cluster
+from explorer.training import augment, datasets, jobs
+from explorer.training.config import TrainConfig
+from explorer.training.config import CUSTOM
 
 AUG = augment.Augment(rotation=20, width_shift=0.1, height_shift=0.1, shear=5, zoom=0.1, hflip=True, vflip=True,
                       colour=0.3, channel_shift=20, randaugment=True)
@@ -23,7 +27,7 @@ def shapes():
 
 
 def _config(seed: int = 3) -> TrainConfig:
-    return TrainConfig(trainer.CUSTOM, "scratch", epochs=2, batch_size=4, lr=3e-3, seed=seed, augment=AUG,
+    return TrainConfig(CUSTOM, "scratch", epochs=2, batch_size=4, lr=3e-3, seed=seed, augment=AUG,
                        custom_net=custom_net.to_config(NET, (3, 24, 24)))
 
 

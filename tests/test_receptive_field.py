@@ -1,4 +1,4 @@
-"""explorer.receptive_field against back-propagation (the oracle in tests/rf_oracle.py), published values, and
+"""explorer.receptive_fields.fields against back-propagation (the oracle in tests/rf_oracle.py), published values, and
 the lecture's formula.
 
 Every zoo model is checked at a sample of its layers (bench/receptive_field.py checks every layer): the
@@ -17,11 +17,13 @@ import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
-from explorer import custom_net, features, zoo
-from explorer import receptive_field as rf
-from explorer import rf_notes
-from explorer.efficientnet_lite import SamePad2d
+from explorer.models import custom_net
+from explorer.receptive_fields import fields as rf
+from explorer.receptive_fields import notes as rf_notes
+from explorer.models.efficientnet_lite import SamePad2d
 from tests import rf_oracle as oracle
+from explorer.models import layers
+from explorer.models import registry
 
 SAMPLED = 4  # layers per zoo model (spread over those whose field fits a ~240 px input)
 MAX_FIELD = 200
@@ -29,7 +31,7 @@ MAX_FIELD = 200
 
 def _meta(name: str) -> nn.Module:
     with torch.device("meta"):
-        return zoo.build(name)
+        return registry.build(name)
 
 
 def _assert_exact(model: nn.Module, layer: str, channels: int = 3, transparent: nn.Module | None = None) -> None:
@@ -41,27 +43,27 @@ def _assert_exact(model: nn.Module, layer: str, channels: int = 3, transparent: 
     assert mask[top:bottom + 1, left:right + 1].all(), f"{layer}: the field has holes"
 
 
-@pytest.mark.parametrize("name", zoo.list_models())
+@pytest.mark.parametrize("name", registry.list_models())
 def test_fields_equal_the_gradient_support_for_every_zoo_model(name):
     model = _meta(name)
-    fields = rf.receptive_fields(model, zoo.info(name).input_size)
+    fields = rf.receptive_fields(model, registry.info(name).input_size)
     candidates = [f for f in fields if max(f.size) <= MAX_FIELD and f.output_size != (1, 1)]
     picks = sorted({round(i * (len(candidates) - 1) / (SAMPLED - 1)) for i in range(SAMPLED)})
     cut = oracle.transparent(model, cut_global=True)
     whole = oracle.transparent(model) if any(f.global_context for f in fields) else None
     for i in picks:
         layer = candidates[i]
-        _assert_exact(model, layer.name, zoo.info(name).in_channels, cut)
+        _assert_exact(model, layer.name, registry.info(name).in_channels, cut)
         if layer.global_context:  # with the squeeze-and-excitation path: the whole image
             side, _, unit = oracle.fitting_input(model, layer.name)
-            assert oracle.support(whole, layer.name, side, unit, zoo.info(name).in_channels).all()
+            assert oracle.support(whole, layer.name, side, unit, registry.info(name).in_channels).all()
 
 
-@pytest.mark.parametrize("name", zoo.list_models())
+@pytest.mark.parametrize("name", registry.list_models())
 def test_layers_follow_the_feature_maps_page_plus_pooling(name):
-    fields = rf.receptive_fields(_meta(name), zoo.info(name).input_size)
-    stand_in = SimpleNamespace(name=name, labels=None, info=zoo.info(name))  # what layer_table reads
-    table = features.layer_table(stand_in)
+    fields = rf.receptive_fields(_meta(name), registry.info(name).input_size)
+    stand_in = SimpleNamespace(name=name, labels=None, info=registry.info(name))  # what layer_table reads
+    table = layers.layer_table(stand_in)
     assert [f.name for f in fields if f.kind != "pool"] == [layer.name for layer in table]
     assert {f.name: f.output_size for f in fields if f.kind != "pool"} == {l.name: l.shape[1:] for l in table}
     assert all(f.module_type.endswith("Pool2d") for f in fields if f.kind == "pool")
@@ -69,7 +71,7 @@ def test_layers_follow_the_feature_maps_page_plus_pooling(name):
 
 def test_published_end_points_where_torchvision_matches_the_paper():
     def field(name, layer):
-        return rf.find(rf.receptive_fields(_meta(name), zoo.info(name).input_size), layer)
+        return rf.find(rf.receptive_fields(_meta(name), registry.info(name).input_size), layer)
 
     for name, (layer, px, _) in rf_notes.PUBLISHED.items():
         assert field(name, layer).size == (px, px), name
@@ -299,7 +301,7 @@ def test_the_architectures_page_networks():
 
 
 def test_tracing_leaves_the_model_and_other_threads_alone():
-    model = zoo.build("resnet18")
+    model = registry.build("resnet18")
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x = torch.randn(1, 3, 64, 64)
     with torch.inference_mode():

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from explorer import rf_lecture
+from explorer.receptive_fields import lecture as rf_lecture
 
 
 @pytest.mark.parametrize("layers,kernel,stride,dilation",

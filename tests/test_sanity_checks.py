@@ -1,4 +1,4 @@
-"""explorer.sanity_checks: the cascading randomization test and RISE's deletion/insertion, on the real Lite0."""
+"""explorer.attribution.sanity_checks: the cascading randomization test and RISE's deletion/insertion, on the real Lite0."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from explorer import attributions as attr
-from explorer import sanity_checks, zoo
+from explorer.attribution import methods as attr
+from explorer.attribution import sanity_checks
+from explorer.models import zoo
 from tests.attribution_fixtures import cat, lite, one_thread  # noqa: F401 - fixtures
+from explorer.runtime import batches
+from explorer.attribution import baselines
 
 LITE_BLOCKS = ["classifier.1", "features.8", "features.7", "features.6", "features.5", "features.4", "features.3",
                "features.2", "features.1", "features.0"]
@@ -64,7 +67,7 @@ def test_deletion_and_insertion_curves_start_and_end_where_the_model_says(lite, 
     for order in sanity_checks.ORDERS:
         assert result.curves[("deletion", order)][0] == pytest.approx(cam.probability, abs=1e-5)
         assert result.curves[("deletion", order)][-1] == pytest.approx(p(torch.zeros_like(x)), abs=1e-5)
-        assert result.curves[("insertion", order)][0] == pytest.approx(p(attr.blurred(x)), abs=1e-5)
+        assert result.curves[("insertion", order)][0] == pytest.approx(p(baselines.blurred(x)), abs=1e-5)
         assert result.curves[("insertion", order)][-1] == pytest.approx(cam.probability, abs=1e-5)
     assert result.auc("deletion") == pytest.approx(np.trapezoid(result.curves[("deletion", "map")], result.fractions))
 
@@ -92,9 +95,9 @@ def test_bad_input_to_the_checks(lite, cat):
         sanity_checks.deletion_insertion(lite, cat, small)
     stop = threading.Event()
     stop.set()
-    with pytest.raises(attr.Cancelled):
+    with pytest.raises(batches.Cancelled):
         sanity_checks.deletion_insertion(lite, cat, cam, cancel=stop)
-    with pytest.raises(attr.Cancelled):
+    with pytest.raises(batches.Cancelled):
         sanity_checks.model_randomization(lite, cat, "grad_cam", cancel=stop)
     with pytest.raises(ValueError, match="reference map was made with grad_cam"):
         sanity_checks.model_randomization(lite, cat, "saliency", reference=cam)

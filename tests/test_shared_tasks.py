@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from explorer import tasks
+from explorer.runtime import tasks
 from tests import task_functions
 from ui.shared_tasks import TaskStore
 

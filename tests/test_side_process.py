@@ -1,10 +1,11 @@
-"""explorer.side_process: profiles computed in the helper process equal those computed here."""
+"""explorer.runtime.side_process: profiles computed in the helper process equal those computed here."""
 
 import os
 
 import pytest
 
-from explorer import comparison, side_process
+from explorer.architecture import comparison
+from explorer.runtime import side_process
 
 
 def test_a_profile_from_the_helper_process_equals_one_computed_here():

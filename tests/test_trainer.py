@@ -1,4 +1,4 @@
-"""explorer.trainer and explorer.model_io: strategies, training, export (runs as jobs: test_jobs.py)."""
+"""explorer.training.trainer and explorer.training.model_io: strategies, training, export (runs as jobs: test_jobs.py)."""
 
 import io
 import json
@@ -11,8 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer import augment, custom_net, datasets, feature_cache, jobs, model_io, trainer, zoo
-from explorer.trainer import TrainConfig
+from explorer.models import custom_net
+from explorer.training import augment, datasets, feature_cache, jobs, model_io, trainer
+from explorer.training.config import TrainConfig
+from explorer.models import registry
+from explorer.training.config import CUSTOM, backbones
+from explorer.training import classifier
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +90,7 @@ def test_linear_probe_on_demo_shapes_reaches_high_accuracy():
     assert out[-1]["fast_path"] and len(epochs) == 15
     assert {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_s"} <= set(epochs[-1])
     assert epochs[-1]["val_acc"] >= 0.85
-    ev = trainer.evaluate(trained, val)
+    ev = classifier.evaluate(trained, val)
     assert ev.accuracy == pytest.approx(epochs[-1]["val_acc"]) and ev.confusion.sum() == len(val)
 
 
@@ -129,7 +133,7 @@ def test_stop_mid_epoch_returns_a_usable_model(shapes):
             stop.set()
     assert out[-1]["kind"] == "done" and out[-1]["stopped"] and out[-1]["epochs_done"] == 0
     assert [m["step"] for m in out if m["kind"] == "batch"] == [1, 2]
-    assert len(trainer.predict(out[-1]["model"], val[0][0], k=2)) == 2
+    assert len(classifier.predict(out[-1]["model"], val[0][0], k=2)) == 2
 
 
 def test_export_then_import_gives_identical_predictions(shapes):
@@ -178,7 +182,7 @@ def test_a_second_linear_probe_on_the_same_images_reuses_the_features(shapes):
     # The cached vectors are what the frozen backbone computes.
     prepared = trainer.prepare_model(TrainConfig("lenet5", "linear_probe", seed=8), 3)
     prepared.model.classifier[5] = torch.nn.Identity()
-    pre = trainer.Preprocess(trainer.zoo.info("lenet5"))
+    pre = classifier.Preprocess(registry.info("lenet5"))
     x = pre.normalize(pre.pixels([img for img, _ in train]))
     fresh = prepared.model.eval()(x).detach()
     cached = list(feature_cache._HEAD.values())[-2]  # the training set of seed 8
@@ -189,7 +193,7 @@ def test_the_final_evaluation_matches_a_fresh_evaluation(shapes):
     data, train, val = shapes
     for strategy in ("linear_probe", "scratch"):
         out, trained = _run(TrainConfig("lenet5", strategy, epochs=2), train, val, data.classes)
-        fresh = trainer.evaluate(trained, val)
+        fresh = classifier.evaluate(trained, val)
         assert (out[-1]["evaluation"].confusion == fresh.confusion).all()
         assert np.allclose(out[-1]["evaluation"].probs, fresh.probs, atol=1e-5)
 
@@ -211,7 +215,7 @@ def digits():
 
 
 def _custom(spec=SMALL_CNN, shape=(1, 16, 16), **kwargs):
-    return TrainConfig(trainer.CUSTOM, kwargs.pop("strategy", "scratch"), custom_net=custom_net.to_config(spec, shape),
+    return TrainConfig(CUSTOM, kwargs.pop("strategy", "scratch"), custom_net=custom_net.to_config(spec, shape),
                        **kwargs)
 
 
@@ -229,13 +233,13 @@ def test_custom_network_gets_a_head_of_the_number_of_classes_and_is_all_trainabl
     assert all(p.requires_grad for p in model.parameters()) and prepared.frozen == []
     assert model(torch.zeros(2, 1, 16, 16)).shape == (2, 3)
     # The input: resized to the spec's (C, H, W), grayscale for C == 1, then (x - 0.5) / 0.5.
-    pre = trainer.Preprocess(trainer.input_spec(_custom()))
+    pre = classifier.Preprocess(classifier.input_spec(_custom()))
     img = datasets.digits(1, size=32).samples[0][0]
     x = pre([img])
     expected = np.asarray(img.convert("L").resize((16, 16), Image.BILINEAR), dtype=np.float32) / 255
     assert x.shape == (1, 1, 16, 16)
     assert torch.allclose(x[0, 0], torch.from_numpy((expected - 0.5) / 0.5), atol=2 / 255 / 0.5)
-    rgb = trainer.Preprocess(trainer.input_spec(_custom(shape=(3, 20, 12))))([img])
+    rgb = classifier.Preprocess(classifier.input_spec(_custom(shape=(3, 20, 12))))([img])
     assert rgb.shape == (1, 3, 20, 12) and float(rgb.min()) >= -1 and float(rgb.max()) <= 1
 
 
@@ -246,7 +250,7 @@ def test_custom_network_trained_from_scratch_learns_the_digits(digits):
     assert len(epochs) == 6 and not out[-1]["fast_path"]
     assert epochs[-1]["val_acc"] >= 0.6  # chance is 0.1
     assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
-    assert trainer.evaluate(trained, val).accuracy == pytest.approx(epochs[-1]["val_acc"])
+    assert classifier.evaluate(trained, val).accuracy == pytest.approx(epochs[-1]["val_acc"])
 
 
 def test_custom_network_export_then_import_gives_identical_predictions(digits):
@@ -273,8 +277,8 @@ def test_custom_network_export_then_import_gives_identical_predictions(digits):
     (_custom(shape=(1, 1, 1)), "Layer 3 \\(MaxPool2d 2×2, stride 2\\) needs at least 2×2 pixels.*Architectures page"),
     (_custom(shape=(1, 1000, 1000)), "too large"),
     (_custom(SMALL_CNN[:3] + SMALL_CNN[4:]), "needs a flat input.*Architectures page"),
-    (TrainConfig(trainer.CUSTOM, "scratch"), "build or fix it on the Architectures page"),
-    (TrainConfig(trainer.CUSTOM, "scratch", custom_net="1x16:Flatten_Linear-3"), "not an image"),
+    (TrainConfig(CUSTOM, "scratch"), "build or fix it on the Architectures page"),
+    (TrainConfig(CUSTOM, "scratch", custom_net="1x16:Flatten_Linear-3"), "not an image"),
 ])
 def test_custom_networks_that_cannot_train_are_refused(digits, config, match):
     data, train, val = digits
@@ -292,12 +296,12 @@ def test_a_custom_layer_with_an_invalid_setting_is_named():
 
 def test_backbones_offer_torchvision_models_only_with_cached_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    assert trainer.backbones() == ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "lenet5"]
+    assert backbones() == ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "lenet5"]
     checkpoints = tmp_path / "hub" / "checkpoints"
     checkpoints.mkdir(parents=True)
     for name in ("resnet18", "squeezenet1_1"):  # squeezenet's classifier is a convolution: never offered
-        (checkpoints / os.path.basename(zoo.info(name).tv_weights.url)).write_bytes(b"")
-    assert trainer.backbones()[-1] == "resnet18" and "squeezenet1_1" not in trainer.backbones()
+        (checkpoints / os.path.basename(registry.info(name).tv_weights.url)).write_bytes(b"")
+    assert backbones()[-1] == "resnet18" and "squeezenet1_1" not in backbones()
 
 
 def test_the_reported_speed_counts_the_feature_caching_and_the_run_shows_its_progress(shapes):
@@ -314,17 +318,17 @@ def test_the_reported_speed_counts_the_feature_caching_and_the_run_shows_its_pro
 
 
 def test_near_chance_is_within_two_standard_deviations_of_the_majority_class():
-    ev = trainer.evaluation_from_logits(torch.tensor([[1.0, 0.0]] * 20), [0] * 10 + [1] * 10, 2)
+    ev = classifier.evaluation_from_logits(torch.tensor([[1.0, 0.0]] * 20), [0] * 10 + [1] * 10, 2)
     assert ev.chance == 0.5 and ev.accuracy == 0.5 and ev.near_chance
-    good = trainer.evaluation_from_logits(torch.eye(2).repeat(10, 1), [0, 1] * 10, 2)
+    good = classifier.evaluation_from_logits(torch.eye(2).repeat(10, 1), [0, 1] * 10, 2)
     assert good.accuracy == 1.0 and not good.near_chance
 
 
 def test_frozen_macs_share_is_the_frozen_blocks_share_of_the_work():
-    from explorer.profiling import profile
+    from explorer.architecture.profiling import profile
 
     with torch.device("meta"):
-        model = zoo.build("efficientnet_lite0", num_classes=2)  # a new head (the share is for 2 classes)
+        model = registry.build("efficientnet_lite0", num_classes=2)  # a new head (the share is for 2 classes)
     total = profile(model, (3, 224, 224)).macs
     prefix = profile(torch.nn.Sequential(*model.features[:8]), (3, 224, 224)).macs  # stem + 7 stages
     share = trainer.frozen_macs_share(TrainConfig("efficientnet_lite0", "finetune_last", finetune_blocks=1))

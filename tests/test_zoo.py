@@ -9,10 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer import efficientnet_lite, images, zoo
+from explorer import images
+from explorer.models import efficientnet_lite, zoo
+from explorer.models import weights
+from explorer.models import registry
+from ui import models as ui_models
 
-ALL = zoo.list_models()
-WITH_META = [n for n in ALL if zoo.info(n).num_params is not None]
+ALL = registry.list_models()
+WITH_META = [n for n in ALL if registry.info(n).num_params is not None]
 LITE = list(efficientnet_lite.VARIANTS)
 
 
@@ -22,7 +26,7 @@ def lite0() -> zoo.LoadedModel:
 
 
 def test_registry_names_and_default():
-    assert zoo.DEFAULT_MODEL == "efficientnet_lite0"
+    assert registry.DEFAULT_MODEL == "efficientnet_lite0"
     expected = {"lenet5", "alexnet", "vgg11", "vgg16", "vgg19", "googlenet", "inception_v3", "resnet18",
                 "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "densenet121",
                 "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
@@ -51,13 +55,13 @@ def test_each_model_builds_and_gives_one_score_per_class(name):
 @pytest.mark.parametrize("name", WITH_META)
 def test_parameter_count_equals_torchvision_metadata(name):
     with torch.device("meta"):
-        model = zoo.build(name)
-    assert sum(p.numel() for p in model.parameters()) == zoo.info(name).meta["num_params"]
+        model = registry.build(name)
+    assert sum(p.numel() for p in model.parameters()) == registry.info(name).meta["num_params"]
 
 
 @pytest.mark.parametrize("name", WITH_META)
 def test_metadata_is_torchvisions_default_weights(name):
-    entry = zoo.info(name)
+    entry = registry.info(name)
     preset = entry.tv_weights.transforms()
     assert entry.input_size == preset.crop_size[0] and entry.resize_size == preset.resize_size[0]
     assert entry.gmacs == entry.tv_weights.meta["_ops"] and 0 < entry.top1 <= 100
@@ -98,14 +102,14 @@ def test_predict_returns_sorted_probabilities_and_leaves_the_model_alone(lite0):
 
 @pytest.mark.parametrize("name", ["efficientnet_lite2", "inception_v3", "lenet5", "resnet50"])
 def test_transform_gives_the_models_input_shape(name):
-    entry = zoo.info(name)
+    entry = registry.info(name)
     x = zoo.make_transform(entry)(images.sample_image("astronaut"))
     assert x.dtype == torch.float32 and tuple(x.shape) == entry.input_shape
 
 
 def test_lite_uses_the_tflite_normalisation():
     """mean = std = 0.5: a white pixel becomes +1, a black one -1."""
-    t = zoo.make_transform(zoo.info("efficientnet_lite0"))
+    t = zoo.make_transform(registry.info("efficientnet_lite0"))
     assert torch.allclose(t(Image.new("RGB", (300, 300), "white")), torch.tensor(1.0))
     assert torch.allclose(t(Image.new("RGB", (300, 300), "black")), torch.tensor(-1.0))
 
@@ -121,15 +125,15 @@ def torch_home(tmp_path, monkeypatch):
 
 
 def test_offline_without_cache_returns_the_untrained_model_and_says_why(torch_home, monkeypatch):
-    monkeypatch.setenv(zoo.OFFLINE_ENV, "1")
+    monkeypatch.setenv(weights.OFFLINE_ENV, "1")
     loaded = zoo.load("resnet18")
     assert loaded.pretrained is False
     assert "not in the torch hub cache" in loaded.weights_note and "README" in loaded.weights_note
 
 
 def test_weights_in_the_hub_cache_are_used(torch_home):
-    entry = zoo.info("squeezenet1_1")
-    reference = zoo.build("squeezenet1_1")
+    entry = registry.info("squeezenet1_1")
+    reference = registry.build("squeezenet1_1")
     torch.save(reference.state_dict(), torch_home / os.path.basename(entry.tv_weights.url))
     loaded = zoo.load("squeezenet1_1")
     assert loaded.pretrained and "torch hub cache" in loaded.weights_note
@@ -139,37 +143,37 @@ def test_weights_in_the_hub_cache_are_used(torch_home):
 
 def test_a_pickled_object_in_the_cache_is_refused(torch_home):
     """weights_only=True: a checkpoint that would execute code is not loaded."""
-    entry = zoo.info("squeezenet1_1")
+    entry = registry.info("squeezenet1_1")
     torch.save({"payload": ValueError("not a tensor")}, torch_home / os.path.basename(entry.tv_weights.url))
     loaded = zoo.load("squeezenet1_1")
     assert loaded.pretrained is False and "not a plain weights file" in loaded.weights_note
 
 
 def test_weights_of_another_architecture_are_not_used(torch_home):
-    entry = zoo.info("squeezenet1_1")
-    torch.save(zoo.build("lenet5").state_dict(), torch_home / os.path.basename(entry.tv_weights.url))
+    entry = registry.info("squeezenet1_1")
+    torch.save(registry.build("lenet5").state_dict(), torch_home / os.path.basename(entry.tv_weights.url))
     loaded = zoo.load("squeezenet1_1")
     assert loaded.pretrained is False and "does not fit" in loaded.weights_note
 
 
 def test_failed_download_is_reported_quickly(torch_home, monkeypatch):
-    monkeypatch.delenv(zoo.OFFLINE_ENV, raising=False)
+    monkeypatch.delenv(weights.OFFLINE_ENV, raising=False)
 
     def refuse(url):
         raise OSError("Name or service not known")
 
-    monkeypatch.setattr(zoo, "_download", refuse)
-    monkeypatch.setattr(zoo, "_downloads", {})
+    monkeypatch.setattr(weights, "_download", refuse)
+    monkeypatch.setattr(weights, "_downloads", {})
     loaded = zoo.load("mobilenet_v3_small")
     assert loaded.pretrained is False and "could not be downloaded" in loaded.weights_note
 
 
 def test_a_hanging_download_never_blocks_load(torch_home, monkeypatch):
     """A download that would take minutes continues in the background; load() returns untrained."""
-    monkeypatch.delenv(zoo.OFFLINE_ENV, raising=False)
-    monkeypatch.setattr(zoo, "_download", lambda url: time.sleep(8))
-    monkeypatch.setattr(zoo, "_downloads", {})
-    monkeypatch.setattr(zoo, "DOWNLOAD_WAIT_S", 0.2)
+    monkeypatch.delenv(weights.OFFLINE_ENV, raising=False)
+    monkeypatch.setattr(weights, "_download", lambda url: time.sleep(8))
+    monkeypatch.setattr(weights, "_downloads", {})
+    monkeypatch.setattr(weights, "DOWNLOAD_WAIT_S", 0.2)
     started = time.perf_counter()
     loaded = zoo.load("mobilenet_v3_small")
     assert time.perf_counter() - started < 6  # well below the 8 s "download": it did not wait for it
@@ -177,32 +181,32 @@ def test_a_hanging_download_never_blocks_load(torch_home, monkeypatch):
 
 
 def test_lenet_has_the_lecture_shape():
-    model = zoo.build("lenet5")
+    model = registry.build("lenet5")
     assert sum(p.numel() for p in model.parameters()) == 61_706
     assert model(torch.zeros(1, 1, 32, 32)).shape == (1, 10)
 
 
 def test_cached_weights_finds_any_imagenet_weights_of_the_architecture(torch_home):
-    assert zoo.cached_weights("resnet50") is None and zoo.cached_weights("lenet5") is None
-    v1 = zoo.info("resnet50").tv_weights.__class__.IMAGENET1K_V1
+    assert weights.cached("resnet50") is None and weights.cached("lenet5") is None
+    v1 = registry.info("resnet50").tv_weights.__class__.IMAGENET1K_V1
     (torch_home / os.path.basename(v1.url)).write_bytes(b"")
-    assert zoo.cached_weights("resnet50") == (v1, str(torch_home / os.path.basename(v1.url)))
+    assert weights.cached("resnet50") == (v1, str(torch_home / os.path.basename(v1.url)))
 
 
 def test_pickers_mark_the_models_without_weights_here(torch_home):
-    assert zoo.picker_label("efficientnet_lite0") == "efficientnet_lite0"
-    assert zoo.picker_label("lenet5") == "lenet5 (untrained here)"
-    assert zoo.picker_label("squeezenet1_1") == "squeezenet1_1 (untrained here)"
-    entry = zoo.info("squeezenet1_1")
-    torch.save(zoo.build("squeezenet1_1").state_dict(), torch_home / os.path.basename(entry.tv_weights.url))
-    assert zoo.weights_available("squeezenet1_1") and zoo.picker_label("squeezenet1_1") == "squeezenet1_1"
+    assert ui_models.picker_label("efficientnet_lite0") == "efficientnet_lite0"
+    assert ui_models.picker_label("lenet5") == "lenet5 (untrained here)"
+    assert ui_models.picker_label("squeezenet1_1") == "squeezenet1_1 (untrained here)"
+    entry = registry.info("squeezenet1_1")
+    torch.save(registry.build("squeezenet1_1").state_dict(), torch_home / os.path.basename(entry.tv_weights.url))
+    assert weights.available("squeezenet1_1") and ui_models.picker_label("squeezenet1_1") == "squeezenet1_1"
 
 
 def test_an_untrained_models_output_is_described_not_ranked(torch_home, monkeypatch):
-    monkeypatch.setenv(zoo.OFFLINE_ENV, "1")
+    monkeypatch.setenv(weights.OFFLINE_ENV, "1")
     loaded = zoo.load("alexnet")
     probs = zoo.class_probabilities(loaded, Image.new("RGB", (64, 64), "white"))
     assert probs.shape == (1000,) and float(probs.sum()) == pytest.approx(1.0, abs=1e-4)
-    text = zoo.untrained_output(loaded.info.title, float(probs.min()), float(probs.max()), 1000)
+    text = ui_models.untrained_output(loaded.info.title, float(probs.min()), float(probs.max()), 1000)
     assert text.startswith("**AlexNet is untrained here, so it makes no prediction.**") and "1/1,000" in text
-    assert "all 1,000 classes tie at 0.10%" in zoo.untrained_output("X", 0.001, 0.001, 1000)
+    assert "all 1,000 classes tie at 0.10%" in ui_models.untrained_output("X", 0.001, 0.001, 1000)

@@ -1,7 +1,7 @@
 """Build-your-own network on the Architectures page: an editable layer list, live shapes, table, charts, code.
 
 The network is kept in `st.session_state["custom_network"]` (a plain list of layer dicts, see
-explorer.custom_net) with its input shape in `st.session_state["custom_network_input"]`, so the
+explorer.models.custom_net) with its input shape in `st.session_state["custom_network_input"]`, so the
 Transfer-learning page can build it with `custom_net.build(spec, input_shape)` and train it. It is
 also mirrored in the URL (`ar_net`) when the compact text fits.
 """
@@ -12,8 +12,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from explorer import custom_net as cn
-from explorer.profiling import profile
+from explorer.models import custom_net as cn
+from explorer.architecture.profiling import profile
 from ui.arch_sections import profile_view
 
 URL_LIMIT = 1500  # characters of ar_net kept in the address

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from explorer import calculators as calc
-from explorer import lecture_tables as lt
-from explorer.profiling import CONVENTION
+from explorer.architecture import calculators as calc
+from explorer.architecture import lecture_tables as lt
+from explorer.architecture.profiling import CONVENTION
 from ui.arch_sections import convention, layer_table
 
 

@@ -11,10 +11,12 @@ from typing import Callable
 import pandas as pd
 import streamlit as st
 
-from explorer import comparison, side_process, zoo
+from explorer.architecture import comparison
+from explorer.runtime import side_process
 from explorer.figures import architectures as figs
-from explorer.profiling import CONVENTION, Profile
-from explorer.training_memory import OPTIMIZER_STATES, training_memory
+from explorer.architecture.profiling import CONVENTION, Profile
+from explorer.architecture.training_memory import OPTIMIZER_STATES, training_memory
+from explorer.models import registry
 
 DEFAULT_COMPARE = ["alexnet", "vgg16", "googlenet", "resnet18", "resnet50", "mobilenet_v2",
                    "efficientnet_b0", "efficientnet_lite0"]
@@ -28,7 +30,7 @@ def reset_size() -> None:
     """A new model starts at its own crop size (299 px for Inception v3, 32 px for LeNet-5), and deep
     models start grouped by block so that the charts stay readable."""
     name = st.session_state["ar_model"]
-    st.session_state["ar_size"] = zoo.info(name).input_size
+    st.session_state["ar_size"] = registry.info(name).input_size
     leaves = sum(1 for row in crop_profile(name).layers if row.type != "(functional)" and " (call " not in row.name)
     st.session_state["ar_group"] = "blocks" if leaves > DEEP_ROWS else "every layer"
 
@@ -41,13 +43,13 @@ def convention() -> None:
 @st.cache_resource(show_spinner="Profiling on the meta device…", max_entries=64)
 def native_profile(name: str, size: int) -> Profile:
     """The batch-1 profile of a registry model at one input size, shared by every session (read-only),
-    computed in the helper process (`explorer.side_process`: profiling holds the GIL throughout)."""
+    computed in the helper process (`explorer.runtime.side_process`: profiling holds the GIL throughout)."""
     return side_process.run(comparison.profile_model, name, size, 1)
 
 
 def crop_profile(name: str) -> Profile:
     """The shared batch-1 profile at the model's own crop size (what the comparison and the lecture use)."""
-    return native_profile(name, zoo.info(name).input_size)
+    return native_profile(name, registry.info(name).input_size)
 
 
 def cached_profile(name: str, size: int, batch: int) -> Profile:
@@ -124,7 +126,7 @@ def comparison_table(progress: Callable[[int, int, str], None] | None = None) ->
     store = _comparison_store()
     with _compare_lock:
         if "table" not in store:
-            store["table"] = comparison.compare(zoo.list_models(), progress, profiler=crop_profile)
+            store["table"] = comparison.compare(registry.list_models(), progress, profiler=crop_profile)
     return store["table"]
 
 
@@ -141,10 +143,10 @@ def full_comparison() -> pd.DataFrame:
 
 def comparison_view() -> None:
     """Several models side by side: table, bubble chart, bars, and ratios beside the lecture's."""
-    from explorer import lecture_tables as lt
+    from explorer.architecture import lecture_tables as lt
 
     table = full_comparison()
-    names = zoo.list_models()
+    names = registry.list_models()
     chosen = st.multiselect("Models to compare", names, default=DEFAULT_COMPARE, key="ar_cmp",
                             bind="query-params")
     if not chosen:

@@ -11,11 +11,12 @@ import math
 import pandas as pd
 import streamlit as st
 
-from explorer import attributions as attr
-from explorer import sanity_checks as checks
+from explorer.attribution import methods as attr
+from explorer.attribution import sanity_checks as checks
 from explorer.figures import attributions as figs
 from ui.attribution_maps import TITLES, Context, result_of
-from ui.shared_tasks import session_id, store
+from ui.shared_tasks import session_id, task_store
+from explorer.attribution import explained_model
 
 DEFAULT = ("grad_cam", "saliency", "guided_grad_cam")  # one or two passes each: the whole cascade in seconds
 DELETION_STEPS = 24
@@ -23,7 +24,7 @@ DELETION_STEPS = 24
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _blocks(model_key: str, img_key: str, _model, _image) -> list[str]:
-    net = attr.explained(_model)
+    net = explained_model.explained(_model)
     return checks.cascade_blocks(net.module, net.input(_image))
 
 
@@ -35,15 +36,15 @@ def _start(ctx: Context, method: str, options: dict) -> None:
     title = attr.METHODS[method].title
     reference = result_of(ctx, method, options)
     for check, label in (("randomization", "randomization"), ("deletion", "deletion/insertion")):
-        store().start(_key(check, ctx, method, options), f"{title}: {label}", checks.check_task, check,
+        task_store().start(_key(check, ctx, method, options), f"{title}: {label}", checks.check_task, check,
                       ctx.choice.model, ctx.image, method, ctx.target, options, reference, watcher=session_id(),
                       deletion_steps=DELETION_STEPS)
 
 
 def _tasks(ctx: Context, methods: list[str], options: dict[str, dict]) -> dict:
     """{method: (randomization task, deletion/insertion task)}, None where not started."""
-    return {m: (store().get(_key("randomization", ctx, m, options[m])),
-                store().get(_key("deletion", ctx, m, options[m]))) for m in methods}
+    return {m: (task_store().get(_key("randomization", ctx, m, options[m])),
+                task_store().get(_key("deletion", ctx, m, options[m]))) for m in methods}
 
 
 def checks_section(ctx: Context, options: dict[str, dict]) -> None:
@@ -82,7 +83,7 @@ def checks_section(ctx: Context, options: dict[str, dict]) -> None:
         for t in running:
             c1, c2 = st.columns([5, 1])
             c1.progress(t.fraction, text=t.message)
-            c2.button("Cancel", key=f"at_cancel_{t.title}", on_click=store().cancel, args=(t.key, session_id()))
+            c2.button("Cancel", key=f"at_cancel_{t.title}", on_click=task_store().cancel, args=(t.key, session_id()))
         for t in (t for pair in pairs.values() for t in pair if t is not None and t.error):
             st.warning(t.error)
         done = {m: (*r.result, d.result[1]) for m, (r, d) in pairs.items()  # (map, cascade, deletion/insertion)

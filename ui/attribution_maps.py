@@ -13,10 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from explorer import attributions as attr
+from explorer.attribution import methods as attr
 from explorer.figures import attributions as figs
 from ui.attribution_models import Choice
-from ui.shared_tasks import session_id, store
+from ui.shared_tasks import session_id, task_store
+from explorer.attribution import occlusion
+from explorer.attribution import explained_model
+from explorer.attribution import baselines
 
 TITLES = {m.title: name for name, m in attr.METHODS.items()}
 COLUMNS = 3  # maps per row: readable at 1280 px on a projector
@@ -59,15 +62,15 @@ def method_options(ctx: Context, layers: list) -> dict[str, dict]:
     with st.expander("Method settings: Grad-CAM layer, Integrated Gradients steps and baseline, samples, "
                      "Occlusion window and stride", expanded=False):
         c1, c2, c3 = st.columns(3)
-        default = names.index(attr.default_layer(ctx.choice.model)) if names else 0
+        default = names.index(explained_model.default_layer(ctx.choice.model)) if names else 0
         label = c1.selectbox("Grad-CAM layer (name · kind · output C×H×W)", labels, index=default, key="at_layer",
                              bind="query-params", help="The default is the last layer with a spatial output: "
                              "coarse, but closest to the decision.")
         steps = c2.select_slider("Integrated Gradients: steps", [16, 32, 64, 128, 256], 64, key="at_steps",
                                  bind="query-params")
-        baseline = c2.segmented_control("IG baseline", list(attr.BASELINES), default="black", required=True,
+        baseline = c2.segmented_control("IG baseline", list(baselines.BASELINES), default="black", required=True,
                                         key="at_baseline", bind="query-params",
-                                        help=" · ".join(f"{k}: {v}" for k, v in attr.BASELINES.items()))
+                                        help=" · ".join(f"{k}: {v}" for k, v in baselines.BASELINES.items()))
         samples = c3.slider("SmoothGrad and GradientShap: samples", 5, 50, 20, step=5, key="at_samples",
                             bind="query-params")
         noise = c3.select_slider("SmoothGrad noise (σ, share of the input's range)", [0.05, 0.1, 0.15, 0.2, 0.3],
@@ -76,10 +79,10 @@ def method_options(ctx: Context, layers: list) -> dict[str, dict]:
         window = o1.slider("Occlusion window (px)", 8, 256, 32, step=8, key="at_window", bind="query-params")
         stride = o2.slider("Occlusion stride (px)", 4, 128, 16, step=4, key="at_stride", bind="query-params")
         try:
-            attr.check_occlusion(size, window, stride)
-            o3.metric("Occlusion forward passes", f"{attr.occlusion_windows(size, window, stride):,}",
+            occlusion.check_occlusion(size, window, stride)
+            o3.metric("Occlusion forward passes", f"{occlusion.occlusion_windows(size, window, stride):,}",
                       help=f"One per window position on the {size}×{size} input, in batches of "
-                           f"{attr.OCCLUSION_BATCH}.")
+                           f"{occlusion.OCCLUSION_BATCH}.")
         except ValueError as exc:
             o3.error(str(exc))
     layer = names[labels.index(label)] if label in labels else None
@@ -117,7 +120,7 @@ def cheap_map(key: tuple, _model, _image) -> attr.Attribution:
 
 def start_heavy(ctx: Context, method: str, options: dict) -> None:
     """Start (or join) the Dask task of one heavy map."""
-    store().start(task_key(ctx, method, options), attr.METHODS[method].title, attr.heavy_map, ctx.choice.model,
+    task_store().start(task_key(ctx, method, options), attr.METHODS[method].title, attr.heavy_map, ctx.choice.model,
                   ctx.image, method, ctx.target, options, watcher=session_id())
 
 
@@ -158,7 +161,7 @@ def _estimate(forward: int, backward: int) -> float:
 
 
 def _task(ctx: Context, method: str, options: dict):
-    return store().get(task_key(ctx, method, options))
+    return task_store().get(task_key(ctx, method, options))
 
 
 def maps_grid(ctx: Context, methods: list[str], options: dict[str, dict], display: Display) -> None:
@@ -216,7 +219,7 @@ def _card(ctx: Context, method: str, options: dict, display: Display) -> bool:
                 st.markdown(f"**{info.title}**")
                 st.progress(task.fraction, text=task.message)
                 st.button("Cancel", key=f"at_cancel_{method}", icon=":material/stop:",
-                          on_click=store().cancel, args=(task.key, session_id()))
+                          on_click=task_store().cancel, args=(task.key, session_id()))
                 st.caption(f"{info.explanation} Cost: {cost}.")
                 return True
             result = task.result

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import attributions as attr
-from explorer import jobs
+from explorer.attribution import methods as attr
+from explorer.training import jobs
 from explorer.figures import attributions as figs
 from ui.attribution_models import run_option
 from ui.image_picker import use_image
+from explorer.attribution import explained_model
 
 HANDOFF = "at_handoff"  # (caption, image) waiting for the Attributions page
 PAGE = "app_pages/attributions.py"
@@ -24,7 +25,7 @@ PAGE = "app_pages/attributions.py"
 def _overlay(run_id: int, index: int, target: int, _trained, _image):
     """uint8 [S, S, 3]: the Grad-CAM map of `target` over the crop the model saw."""
     cam = attr.attribute(_trained, _image, "grad_cam", target)
-    blended, _ = figs.overlay(attr.model_view(_trained, _image), cam.map, False, 0.7)
+    blended, _ = figs.overlay(explained_model.model_view(_trained, _image), cam.map, False, 0.7)
     return blended
 
 
@@ -36,7 +37,7 @@ def mistakes_gradcam(run: jobs.Run, shown: list[int]) -> None:
         return
     ev, classes, trained = run.evaluation, run.classes, run.result
     st.caption("Red-yellow: where the evidence for the class your model (wrongly) chose sits, at its last "
-               f"spatial layer ({attr.default_layer(trained)}).")
+               f"spatial layer ({explained_model.default_layer(trained)}).")
     for row in range(0, len(shown), 4):
         for col, i in zip(st.columns(4), shown[row:row + 4]):
             image = run.val_set[i][0]

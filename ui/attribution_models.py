@@ -13,8 +13,12 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from explorer import attributions, trainer, zoo
-from ui.models import loaded_model, model_picker, model_store
+from explorer.models import zoo
+from ui.models import loaded_model, model_picker, picker_label
+from explorer.models import registry
+from explorer.attribution import explained_model
+from explorer.training import classifier
+from explorer.models import store
 
 RUN_PREFIX, FILE_KEY = "run:", "file"
 
@@ -25,7 +29,7 @@ class Choice:
 
     Attributes:
         key: cache key: the zoo model's build ("efficientnet_lite0#1"), "run:3" or "file".
-        model: a `zoo.LoadedModel` (shared: never changed) or a `trainer.TrainedModel` (this session's).
+        model: a `zoo.LoadedModel` (shared: never changed) or a `classifier.TrainedModel` (this session's).
         title: display name.
         pretrained: False when its weights are random.
         note: where the weights come from.
@@ -33,14 +37,14 @@ class Choice:
     """
 
     key: str
-    model: zoo.LoadedModel | trainer.TrainedModel
+    model: zoo.LoadedModel | classifier.TrainedModel
     title: str
     pretrained: bool
     note: str
     input_size: int
 
 
-def trained_models() -> dict[str, tuple[str, trainer.TrainedModel]]:
+def trained_models() -> dict[str, tuple[str, classifier.TrainedModel]]:
     """{option label: (cache key, model)} of this session's trained models still kept, newest first."""
     found = {}
     for run in reversed(st.session_state.get("tl_runs", [])):
@@ -72,44 +76,44 @@ def choose_model() -> Choice:
     Zoo models without weights here are marked "(untrained here)"; the URL holds the plain name.
     """
     own = trained_models()
-    names = zoo.list_models()
+    names = registry.list_models()
     wanted = st.query_params.get("at_model")
     if wanted and wanted not in names and wanted not in own:
         st.warning(f"The model in this link ({wanted[:60]}) was trained in another session, or is no longer kept: "
                    "showing EfficientNet-Lite0. Train one on the Transfer-learning page to explain it here.",
                    icon=":material/link_off:")
     choice = model_picker("Model", list(own) + names, key="at_model",
-                          format_func=lambda n: n if n in own else zoo.picker_label(n),
+                          format_func=lambda n: n if n in own else picker_label(n),
                           on_change=_forget_model_settings,
                           help="Any zoo model (EfficientNet-Lite0/1/2 have ImageNet weights here), or a model you "
                                "trained on the Transfer-learning page in this session.")
     if choice in own:
         key, trained = own[choice]
-        spec = trainer.input_spec(trained.config)
+        spec = classifier.input_spec(trained.config)
         size = spec.input_size if isinstance(spec.input_size, int) else spec.input_size[0]
         note = (f"Your model: classes {', '.join(trained.classes)}, trained on the Transfer-learning page. "
                 f"{trained.weights_note}")
         return Choice(key, trained, choice, True, note, size)
     loaded = loaded_model(choice)
-    return Choice(model_store().stamp(choice), loaded, loaded.info.title, loaded.pretrained, loaded.weights_note,
+    return Choice(store.shared().stamp(choice), loaded, loaded.info.title, loaded.pretrained, loaded.weights_note,
                   loaded.input_size)
 
 
 @st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
 def probabilities(model_key: str, img_key: str, _model, _image: Image.Image) -> np.ndarray:
     """Softmax probabilities [K] of the image (one forward pass)."""
-    return attributions.predict(_model, _image)[1].numpy()
+    return explained_model.predict(_model, _image)[1].numpy()
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
 def model_view(model_key: str, img_key: str, _model, _image: Image.Image) -> np.ndarray:
     """uint8 [S, S, 3]: the crop the model sees, the background of every map."""
-    return attributions.model_view(_model, _image)
+    return explained_model.model_view(_model, _image)
 
 
 def labels_of(choice: Choice) -> list[str]:
     """Class names of the chosen model, in output order."""
-    return attributions.explained(choice.model).labels
+    return explained_model.explained(choice.model).labels
 
 
 RANKS = ("1st guess", "2nd guess", "3rd guess", "4th guess", "5th guess", "another class")

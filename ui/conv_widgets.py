@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import conv_lab as L
+from explorer.convolution import worked_example as L
 
 # Settings field -> widget key (also the URL parameter).
 KEYS = {"op": "ca_op", "h": "ca_h", "w": "ca_w", "k": "ca_k", "stride": "ca_stride", "pad_mode": "ca_padmode",

@@ -3,7 +3,7 @@
 The network is a zoo model or the one built on the Architectures page (`st.session_state["custom_network"]`,
 or `rf_net` in a shared address). Results are kept server-wide in `ui.models.shared` (read-only, no copy on a
 hit): fields once per (network, input size), read from a copy built on the meta device so that the shared
-models are never traced; layer maps per (model build, photo, layer), from `explorer.receptive_field.layer_output`
+models are never traced; layer maps per (model build, photo, layer), from `explorer.receptive_fields.fields.layer_output`
 on the shared model, which attaches no hook and so needs no lock. Effective fields are Dask tasks in
 `ui.shared_tasks`, keyed by (model build, input size, layer, weights, images) and shared by every session.
 """
@@ -19,14 +19,18 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explorer import custom_net as cn
-from explorer import receptive_field as rf
-from explorer import rf_inputs, rf_notes, zoo
+from explorer.models import custom_net as cn
+from explorer.receptive_fields import fields as rf
+from explorer.receptive_fields import inputs as rf_inputs, notes as rf_notes
 from explorer.randomness import seeded
-from ui.models import image_key, model_store, shared
-from ui.shared_tasks import Shared, session_id, store
+from ui.models import image_key, shared
+from ui.shared_tasks import Shared, session_id, task_store
+from explorer.models import registry
+from explorer.receptive_fields import graph as rf_graph
+from explorer.receptive_fields import effective
+from explorer.training.config import CUSTOM
+from explorer.models import store
 
-CUSTOM = "your network"  # the model option for the Architectures page's network
 CUSTOM_TITLE = "Your network (Architectures page)"
 URL_LIMIT = 1500  # characters of rf_net kept in the address
 DEFAULT_COMPARE = ["vgg16", "resnet50"]  # networks drawn beside the chosen one at first
@@ -52,7 +56,7 @@ class Net:
 
 
 def title(key: str) -> str:
-    return CUSTOM_TITLE if key == CUSTOM else zoo.info(key).title
+    return CUSTOM_TITLE if key == CUSTOM else registry.info(key).title
 
 
 def custom_config() -> str | None:
@@ -72,7 +76,7 @@ def meta_model(key: str, config: str | None = None) -> nn.Module:
         if key == CUSTOM:
             spec, shape = cn.from_config(config)
             return cn.build(spec, shape).eval()
-        return zoo.build(key)
+        return registry.build(key)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -88,13 +92,13 @@ def model(net: Net) -> nn.Module:
 
     Pages call `ui.models.loaded_model` first, which shows the wait while a zoo model loads.
     """
-    return custom_model(net.config) if net.key == CUSTOM else model_store().get(net.key).model
+    return custom_model(net.config) if net.key == CUSTOM else store.shared().get(net.key).model
 
 
 def build(net: Net) -> str:
     """Which build of the network's weights results are computed with, for cache keys (an untrained zoo model
     gets new random weights when the store builds it again; the custom network's are fixed by its seed)."""
-    return f"custom:{net.config}" if net.key == CUSTOM else model_store().stamp(net.key)
+    return f"custom:{net.config}" if net.key == CUSTOM else store.shared().stamp(net.key)
 
 
 def random_copy(net: Net) -> nn.Module:
@@ -103,7 +107,7 @@ def random_copy(net: Net) -> nn.Module:
         if net.key == CUSTOM:
             spec, shape = cn.from_config(net.config)
             return cn.build(spec, shape).eval()
-        return zoo.build(net.key)
+        return registry.build(net.key)
 
 
 def fields(key: str, side: tuple[int, int], config: str | None = None) -> list[rf.LayerRF]:
@@ -133,7 +137,7 @@ def prepared(net: Net, photo: str, image: Image.Image) -> tuple[torch.Tensor, np
 def layer_maps(net: Net, photo: str, layer: str, x: torch.Tensor) -> np.ndarray:
     """float32 [C, H', W'] (shared, read-only): `layer`'s output for the input `x` of the photo `photo`."""
     return shared(("rf maps", build(net), net.side, photo, layer),
-                  lambda: rf.layer_output(model(net), layer, x)[0].float().numpy())
+                  lambda: rf_graph.layer_output(model(net), layer, x)[0].float().numpy())
 
 
 def erf_key(net: Net, layer: str, trained: bool, images_key: str) -> tuple:
@@ -144,7 +148,7 @@ def erf_key(net: Net, layer: str, trained: bool, images_key: str) -> tuple:
 
 def effective_field(net: Net, layer: str, trained: bool, images_key: str, inputs: Callable[[], torch.Tensor],
                     again: bool = True) -> Shared:
-    """The shared Dask task computing `explorer.receptive_field.effective_rf` of `layer`'s centre unit, with
+    """The shared Dask task computing `explorer.receptive_fields.fields.effective_rf` of `layer`'s centre unit, with
     the network's weights (`trained`) or a random copy, over the images of `images_key`.
 
     A running or finished task is joined (this session watches it); otherwise a task is started: the model and
@@ -152,12 +156,12 @@ def effective_field(net: Net, layer: str, trained: bool, images_key: str, inputs
     only when `again` (the student asked anew; not when the page merely redraws it, which would loop).
     """
     key = erf_key(net, layer, trained, images_key)
-    found = store().join(key, session_id())
+    found = task_store().join(key, session_id())
     if found is not None and found.task is not None and (found.error is None or not again):
         return found
     network = model(net) if trained else random_copy(net)
     weights = "trained" if trained else "random"
-    return store().start(key, f"Effective receptive field ({weights} weights)", rf.effective_rf, network, layer,
+    return task_store().start(key, f"Effective receptive field ({weights} weights)", effective.effective_rf, network, layer,
                          inputs(), watcher=session_id())
 
 
@@ -166,13 +170,13 @@ def warm() -> None:
     fields and notes, those of the networks compared by default, and its default layer's maps for the gallery."""
     from explorer import images  # noqa: PLC0415
 
-    side = zoo.info(zoo.DEFAULT_MODEL).input_size
-    net = Net(zoo.DEFAULT_MODEL, zoo.info(zoo.DEFAULT_MODEL).title, (side, side),
-              rf_inputs.zoo_input(zoo.DEFAULT_MODEL, side))
+    side = registry.info(registry.DEFAULT_MODEL).input_size
+    net = Net(registry.DEFAULT_MODEL, registry.info(registry.DEFAULT_MODEL).title, (side, side),
+              rf_inputs.zoo_input(registry.DEFAULT_MODEL, side))
     layer = rf.default_layer(fields(net.key, net.side))
     notes(net.key, net.side)
     for other in DEFAULT_COMPARE:
-        fields(other, (zoo.info(other).input_size,) * 2)
+        fields(other, (registry.info(other).input_size,) * 2)
     for name in images.GALLERY:
         photo = images.sample_image(name)
         key = image_key(photo)

@@ -14,12 +14,16 @@ import streamlit as st
 from PIL import Image
 
 from explorer import images as gallery
-from explorer import receptive_field as rf
-from explorer import rf_inputs, rf_lecture, tasks, zoo
+from explorer.receptive_fields import fields as rf
+from explorer.receptive_fields import inputs as rf_inputs, lecture as rf_lecture
+from explorer.runtime import tasks
 from explorer.figures import receptive_field as figs
 from ui import rf_data as data
 from ui.models import image_key, loaded_model, model_picker, shared
-from ui.shared_tasks import Shared, session_id, store
+from ui.shared_tasks import Shared, session_id, task_store
+from explorer.models import registry
+from explorer.receptive_fields import effective
+from explorer.training.config import CUSTOM
 
 MEAN_MAP = "mean over channels"
 _STATIC = {"displayModeBar": False}  # pictures to look at and click, not to zoom: no toolbar over the title
@@ -31,11 +35,11 @@ def _new_model() -> None:
     """A new network starts at its default layer, centre unit and mean map. The widgets are bound to the URL,
     so their values are set (Streamlit refuses to delete a bound parameter), which also clears the URL."""
     key = st.session_state["rf_model"]
-    if key == data.CUSTOM:
+    if key == CUSTOM:
         config = data.custom_config()
         side = tuple(data.cn.from_config(config)[1][1:])
     else:
-        config, side = None, (zoo.info(key).input_size,) * 2
+        config, side = None, (registry.info(key).input_size,) * 2
         st.session_state["rf_size"] = side[0]
     fields = data.fields(key, side, config)
     f = rf.find(fields, rf.default_layer(fields))
@@ -48,30 +52,29 @@ def _new_model() -> None:
 def network() -> data.Net:
     """Model and input-size widgets; the chosen network."""
     config = data.custom_config()
-    names = zoo.list_models() + ([data.CUSTOM] if config else [])
+    names = registry.list_models() + ([CUSTOM] if config else [])
     c1, c2, c3 = st.columns([2, 1, 3])
     with c1:
         key = model_picker("Model", names, key="rf_model", on_change=_new_model,
-                           format_func=lambda n: n if n == data.CUSTOM else zoo.picker_label(n),
                            help="Fields depend on the architecture only; the maps and the effective field use "
                                 "the weights (models marked \"untrained here\" have random ones).")
     if st.session_state.get("custom_network") and not config:
         c1.caption("Your network on the Architectures page has a layer with an invalid setting: fix it there to "
                    "see its fields here.")
-    elif st.query_params.get("rf_model") == data.CUSTOM and not config:
+    elif st.query_params.get("rf_model") == CUSTOM and not config:
         c1.caption("No network of yours yet: build one in the \"Build your own\" tab of the Architectures page and "
                    "it appears in this list.")
-    if key == data.CUSTOM:
+    if key == CUSTOM:
         spec, shape = data.cn.from_config(config)
         if len(config) <= data.URL_LIMIT:
             st.query_params["rf_net"] = config
         c2.metric("Input (C×H×W)", "×".join(map(str, shape)))
         return data.Net(key, data.CUSTOM_TITLE, shape[1:], rf_inputs.custom_input(shape), config)
-    entry = zoo.info(key)
+    entry = registry.info(key)
     side = c2.number_input("Input size (px)", 8, 1024, entry.input_size, key="rf_size", bind="query-params",
                            help=f"{entry.title}'s weights use {entry.input_size} px. Try one more pixel with "
                                 "EfficientNet-Lite: its padding, and so its fields, move.")
-    c3.multiselect("Compare with", zoo.list_models(), data.DEFAULT_COMPARE,
+    c3.multiselect("Compare with", registry.list_models(), data.DEFAULT_COMPARE,
                    key="rf_cmp", bind="query-params",
                    help="Other networks' fields, each at its own input size.")
     return data.Net(key, entry.title, (int(side), int(side)), rf_inputs.zoo_input(key, int(side)))
@@ -81,9 +84,9 @@ def network() -> data.Net:
 
 def growth(net: data.Net, fields: list[rf.LayerRF]) -> None:
     series = {net.title: fields}
-    for other in st.session_state.get("rf_cmp", []) if net.key != data.CUSTOM else []:
+    for other in st.session_state.get("rf_cmp", []) if net.key != CUSTOM else []:
         if other != net.key:
-            side = zoo.info(other).input_size
+            side = registry.info(other).input_size
             series[data.title(other)] = data.fields(other, (side, side))
     st.plotly_chart(figs.growth_figure(series, net.side[0]), key="rf_growth")
     first = rf.first_full_view(fields)
@@ -183,7 +186,7 @@ def unit(net: data.Net, fields: list[rf.LayerRF], image: Image.Image, caption: s
     except ValueError as exc:
         st.error(str(exc))
         return
-    if net.key != data.CUSTOM:
+    if net.key != CUSTOM:
         loaded = loaded_model(net.key)  # shows the wait while a zoo model loads (once per server)
         if not loaded.pretrained:
             st.caption(f"{loaded.weights_note} The map on the right shows what random weights compute; the boxes "
@@ -218,7 +221,7 @@ def unit(net: data.Net, fields: list[rf.LayerRF], image: Image.Image, caption: s
         + ", ".join(f"#{i} ({vector[i]:.3g})" for i in strongest) + ".")
     for note in f.misaligned:
         st.caption(note)
-    effective(net, f, image, photo, caption)
+    effective_section(net, f, image, photo, caption)
 
 
 # --- 2b · effective receptive field ------------------------------------------------------------------------
@@ -249,7 +252,7 @@ def _erf_toggled() -> None:
     """Turned off: this session no longer waits for its fields; turned on: it asks for them afresh."""
     if not st.session_state.get("rf_erf"):
         for key in st.session_state.get("rf_erf_asked", []):
-            store().cancel(key, session_id())  # a field that ended already is left as it is
+            task_store().cancel(key, session_id())  # a field that ended already is left as it is
     _forget()
 
 
@@ -257,7 +260,7 @@ def _stop_erf(keys: list[tuple]) -> None:
     """Stop: this session no longer waits for the fields; each stops before its next image unless another
     session waits for it too. The toggle stays on and the page says where they stopped."""
     for key in keys:
-        store().cancel(key, session_id())
+        task_store().cancel(key, session_id())
     _remember("rf_erf_stopped", keys)
 
 
@@ -271,7 +274,7 @@ def _erf_tasks(net: data.Net, f: rf.LayerRF, image: Image.Image, runs: list[tupl
     for label, trained in runs:
         key = data.erf_key(net, f.name, trained, images_key)
         if key in stopped:
-            shared = store().get(key)  # not joined again: Stop would be undone
+            shared = task_store().get(key)  # not joined again: Stop would be undone
         else:
             shared = data.effective_field(
                 net, f.name, trained, images_key,
@@ -321,7 +324,7 @@ def _erf_problems(entries: list[tuple[str, Shared]]) -> None:
                   args=([s.key for s in ended],))
 
 
-def effective(net: data.Net, f: rf.LayerRF, image: Image.Image, photo: str, caption: str) -> None:
+def effective_section(net: data.Net, f: rf.LayerRF, image: Image.Image, photo: str, caption: str) -> None:
     st.subheader("Effective receptive field (Luo et al., 2016)")
     st.markdown("How much each input pixel actually moves the centre unit: the mean absolute input gradient, over "
                 "your photo and gallery photos. Luo et al. found it much smaller than the theoretical box (pixels "
@@ -334,7 +337,7 @@ def effective(net: data.Net, f: rf.LayerRF, image: Image.Image, photo: str, capt
     count = c3.select_slider("Images", [1, 4, 8, 12], 8, key="rf_nimg", bind="query-params")
     if not on:
         return
-    pretrained = net.key != data.CUSTOM and loaded_model(net.key).pretrained
+    pretrained = net.key != CUSTOM and loaded_model(net.key).pretrained
     runs = ([("trained weights", True)] if pretrained else []) + [("random weights", False)]
     others = _other_photos(caption, count)
     entries = _erf_tasks(net, f, image, runs, photo + "|" + "|".join(others), others)
@@ -358,7 +361,7 @@ def _erf_results(net: data.Net, f: rf.LayerRF, runs: int, done: list[tuple[str, 
     columns = st.columns(runs)
     sides = []
     for col, (label, erf) in zip(columns, done):
-        side = rf.centred_square(erf, centre, mass / 100)
+        side = effective.centred_square(erf, centre, mass / 100)
         sides.append(side)
         col.plotly_chart(figs.erf_figure(erf, box, centre, side, f"{label}: {mass}% in {side}×{side} px "
                                          f"(theory: {theory} px)"), key=f"rf_erf_fig_{label.split()[0]}")
@@ -406,7 +409,7 @@ def toy() -> None:
         st.plotly_chart(figs.toy_figure(counts, sizes), key="rf_toy_fig")
         reached = int((counts[-1] > 0).any(axis=0).sum())
         st.caption(f"The sizes are read from a real PyTorch stack of {layers} Conv2d layers by "
-                   f"explorer.receptive_field; back-propagating through it (every weight 1) reaches {reached}×{reached} "
+                   f"explorer.receptive_fields.fields; back-propagating through it (every weight 1) reaches {reached}×{reached} "
                    "input pixels. Each number counts the paths from that pixel to the centre unit: pixels near the "
                    "centre have far more, which is why the effective field is smaller than the box.")
 

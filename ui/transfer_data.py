@@ -1,6 +1,6 @@
 """Data section of the Transfer-learning page: demo sets, per-class collection, or a zip of folders.
 
-Uploaded images are decoded by `explorer.datasets.load_upload` (through `explorer.images`) and
+Uploaded images are decoded by `explorer.training.datasets.load_upload` (through `explorer.images`) and
 kept in the session downscaled to `STORE_SIDE` px. A file that is not an image is listed and
 skipped; everything else stays.
 """
@@ -13,7 +13,8 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from explorer import datasets, images
+from explorer import images
+from explorer.training import datasets
 from ui.uploads import release
 
 SOURCES = ("Demo: shapes", "Demo: digits", "Your classes", "Zip of folders")
@@ -161,7 +162,7 @@ def data_section() -> tuple[datasets.DataSet | None, str]:
                                   bind="query-params")
     if source == "Demo: shapes":
         n = st.slider("Images per shape", 10, 100, 40, step=10, key="tl_nshape", bind="query-params")
-        st.caption("Generated on the fly (`explorer.datasets.demo_shapes`): circles, squares and triangles in "
+        st.caption("Generated on the fly (`explorer.training.datasets.demo_shapes`): circles, squares and triangles in "
                    "random colours, sizes, positions and rotations on random gradient backgrounds, seeded.")
         return _shapes(n), f"shapes ×{n}"
     if source == "Demo: digits":

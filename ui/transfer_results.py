@@ -5,11 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from explorer import jobs, model_io, trainer
+from explorer.training import jobs, model_io
 from explorer.figures import transfer as figs
 from ui.attribution_mistakes import mistakes_gradcam
 from ui.image_picker import image_picker
 from ui.uploads import release
+from explorer.training.config import STRATEGY_TITLES
+from explorer.training import classifier
 
 MAX_MODEL_MB = 50  # server.maxUploadSize; Lite0-2 models are 14-20 MB
 
@@ -24,7 +26,7 @@ def _table(runs: list[jobs.Run]) -> pd.DataFrame:
         last = r.epochs[-1] if r.epochs else {}
         c = r.config
         rows.append({
-            "run": f"#{r.number}", "data": r.data_name, "backbone": c.backbone_label, "strategy": trainer.STRATEGY_TITLES[c.strategy],
+            "run": f"#{r.number}", "data": r.data_name, "backbone": c.backbone_label, "strategy": STRATEGY_TITLES[c.strategy],
             "augmentation": c.augment.describe(), "epochs": len(r.epochs), "status": r.status,
             "val acc": last.get("val_acc"), "best val acc": max((e["val_acc"] for e in r.epochs), default=None),
             "images/s (end to end)": r.summary.get("images_per_s"), "seconds": r.summary.get("elapsed"),
@@ -147,10 +149,10 @@ def _run_detail(run: jobs.Run) -> None:
                        mime="text/csv", key=f"tl_dlc_{run.id}", icon=":material/table:", on_click="ignore")
 
 
-def _try_it(trained: trainer.TrainedModel) -> None:
+def _try_it(trained: classifier.TrainedModel) -> None:
     st.markdown("**Try the model on a new photo**")
     image, caption = image_picker()
-    top = trainer.predict(trained, image, k=min(5, len(trained.classes)))
+    top = classifier.predict(trained, image, k=min(5, len(trained.classes)))
     st.plotly_chart(figs.top_k(top, f"prediction for {caption}"), key="tl_try")
 
 

@@ -1,6 +1,6 @@
 """Settings, Start/Stop and the live view of the Transfer-learning page.
 
-The run itself is a Dask task (`explorer.jobs`); the session keeps the `Run` object under
+The run itself is a Dask task (`explorer.training.jobs`); the session keeps the `Run` object under
 "tl_run" and every started run in "tl_runs", and the run's id goes in the URL (`?run=`).
 `live_view` is a fragment that re-runs every second while the run is active, so clicking
 elsewhere, rerunning or switching pages and coming back neither stops nor restarts training
@@ -12,35 +12,37 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import augment, cluster, custom_net, jobs, tasks, trainer, zoo
+from explorer.models import custom_net
+from explorer.runtime import cluster, tasks
+from explorer.training import augment, jobs, trainer
 from explorer.figures import transfer as figs
 from ui.models import model_picker
+from explorer.models import registry
+from explorer.training.config import CUSTOM, STRATEGY_TITLES, TrainConfig, backbones
 
-STRATEGY_BY_TITLE = {title: key for key, title in trainer.STRATEGY_TITLES.items()}
-CUSTOM_LABEL = "custom network (from Architectures)"  # backbone option; its spec is in session state
+STRATEGY_BY_TITLE = {title: key for key, title in STRATEGY_TITLES.items()}
 MAX_RUNS_KEPT = 12  # runs whose settings and curves the session keeps for comparison
 MODELS_KEPT = 4  # of those, the latest runs that also keep their trained model (0.2-30 MB each)
 
 
-def settings(num_images: int) -> trainer.TrainConfig:
+def settings(num_images: int) -> TrainConfig:
     """Backbone, strategy, hyper-parameters and augmentation widgets (all mirrored in the URL)."""
-    names = trainer.backbones()
+    names = backbones()
     spec, shape = st.session_state.get("custom_network"), st.session_state.get("custom_network_input")
     if spec and shape:
-        names.append(CUSTOM_LABEL)
+        names.append(CUSTOM)
     left, right = st.columns(2)
     with left:
         choice = model_picker("Backbone", names, key="tl_bb", default=names[0],
-                              format_func=lambda n: n if n == CUSTOM_LABEL else zoo.picker_label(n),
                               help="EfficientNet-Lite0/1/2 carry real ImageNet weights. LeNet-5 has none: "
                                    "train it from scratch. Other zoo models appear once their weights are cached.")
-        custom = choice == CUSTOM_LABEL
-        backbone, custom_text = (trainer.CUSTOM, _custom_text(spec, shape)) if custom else (choice, None)
-        if CUSTOM_LABEL not in names:
+        custom = choice == CUSTOM
+        backbone, custom_text = (CUSTOM, _custom_text(spec, shape)) if custom else (choice, None)
+        if CUSTOM not in names:
             st.caption("To train your own network here, build it in the \"Build your own\" tab of the "
                        "Architectures page: it then appears in this list.")
         if custom:  # no pretrained weights: only "From scratch" applies
-            st.session_state["tl_strat"] = trainer.STRATEGY_TITLES["scratch"]
+            st.session_state["tl_strat"] = STRATEGY_TITLES["scratch"]
         strategy = STRATEGY_BY_TITLE[st.radio("Strategy", list(STRATEGY_BY_TITLE), index=1, key="tl_strat",
                                               bind="query-params", disabled=custom)]
         blocks = None
@@ -55,7 +57,7 @@ def settings(num_images: int) -> trainer.TrainConfig:
         if custom:
             st.caption(_custom_note(spec, shape))
         else:
-            st.caption(_strategy_note(strategy, zoo.info(backbone)))
+            st.caption(_strategy_note(strategy, registry.info(backbone)))
     with right:
         c1, c2 = st.columns(2)
         epochs = c1.number_input("Epochs", 1, 200, 10, key="tl_ep", bind="query-params")
@@ -76,7 +78,7 @@ def settings(num_images: int) -> trainer.TrainConfig:
                                     "augmentation, the dropout and the batch order: the same settings and seed give "
                                     "the same curves.")
     aug = _augment_widgets()
-    config = trainer.TrainConfig(backbone, strategy, int(epochs), int(batch), float(lr), float(blr), opt, float(wd),
+    config = TrainConfig(backbone, strategy, int(epochs), int(batch), float(lr), float(blr), opt, float(wd),
                                  int(seed), aug, int(blocks or 1), custom_text)
     _cache_note(config, num_images)
     return config
@@ -94,12 +96,12 @@ LR_HELP = {"scratch": "From scratch, every layer starts random and learns at thi
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _frozen_share(backbone: str, strategy: str, blocks: int) -> float:
-    return trainer.frozen_macs_share(trainer.TrainConfig(backbone, strategy, finetune_blocks=blocks))
+    return trainer.frozen_macs_share(TrainConfig(backbone, strategy, finetune_blocks=blocks))
 
 
-def _cache_note(config: trainer.TrainConfig, num_images: int) -> None:
+def _cache_note(config: TrainConfig, num_images: int) -> None:
     """What the frozen blocks cost per epoch: computed once (no augmentation), or why every epoch."""
-    if config.strategy not in ("linear_probe", "finetune_last") or config.backbone == trainer.CUSTOM:
+    if config.strategy not in ("linear_probe", "finetune_last") or config.backbone == CUSTOM:
         return
     try:
         share = _frozen_share(config.backbone, config.strategy, config.finetune_blocks)
@@ -139,7 +141,7 @@ def _custom_note(spec: list[dict], shape: tuple[int, ...]) -> str:
             f"resized to {h}×{w}{' grayscale' if c == 1 else ''} and normalised with mean = std = 0.5.")
 
 
-def _strategy_note(strategy: str, entry: zoo.ModelInfo) -> str:
+def _strategy_note(strategy: str, entry: registry.ModelInfo) -> str:
     notes = {
         "scratch": "Random weights everywhere; everything is trained. Needs lots of data (lecture 4).",
         "linear_probe": "Option 1 of lecture 4: freeze the backbone, train only a new Linear classifier.",
@@ -179,7 +181,7 @@ def augmentation_preview(images, aug: augment.Augment) -> None:
         st.image(row, width=96)
 
 
-def start_button(config: trainer.TrainConfig, train_set, val_set, classes: list[str], data_name: str) -> None:
+def start_button(config: TrainConfig, train_set, val_set, classes: list[str], data_name: str) -> None:
     """Start a run; a second start while one is active shows why and changes nothing."""
     current = st.session_state.get("tl_run")
     busy = current is not None and current.active
@@ -299,7 +301,7 @@ def _draw(run: jobs.Run) -> None:
 
 def _use_linear_probe() -> None:
     st.session_state["tl_bb"] = "efficientnet_lite0"
-    st.session_state["tl_strat"] = trainer.STRATEGY_TITLES["linear_probe"]
+    st.session_state["tl_strat"] = STRATEGY_TITLES["linear_probe"]
 
 
 def near_chance_advice() -> None:

@@ -33,22 +33,19 @@ log = logging.getLogger(__name__)
 HEAVY_MODULES = (
     "numpy", "pandas", "PIL.Image", "torch", "torchvision", "plotly.graph_objects", "plotly.io", "orjson",
     "captum.attr", "safetensors.torch", "scipy.stats",
-    "explorer.zoo", "explorer.features", "explorer.profiling", "explorer.comparison", "explorer.lecture_tables",
-    "explorer.calculators", "explorer.conv_lab", "explorer.kernels", "explorer.trainer", "explorer.jobs",
-    "explorer.datasets", "explorer.augment", "explorer.model_io", "explorer.custom_net",
+    "explorer.models.zoo", "explorer.filters.feature_maps", "explorer.architecture.profiling", "explorer.architecture.comparison", "explorer.architecture.lecture_tables",
+    "explorer.architecture.calculators", "explorer.convolution.worked_example", "explorer.filters.kernels", "explorer.training.trainer", "explorer.training.jobs",
+    "explorer.training.datasets", "explorer.training.augment", "explorer.training.model_io", "explorer.models.custom_net",
     "explorer.figures.conv_arithmetic", "explorer.figures.features", "explorer.figures.kernels",
     "explorer.figures.architectures", "explorer.figures.transfer",
-    "explorer.receptive_field", "explorer.rf_notes", "explorer.rf_lecture", "explorer.figures.receptive_field",
-    "explorer.attributions", "explorer.sanity_checks", "explorer.figures.attributions",
+    "explorer.receptive_fields.fields", "explorer.receptive_fields.notes", "explorer.receptive_fields.lecture", "explorer.figures.receptive_field",
+    "explorer.attribution.methods", "explorer.attribution.sanity_checks", "explorer.figures.attributions",
     "ui.models", "ui.image_picker", "ui.arch_sections", "ui.arch_lecture", "ui.arch_builder", "ui.conv_widgets",
     "ui.transfer_data", "ui.transfer_run", "ui.transfer_results", "ui.rf_data", "ui.rf_sections",
     "ui.attribution_models", "ui.attribution_maps", "ui.attribution_checks", "ui.shared_tasks",
     "ui.attribution_mistakes",
 )
 
-#: torch intra-op threads per computation (DESIGN.md section 4: two threads spin-wait as soon as another
-#: computation holds a core, 2.3 s instead of 0.04 s for a Lite0 forward). CNN_EXPLORER_THREADS overrides.
-THREADS_ENV = "CNN_EXPLORER_THREADS"
 
 _import_lock = threading.Lock()
 _imported = False
@@ -66,25 +63,19 @@ def imports() -> None:
             _imported = True
 
 
-def set_threads() -> None:
-    """One torch thread per computation (or `CNN_EXPLORER_THREADS`); threads started later inherit it."""
-    import torch  # noqa: PLC0415
-
-    torch.set_num_threads(int(os.environ.get(THREADS_ENV, "1")))
-
-
 def before_serving() -> None:
     """Imports, the default model and the default pages' results for the gallery; then gc.freeze()."""
     start = time.perf_counter()
-    from explorer import side_process  # noqa: PLC0415 - light: imports nothing heavy
+    from explorer.runtime import side_process  # noqa: PLC0415 - light: imports nothing heavy
 
     side_process.start()  # the profiling process imports torch meanwhile
     imports()
-    from explorer import features, images, zoo  # noqa: PLC0415 - imported above, named here
+    from explorer import images  # noqa: PLC0415 - imported above, named here
+    from explorer.models import layers, registry, store  # noqa: PLC0415
     from ui import models  # noqa: PLC0415
 
-    loaded = models.model_store().get(zoo.DEFAULT_MODEL)
-    layer = features.default_layer(models.layer_table(zoo.DEFAULT_MODEL))
+    loaded = store.shared().get(registry.DEFAULT_MODEL)
+    layer = layers.default_layer(models.layer_table(registry.DEFAULT_MODEL))
     for name in images.GALLERY:
         photo = images.sample_image(name)
         key = models.image_key(photo)
@@ -99,18 +90,19 @@ def in_background() -> None:
     background work: students who arrive meanwhile come first."""
     start = time.perf_counter()
     try:
-        from explorer import cluster, zoo  # noqa: PLC0415
+        from explorer.models import registry, store  # noqa: PLC0415
+        from explorer.runtime import cluster  # noqa: PLC0415
 
         cluster.as_background()
-        from ui import arch_lecture, arch_sections, models, rf_data  # noqa: PLC0415
+        from ui import arch_lecture, arch_sections, rf_data  # noqa: PLC0415
 
         rf_data.warm()
-        for name in [*arch_sections.DEFAULT_COMPARE, *zoo.list_models()]:
+        for name in [*arch_sections.DEFAULT_COMPARE, *registry.list_models()]:
             arch_sections.crop_profile(name)
         arch_sections.comparison_table()
         arch_lecture.lecture_tables_data()
         for name in ("efficientnet_lite1", "efficientnet_lite2"):
-            models.model_store().get(name)
+            store.shared().get(name)
         _freeze()
     except Exception:  # noqa: BLE001 - a failed warm-up only means a slower first visit; the page computes it
         log.exception("background warm start failed")

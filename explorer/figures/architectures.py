@@ -1,6 +1,6 @@
 """Figures for the Architectures page: per-layer bars, training memory, and the model comparison.
 
-Data in (profiles and frames from explorer.profiling / comparison / training_memory), go.Figure out.
+Data in (profiles and frames from explorer.architecture.profiling / comparison / training_memory), go.Figure out.
 Memory is in binary units everywhere (KiB = 1,024 bytes, MiB = 1,024² bytes), as in the page's tables.
 Charts are sized to read on a projector at 1280×720: no minor-tick digits, labels that do not overlap,
 captions outside the plot (the page writes them under the chart).
@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 
 from explorer.figures.layout import LABEL_FONT, log_ticks, place_labels, to_px
 from explorer.figures.safe_text import plain
-from explorer.profiling import Profile
+from explorer.architecture.profiling import Profile
 
 KIB, MIB = 1024, 1024 ** 2
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer import conv_arithmetic as ca
-from explorer.conv_lab import INPUT, MAX, TCONV, Lab
+from explorer.convolution import arithmetic as ca
+from explorer.convolution.worked_example import INPUT, MAX, TCONV, Lab
 
 UNCOVERED, OUTPUT = 3, 4
 KIND_COLOURS = ["#cfe3f7", "#e6e6e6", "#fff1bf", "#ffb26b", "#d3efd3"]  # input, padding, inserted, uncovered, output

@@ -15,7 +15,7 @@ import plotly.colors as pc
 from explorer.figures.conv_arithmetic import RawFigure
 from explorer.figures.images import data_uri
 from explorer.figures.safe_text import plain
-from explorer.receptive_field import LayerRF
+from explorer.receptive_fields.fields import LayerRF
 
 _COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 BOX = "#e6194b"

@@ -107,7 +107,7 @@ def test_train_the_network_built_on_the_architectures_page(page, app_url):
     page.locator(".st-key-tl_src").get_by_text("Demo: digits").click()
     expect(page.get_by_text("scikit-learn's real handwritten")).to_be_visible(timeout=60_000)
     page.locator(".st-key-tl_bb").click()
-    page.get_by_role("option", name="custom network (from Architectures)").click()
+    page.get_by_role("option", name="your network (from the Architectures page)").click()
     expect(page.get_by_text("Images are resized to 28×28 grayscale")).to_be_visible(timeout=60_000)
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text(re.compile(r"Run #\d+ custom network · From scratch"))).to_be_visible(timeout=60_000)
