@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from ui import arch_builder, arch_lecture
-from ui import arch_sections as sec
+from ui.architectures import builder as arch_builder, lecture as arch_lecture
+from ui.architectures import sections as sec
 from explorer.models import registry
 
 st.title("Architectures")

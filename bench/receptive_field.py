@@ -3,7 +3,7 @@
 Prints, with the load average (other work on the machine slows every row; compare ratios):
 1. analytic fields for all layers of every zoo model: `receptive_fields` on an architecture already
    built (uncached), the meta-device build the page adds on a miss, and a hit of the page's cache
-   (`ui.rf_data.fields`, the server-wide `ui.models.shared`). Targets: ≤ 100 ms uncached, ≤ 20 ms cached.
+   (`ui.receptive_fields.data.fields`, the server-wide `ui.models.shared`). Targets: ≤ 100 ms uncached, ≤ 20 ms cached.
 2. drawing a unit's box after a click: the server work of the unit fragment once fields and maps are
    cached (cache hits, box, figures, JSON), and a whole-script rerun in AppTest. Target: ≤ 150 ms.
 3. the effective receptive field of a mid-network Lite0 layer over 8 images, trained and random
@@ -54,7 +54,7 @@ def load() -> str:
 
 
 def analytic(repeats: int) -> None:
-    from ui import rf_data  # Streamlit's caches work outside a server run (in memory)
+    from ui.receptive_fields import data as rf_data  # Streamlit's caches work outside a server run (in memory)
 
     print(f"1 · Analytic fields, all layers, each model at its own input size; median of {repeats} ({load()})")
     print(f"   {'model':<20} {'layers':>6} {'uncached':>9} {'meta build':>11} {'cached':>8}")
@@ -78,8 +78,8 @@ def analytic(repeats: int) -> None:
 
 
 def click(repeats: int) -> None:
-    from ui import rf_data
-    from ui import rf_sections as sec
+    from ui.receptive_fields import data as rf_data
+    from ui.receptive_fields import unit
     from ui.models import image_key
 
     print(f"2 · A unit's box after a click (Lite0, features.3, 224 px; {load()})")
@@ -99,7 +99,7 @@ def click(repeats: int) -> None:
         key = image_key(image)
         _, seen = rf_data.prepared(net, key, image)
         maps = rf_data.layer_maps(net, key, "features.3", x)
-        unit_fig = figs.unit_figure(seen, box, "features.3", "on the cat", sec._earlier_boxes(fields, f, r, 25))
+        unit_fig = figs.unit_figure(seen, box, "features.3", "on the cat", unit._earlier_boxes(fields, f, r, 25))
         map_fig = figs.map_figure(maps.mean(axis=0), (r, 25), "features.3")
         unit_fig.to_json(), map_fig.to_json()
 

@@ -23,28 +23,27 @@ from __future__ import annotations
 import gc
 import importlib
 import logging
-import os
+import pkgutil
 import threading
 import time
 
 log = logging.getLogger(__name__)
 
-#: Imported before any session runs: the heavy libraries and every module the pages use.
-HEAVY_MODULES = (
-    "numpy", "pandas", "PIL.Image", "torch", "torchvision", "plotly.graph_objects", "plotly.io", "orjson",
-    "captum.attr", "safetensors.torch", "scipy.stats",
-    "explorer.models.zoo", "explorer.filters.feature_maps", "explorer.architecture.profiling", "explorer.architecture.comparison", "explorer.architecture.lecture_tables",
-    "explorer.architecture.calculators", "explorer.convolution.worked_example", "explorer.filters.kernels", "explorer.training.trainer", "explorer.training.jobs",
-    "explorer.training.datasets", "explorer.training.augment", "explorer.training.model_io", "explorer.models.custom_net",
-    "explorer.figures.conv_arithmetic", "explorer.figures.features", "explorer.figures.kernels",
-    "explorer.figures.architectures", "explorer.figures.transfer",
-    "explorer.receptive_fields.fields", "explorer.receptive_fields.notes", "explorer.receptive_fields.lecture", "explorer.figures.receptive_field",
-    "explorer.attribution.methods", "explorer.attribution.sanity_checks", "explorer.figures.attributions",
-    "ui.models", "ui.image_picker", "ui.arch_sections", "ui.arch_lecture", "ui.arch_builder", "ui.conv_widgets",
-    "ui.transfer_data", "ui.transfer_run", "ui.transfer_results", "ui.rf_data", "ui.rf_sections",
-    "ui.attribution_models", "ui.attribution_maps", "ui.attribution_checks", "ui.shared_tasks",
-    "ui.attribution_mistakes",
-)
+#: Imported before any session runs: the heavy libraries, then every module of `explorer` and `ui` (`_ours`).
+HEAVY_MODULES = ("numpy", "pandas", "PIL.Image", "torch", "torchvision", "plotly.graph_objects", "plotly.io", "orjson",
+                 "captum.attr", "safetensors.torch", "scipy.stats")
+#: Modules of ours that are not imported ahead: the launchers themselves.
+LAUNCHERS = ("ui.server", "ui.warm")
+
+
+def _ours() -> list[str]:
+    """Every module of the `explorer` and `ui` packages, in a stable order."""
+    import explorer  # noqa: PLC0415
+    import ui  # noqa: PLC0415
+
+    names = [m.name for package in (explorer, ui)
+             for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")]
+    return sorted(name for name in names if name not in LAUNCHERS)
 
 
 _import_lock = threading.Lock()
@@ -52,13 +51,13 @@ _imported = False
 
 
 def imports() -> None:
-    """Import `HEAVY_MODULES` once per process; concurrent callers wait for the first."""
+    """Import `HEAVY_MODULES` and our modules once per process; concurrent callers wait for the first."""
     global _imported
     if _imported:
         return
     with _import_lock:
         if not _imported:
-            for name in HEAVY_MODULES:
+            for name in [*HEAVY_MODULES, *_ours()]:
                 importlib.import_module(name)
             _imported = True
 
@@ -94,7 +93,8 @@ def in_background() -> None:
         from explorer.runtime import cluster  # noqa: PLC0415
 
         cluster.as_background()
-        from ui import arch_lecture, arch_sections, rf_data  # noqa: PLC0415
+        from ui.architectures import lecture as arch_lecture, sections as arch_sections  # noqa: PLC0415
+        from ui.receptive_fields import data as rf_data
 
         rf_data.warm()
         for name in [*arch_sections.DEFAULT_COMPARE, *registry.list_models()]:

@@ -14,7 +14,7 @@ import torch
 
 from explorer.models import custom_net as cn
 from explorer.architecture.profiling import profile
-from ui.arch_sections import profile_view
+from ui.architectures.sections import profile_view
 
 URL_LIMIT = 1500  # characters of ar_net kept in the address
 COLUMNS = ["layer", "size", "kernel", "stride", "padding", "p"]

@@ -7,7 +7,7 @@ import streamlit as st
 
 from explorer.training import jobs, model_io
 from explorer.figures import transfer as figs
-from ui.attribution_mistakes import mistakes_gradcam
+from ui.transfer.mistakes import mistakes_gradcam
 from ui.image_picker import image_picker
 from ui.uploads import release
 from explorer.training.config import STRATEGY_TITLES

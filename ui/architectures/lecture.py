@@ -8,7 +8,7 @@ import streamlit as st
 from explorer.architecture import calculators as calc
 from explorer.architecture import lecture_tables as lt
 from explorer.architecture.profiling import CONVENTION
-from ui.arch_sections import convention, layer_table
+from ui.architectures.sections import convention, layer_table
 
 
 @st.cache_resource(show_spinner="Recomputing the lecture's tables…")

@@ -15,7 +15,7 @@ import streamlit as st
 
 from explorer.attribution import methods as attr
 from explorer.figures import attributions as figs
-from ui.attribution_models import Choice
+from ui.attributions.choice import Choice
 from ui.shared_tasks import session_id, task_store
 from explorer.attribution import occlusion
 from explorer.attribution import explained_model

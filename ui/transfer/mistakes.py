@@ -13,7 +13,7 @@ import streamlit as st
 from explorer.attribution import methods as attr
 from explorer.training import jobs
 from explorer.figures import attributions as figs
-from ui.attribution_models import run_option
+from ui.attributions.choice import run_option
 from ui.image_picker import use_image
 from explorer.attribution import explained_model
 
