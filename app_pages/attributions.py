@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explorer.attribution import explained_model
-from explorer.figures import attributions as figs
+from explorer.attribution import figures as figs
 from ui import models as ui_models
 from ui.attributions import checks, choice, maps
 from ui.image_picker import image_picker

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from explorer.figures.features import top5_figure
+from explorer.filters.feature_figures import top5_figure
 from ui.image_picker import image_picker
 from ui.models import image_key, loaded_model, model_picker, output_spread, predictions, untrained_output
 from explorer.models import registry

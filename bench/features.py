@@ -23,7 +23,7 @@ import torch  # noqa: E402
 from explorer import images  # noqa: E402
 from explorer.filters import feature_maps
 from explorer.models import zoo
-from explorer.figures import features as ffig  # noqa: E402
+from explorer.filters import feature_figures as ffig  # noqa: E402
 
 
 def median_ms(fn, repeats: int) -> float:

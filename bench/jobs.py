@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("CNN_EXPLORER_OFFLINE", "1")
 
 import psutil  # noqa: E402
+from explorer.runtime import worker
 
 
 def load() -> str:
@@ -52,7 +52,7 @@ def one_epoch_job(engine, digits) -> float:
     t0 = time.perf_counter()
     run = jobs.start(TrainConfig("lenet5", "scratch", epochs=1, batch_size=32), train, val, data.classes, engine=engine)
     run.wait(600)
-    assert run.status == jobs.DONE, run.error
+    assert run.status == worker.DONE, run.error
     return time.perf_counter() - t0
 
 
@@ -142,7 +142,7 @@ def task_threads(repeats: int) -> None:
                 runs = [jobs.start(config, train, val, data.classes, engine=engine) for _ in range(parallel)]
                 for run in runs:
                     run.wait(900)
-                    assert run.status == jobs.DONE, run.error
+                    assert run.status == worker.DONE, run.error
                 speeds.append(sum(r.epochs[0]["images_per_s"] for r in runs))
             print(f"   {threads} thread(s) per task, {parallel} job(s) at once: {statistics.median(speeds):6.1f} "
                   f"training images/s in total (median of {repeats})")
@@ -150,25 +150,17 @@ def task_threads(repeats: int) -> None:
 
 
 def server_rss() -> None:
-    import socket
-
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from tests.support import free_port, wait_healthy
+
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1"], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=dict(os.environ, CNN_EXPLORER_OFFLINE="1"))
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
+        wait_healthy(url, 120, proc)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
             page = browser.new_page()

@@ -32,7 +32,7 @@ from explorer import images  # noqa: E402
 from explorer.models import zoo
 from explorer.receptive_fields import fields as rf  # noqa: E402
 from explorer.receptive_fields import inputs as rf_inputs  # noqa: E402
-from explorer.figures import receptive_field as figs  # noqa: E402
+from explorer.receptive_fields import figures as figs  # noqa: E402
 from explorer.models import registry
 from explorer.receptive_fields import effective  # noqa: E402
 
@@ -106,7 +106,7 @@ def click(repeats: int) -> None:
     times = timed(fragment_work, repeats)
     print(f"   fragment work (cache hits, box, two figures, JSON): median {statistics.median(times):.0f} ms, "
           f"max {max(times):.0f} ms (target ≤ 150 ms)")
-    from tests.apptest import open_page
+    from tests.pages.apptest import open_page
 
     at = open_page("app_pages/receptive_fields.py")
     reruns = []

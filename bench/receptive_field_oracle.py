@@ -1,6 +1,6 @@
 """Full sweep of the receptive-field oracle: every layer of every zoo model against back-propagation.
 
-The test suite checks a sample of layers per model (tests/test_receptive_field.py); this checks all of
+The test suite checks a sample of layers per model (tests/receptive_fields/test_fields.py); this checks all of
 them. For each layer, an input large enough for the centre unit's box to lie inside the image; the
 support of that unit's input gradient (in the oracle's transparent network, tests/rf_oracle.py) must be
 exactly `unit_box` and fill it. Fields wider than --square px (DenseNet-121's last block sees 2071 px)
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from explorer.receptive_fields import fields as rf  # noqa: E402
-from tests import rf_oracle as oracle  # noqa: E402
+from tests.receptive_fields import rf_oracle as oracle  # noqa: E402
 from explorer.models import registry
 
 

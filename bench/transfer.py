@@ -33,13 +33,14 @@ import torch  # noqa: E402
 
 from explorer.training import datasets, feature_cache, jobs, trainer  # noqa: E402
 from explorer.training.config import TrainConfig  # noqa: E402
+from explorer.runtime import worker
 
 
 def run(config: TrainConfig, data: datasets.DataSet, val: float = 0.2) -> jobs.Run:
     train, valid = datasets.split(data, val, seed=0)
     r = jobs.start(config, train, valid, data.classes)
     r.wait()
-    assert r.status == jobs.DONE, r.error
+    assert r.status == worker.DONE, r.error
     return r
 
 

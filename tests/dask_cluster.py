@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,14 +15,9 @@ from pathlib import Path
 from typing import Iterator
 
 from distributed import Client
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _dask(*args: str) -> list[str]:
@@ -75,7 +69,7 @@ def local_dask(workers: int = 2, train: int = 1, nthreads: int = 2) -> Iterator[
     As the README says: the scheduler runs without the project (outside the repository, no
     PYTHONPATH), the workers from the repository, preloading `explorer.training.jobs`, offline like the tests.
     """
-    port = _free_port()
+    port = free_port()
     # Several worker processes share this machine's cores: one torch thread per task (README).
     env = dict(os.environ, PYTHONPATH=str(ROOT), CNN_EXPLORER_OFFLINE="1", CNN_EXPLORER_TASK_THREADS="1")
     bare = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -10,6 +10,7 @@ from explorer.runtime import cluster
 from explorer.training import augment, datasets, jobs
 from explorer.training.config import TrainConfig
 from explorer.training.config import CUSTOM
+from explorer.runtime import worker
 
 AUG = augment.Augment(rotation=20, width_shift=0.1, height_shift=0.1, shear=5, zoom=0.1, hflip=True, vflip=True,
                       colour=0.3, channel_shift=20, randaugment=True)
@@ -17,13 +18,6 @@ AUG = augment.Augment(rotation=20, width_shift=0.1, height_shift=0.1, shear=5, z
 NET = [{"layer": "Conv2d", "size": 6, "kernel": 3, "stride": 1, "padding": 1}, {"layer": "ReLU"},
        {"layer": "MaxPool2d", "kernel": 2, "stride": 2, "padding": 0}, {"layer": "Flatten"},
        {"layer": "Dropout", "p": 0.3}, {"layer": "Linear", "size": 3}]
-
-
-@pytest.fixture(scope="module")
-def shapes():
-    data = datasets.demo_shapes(10, size=32)
-    train, val = datasets.split(data, 0.3, seed=0)
-    return data, train, val
 
 
 def _config(seed: int = 3) -> TrainConfig:
@@ -62,12 +56,12 @@ def test_same_seed_and_augmentation_give_identical_metrics_even_when_runs_overla
     data, train, val = shapes
     assert cluster.engine().slots() >= 2  # the embedded cluster trains one run per core
     alone = jobs.start(_config(), train, val, data.classes)
-    assert alone.wait(120) and alone.status == jobs.DONE, alone.error
+    assert alone.wait(120) and alone.status == worker.DONE, alone.error
     before = torch.get_rng_state()
     pair = [jobs.start(_config(), train, val, data.classes) for _ in range(2)]
     other = jobs.start(_config(seed=4), train, val, data.classes)
     for run in pair + [other]:
-        assert run.wait(120) and run.status == jobs.DONE, run.error
+        assert run.wait(120) and run.status == worker.DONE, run.error
     keys = ("train_loss", "train_acc", "val_loss", "val_acc")
     metrics = [[[e[k] for k in keys] for e in run.epochs] for run in [alone, *pair]]
     assert metrics[0] == metrics[1] == metrics[2]

@@ -20,6 +20,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer.runtime import tasks
+from explorer.runtime import worker
 
 KEEP_FINISHED = 64  # finished tasks kept per web process (a map is 0.2 MB, a randomization row about 2 MB)
 
@@ -49,16 +50,16 @@ class Shared:
     @property
     def result(self) -> Any:
         """What the function returned, once it finished (None while running, stopped or failed)."""
-        return self.task.result if self.task is not None and self.task.status == tasks.DONE else None
+        return self.task.result if self.task is not None and self.task.status == worker.DONE else None
 
     @property
     def error(self) -> str | None:
         """One sentence when it failed or was stopped, else None."""
         if self.task is None:
             return self.refused
-        if self.task.status == tasks.STOPPED:
+        if self.task.status == worker.STOPPED:
             return self.task.error or f"{self.title} was cancelled."
-        return self.task.error if self.task.status == tasks.FAILED else None
+        return self.task.error if self.task.status == worker.FAILED else None
 
     @property
     def seconds(self) -> float | None:

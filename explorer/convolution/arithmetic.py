@@ -2,7 +2,7 @@
 
 Everything works on numpy arrays in PyTorch's layout without the batch dimension:
 x is [C_in, H, W], a convolution weight is [C_out, C_in, K, K] (transposed: [C_in, C_out, K, K]),
-bias is [C_out]. Results equal `torch.nn.functional` on the same numbers (tests/test_conv_arithmetic.py).
+bias is [C_out]. Results equal `torch.nn.functional` on the same numbers (tests/convolution/test_arithmetic.py).
 
 Sizes follow the PyTorch documentation of Conv2d / ConvTranspose2d / MaxPool2d:
     O = floor((I + 2P - D(K-1) - 1) / S) + 1                      (convolution, pooling)

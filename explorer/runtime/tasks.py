@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import operator
 import os
 import pickle
@@ -43,9 +42,10 @@ from distributed.protocol.pickle import dumps
 from distributed.scheduler import KilledWorker
 
 from explorer.runtime import cluster
-from explorer.runtime.worker import (  # noqa: F401 - statuses, Progress and Cancel re-exported for callers
-    DONE, FAILED, QUEUED, REGISTRY, RUNNING, STOPPED, TTL_S, WORKER_DIED, Cancel, Progress, cancel_name, chunk_name,
-    execute, get_var, plain, record_name, registry, registry_lock, registry_update,
+from explorer.runtime import worker
+from explorer.runtime.worker import (
+    FAILED, QUEUED, RUNNING, STOPPED, TTL_S, WORKER_DIED, cancel_name, chunk_name, execute, get_var,
+    plain, record_name, registry, registry_update,
 )
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 MAX_SEND_BYTES = int(float(os.environ.get("CNN_EXPLORER_MAX_JOB_MB", "256")) * 2**20)
 SCATTER_BYTES = 2**20  # larger arguments go to a worker once, beside the task, not through the scheduler
 POLL_S, SWEEP_S = 0.5, 60.0
-MAX_AGE_S = 24 * 3600  # a task whose end nobody recorded (its worker died unobserved) is swept after this long
 CLUSTER_LOST = "The connection to the Dask scheduler was lost: the run failed, start it again."
 _ID = re.compile(r"[0-9a-f]{12}")
 
@@ -322,28 +321,6 @@ def attach(task_id: str, factory: Callable[[dict], Task] = Task.from_record, kin
     return task
 
 
-def sweep(engine: cluster.Engine, now: float | None = None) -> list[str]:
-    """Delete from the cluster every task that expired (ended over TTL_S ago); return their ids."""
-    client, now = engine.client, now or time.time()
-    due = [tid for tid, e in registry(client).items()
-           if (e.get("x") or math.inf) < now or e.get("q", now) < now - MAX_AGE_S]
-    if not due:
-        return []
-    with registry_lock(client):
-        kept = registry(client)
-        gone = [tid for tid in due if tid in kept]
-        client.set_metadata(REGISTRY, {tid: e for tid, e in kept.items() if tid not in gone})
-    for tid in gone:
-        if client.get_dataset(record_name(tid), default=None) is not None:
-            client.unpublish_dataset(record_name(tid))  # first: attach() then no longer reads the record
-        record = get_var(client, record_name(tid)) or {}
-        for k in range(record.get("chunks", 0)):
-            Variable(chunk_name(tid, k), client).delete()
-        Variable(record_name(tid), client).delete()
-        Event(cancel_name(tid), client).clear()
-    return gone
-
-
 class _Poller:
     """One thread per engine: refreshes the tracked active tasks every POLL_S, sweeps every SWEEP_S."""
 
@@ -389,7 +366,7 @@ class _Poller:
                     task.fail(WORKER_DIED)
         if self.engine.healthy and time.monotonic() - self.swept > SWEEP_S:
             self.swept = time.monotonic()
-            sweep(self.engine)
+            worker.sweep(self.engine.client)
 
 
 _pollers: dict[cluster.Engine, _Poller] = {}

@@ -213,3 +213,28 @@ def _ended_by(exc: Exception, cancelled: bool, task_id: str) -> tuple[str, str]:
         return FAILED, str(exc)
     log.exception("task %s failed", task_id)
     return FAILED, f"The job failed: {exc.__class__.__name__}: {exc}"
+
+
+MAX_AGE_S = 24 * 3600  # a task whose end nobody recorded (its worker died unobserved) is swept after this long
+
+
+def sweep(client, now: float | None = None) -> list[str]:
+    """Delete from the cluster every task that expired (ended over TTL_S ago); return their ids."""
+    now = now or time.time()
+    due = [tid for tid, e in registry(client).items()
+           if (e.get("x") or math.inf) < now or e.get("q", now) < now - MAX_AGE_S]
+    if not due:
+        return []
+    with registry_lock(client):
+        kept = registry(client)
+        gone = [tid for tid in due if tid in kept]
+        client.set_metadata(REGISTRY, {tid: e for tid, e in kept.items() if tid not in gone})
+    for tid in gone:
+        if client.get_dataset(record_name(tid), default=None) is not None:
+            client.unpublish_dataset(record_name(tid))  # first: attach() then no longer reads the record
+        record = get_var(client, record_name(tid)) or {}
+        for k in range(record.get("chunks", 0)):
+            Variable(chunk_name(tid, k), client).delete()
+        Variable(record_name(tid), client).delete()
+        Event(cancel_name(tid), client).clear()
+    return gone

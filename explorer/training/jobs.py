@@ -6,7 +6,7 @@ runs train at once as the cluster offers units, the others wait in first-come or
 read their place in the queue. The page keeps the `Run` in `st.session_state` and draws it from
 a fragment that re-runs every second; clicks, reruns and page switches neither stop nor restart
 it. Its id goes in the page's URL: the run's settings, progress and model live in the cluster
-until `tasks.TTL_S` after it ends, so another web replica can pick it up (`attach`).
+until `worker.TTL_S` after it ends, so another web replica can pick it up (`attach`).
 
 A worker process started with `--preload explorer.training.jobs` imports torch and the trainer before its
 first run, and sets torch's intra-op threads to its share of the cores once (`dask_setup`), 1 per run by default: measured on the 2-core machine under load, LeNet-5 trains at ~1,500
@@ -23,10 +23,10 @@ from PIL import Image
 
 from explorer.runtime import cluster, tasks
 from explorer.training import trainer
-from explorer.runtime.tasks import DONE, FAILED, QUEUED, RUNNING, STOPPED  # noqa: F401 - the page reads them here
 from explorer.training.config import TrainConfig
 from explorer.training.classifier import Evaluation
 from explorer.training.config import STRATEGY_TITLES
+from explorer.runtime import worker
 
 _numbers = count(1)
 
@@ -94,7 +94,7 @@ class Run(tasks.Task):
 
 
 def _train(config: TrainConfig, train_set: list, val_set: list, classes: list[str], *,
-           progress: tasks.Progress, cancel: tasks.Cancel) -> dict:
+           progress: worker.Progress, cancel: worker.Cancel) -> dict:
     """The task: run `trainer.train`, sending every metrics dict to the page; return the model."""
     for metrics in trainer.train(config, train_set, val_set, classes, cancel):
         if metrics["kind"] == "done":
@@ -138,7 +138,7 @@ def attach(run_id: str, engine: cluster.Engine | None = None) -> Run | None:
     return tasks.attach(run_id, Run.from_record, "train", engine)
 
 
-def dask_setup(worker) -> None:
+def dask_setup(dask_worker) -> None:
     """Dask's preload hook: the worker process's torch threads, set once (`cluster.worker_threads`)."""
-    cluster.set_process_threads(cluster.worker_threads(worker.state.nthreads,
-                                                       worker.state.total_resources.get(cluster.TRAIN, 0)))
+    cluster.set_process_threads(cluster.worker_threads(dask_worker.state.nthreads,
+                                                       dask_worker.state.total_resources.get(cluster.TRAIN, 0)))

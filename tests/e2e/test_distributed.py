@@ -12,8 +12,9 @@ import pytest
 from playwright.sync_api import expect
 
 from explorer.runtime import cluster, worker
-from tests.e2e.conftest import screenshot, serve_app, wait_for_app
-from tests.e2e.test_transfer import _png
+from tests.e2e.conftest import screenshot, wait_for_app
+from tests.support import serve_app
+from tests.support import png
 
 pytestmark = pytest.mark.e2e
 DIGITS = "transfer?tl_src=Demo%3A+digits&tl_ndig=40&tl_bb=lenet5&tl_strat=From+scratch&tl_ep=2&tl_bs=16"
@@ -78,7 +79,7 @@ def test_a_worker_dying_mid_run_says_start_it_again_and_keeps_the_uploads(browse
     expect(inputs).to_have_count(2)
     for i, colour in enumerate([(200, 0, 0), (0, 0, 200)]):
         inputs.nth(i).set_input_files([{"name": f"{i}-{k}.png", "mimeType": "image/png",
-                                        "buffer": _png(tuple(c + k for c in colour))} for k in range(4)])
+                                        "buffer": png(tuple(c + k for c in colour))} for k in range(4)])
     expect(tab.get_by_text("class 1: 4 · class 2: 4")).to_be_visible(timeout=60_000)
     tab.get_by_role("button", name="Start training").click()
     expect(tab.get_by_text(re.compile(r"epoch 1/200, batch"))).to_be_visible(timeout=180_000)

@@ -13,7 +13,7 @@ import streamlit as st
 
 from explorer.architecture import comparison
 from explorer.runtime import side_process
-from explorer.figures import architectures as figs
+from explorer.architecture import figures as figs
 from explorer.architecture.profiling import CONVENTION, Profile
 from explorer.architecture.training_memory import OPTIMIZER_STATES, training_memory
 from explorer.models import registry

@@ -13,7 +13,7 @@ import streamlit as st
 
 from explorer.attribution import methods as attr
 from explorer.attribution import sanity_checks as checks
-from explorer.figures import attributions as figs
+from explorer.attribution import figures as figs
 from ui.attributions.maps import TITLES, Context, result_of
 from ui.shared_tasks import session_id, task_store
 from explorer.attribution import explained_model

@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.attribution import methods as attr
-from explorer.figures import attributions as figs
+from explorer.attribution import figures as figs
 from ui.attributions.choice import Choice
 from ui.shared_tasks import session_id, task_store
 from explorer.attribution import occlusion

@@ -9,12 +9,13 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.convolution import worked_example as L
-from explorer.figures import conv_arithmetic as figs
+from explorer.convolution import figures as figs
+from explorer.figures.raw import RawFigure
 from ui.convolution import widgets as w
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def view(s: L.Settings) -> tuple[L.Lab, figs.RawFigure, figs.RawFigure]:
+def view(s: L.Settings) -> tuple[L.Lab, RawFigure, RawFigure]:
     """Everything the page draws for one setting, computed once for the whole class (one link, one setting)."""
     lab = L.compute(s)
     return lab, figs.sliding_window_figure(lab), figs.multichannel_figure(lab)
@@ -38,7 +39,7 @@ def numbers(lab: L.Lab) -> None:
                 icon=":material/swap_vert:")
 
 
-def animation(lab: L.Lab, fig: figs.RawFigure) -> None:
+def animation(lab: L.Lab, fig: RawFigure) -> None:
     """The sliding window (played in the browser) and the legend of its colours."""
     s = lab.s
     st.plotly_chart(fig, key="ca_anim", theme=None, config={"displayModeBar": False})
@@ -93,7 +94,7 @@ def formulas(lab: L.Lab) -> None:
                     + (" (then impossible)" if len(sizes) < 6 else " …"))
 
 
-def multichannel(lab: L.Lab, multi: figs.RawFigure) -> None:
+def multichannel(lab: L.Lab, multi: RawFigure) -> None:
     """Per-channel partial sums adding up to each output map."""
     st.subheader("Multi-channel view")
     st.markdown("Each input channel has its own kernel slice; the per-channel results (partial sums) are added, "

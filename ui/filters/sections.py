@@ -12,8 +12,8 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from explorer.figures import features as ffig
-from explorer.figures import kernels as kfig
+from explorer.filters import feature_figures as ffig
+from explorer.filters import kernel_figures as kfig
 from explorer.figures.images import encode
 from explorer.filters import feature_maps, kernels
 from explorer.models import layers, registry, store, zoo

@@ -11,15 +11,15 @@ import streamlit as st
 from PIL import Image
 
 from explorer import images as gallery
-from explorer.figures import receptive_field as figs
+from explorer.receptive_fields import figures as figs
 from explorer.receptive_fields import effective
 from explorer.receptive_fields import fields as rf
 from explorer.receptive_fields import inputs as rf_inputs
-from explorer.runtime import tasks
 from explorer.training.config import CUSTOM
 from ui.models import loaded_model
 from ui.receptive_fields import data
 from ui.shared_tasks import Shared, session_id, task_store
+from explorer.runtime import worker
 
 
 def _other_photos(caption: str, count: int) -> list[str]:
@@ -111,7 +111,7 @@ def _erf_problems(entries: list[tuple[str, Shared]]) -> None:
     """Why a field is missing (stopped, failed or refused), and a button to compute it again."""
     ended = [s for _, s in entries if s.error is not None]
     for s in ended:
-        if s.task is not None and s.task.status == tasks.STOPPED:
+        if s.task is not None and s.task.status == worker.STOPPED:
             st.warning(s.error, icon=":material/stop_circle:")
         else:
             st.error(s.error)

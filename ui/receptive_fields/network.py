@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from explorer.figures import receptive_field as figs
+from explorer.receptive_fields import figures as figs
 from explorer.models import registry
 from explorer.receptive_fields import fields as rf
 from explorer.receptive_fields import inputs as rf_inputs

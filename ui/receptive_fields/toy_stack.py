@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer.figures import receptive_field as figs
+from explorer.receptive_fields import figures as figs
 from explorer.receptive_fields import lecture as rf_lecture
 from ui.models import shared
 

@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from explorer.figures import receptive_field as figs
+from explorer.receptive_fields import figures as figs
 from explorer.receptive_fields import fields as rf
 from explorer.training.config import CUSTOM
 from ui.models import image_key, loaded_model

@@ -12,7 +12,7 @@ import streamlit as st
 
 from explorer.attribution import methods as attr
 from explorer.training import jobs
-from explorer.figures import attributions as figs
+from explorer.attribution import figures as figs
 from ui.attributions.choice import run_option
 from ui.image_picker import use_image
 from explorer.attribution import explained_model

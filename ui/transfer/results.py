@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.training import jobs, model_io
-from explorer.figures import transfer as figs
+from explorer.training import figures as figs
 from ui.transfer.mistakes import mistakes_gradcam
 from ui.image_picker import image_picker
 from ui.uploads import release

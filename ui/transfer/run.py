@@ -13,12 +13,13 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.models import custom_net
-from explorer.runtime import cluster, tasks
+from explorer.runtime import cluster
 from explorer.training import augment, jobs, trainer
-from explorer.figures import transfer as figs
+from explorer.training import figures as figs
 from ui.models import model_picker
 from explorer.models import registry
 from explorer.training.config import CUSTOM, STRATEGY_TITLES, TrainConfig, backbones
+from explorer.runtime import worker
 
 STRATEGY_BY_TITLE = {title: key for key, title in STRATEGY_TITLES.items()}
 MAX_RUNS_KEPT = 12  # runs whose settings and curves the session keeps for comparison
@@ -237,7 +238,7 @@ def live_view() -> None:
         missing = st.session_state.get("tl_link_missing")
         if missing:
             st.info(f"Run {missing} from the link is no longer kept on the server (finished runs are kept for "
-                    f"{tasks.TTL_S / 60:.0f} minutes): start it again.", icon=":material/link_off:")
+                    f"{worker.TTL_S / 60:.0f} minutes): start it again.", icon=":material/link_off:")
         else:
             st.info("No run yet: choose data and settings, then press Start training.")
         return
@@ -256,7 +257,7 @@ def _draw(run: jobs.Run) -> None:
     c = run.config
     st.markdown(f"**Run {run.label}** on {run.data_name}: {run.n_train} training and {run.n_val} validation images.")
     latest = run.latest
-    if run.status == jobs.QUEUED:
+    if run.status == worker.QUEUED:
         pos, running, slots = run.queue()
         where = run.engine.describe() if run.engine else "on the server"
         if slots:
@@ -265,7 +266,7 @@ def _draw(run: jobs.Run) -> None:
         else:
             st.info(f"Waiting for a worker {where} that can train (none offers the `train` resource yet). "
                     f"Your place in the queue: {pos if pos else '…'}.", icon=":material/hourglass_top:")
-    elif run.status == jobs.RUNNING:
+    elif run.status == worker.RUNNING:
         prepare = run.prepare
         if latest is None and prepare is not None:
             st.progress(min(prepare["done"] / prepare["total"], 1.0),
@@ -278,11 +279,11 @@ def _draw(run: jobs.Run) -> None:
             st.progress(min(done, 1.0), text=f"epoch {latest['epoch']}/{c.epochs}, batch {latest['step']}/"
                                              f"{latest['steps']} · {latest['images_per_s']:.0f} images/s · "
                                              f"ETA {latest['eta_s']:.0f} s")
-    elif run.status == jobs.FAILED:
+    elif run.status == worker.FAILED:
         st.error(run.error or "The run failed.")
     else:
         s = run.summary
-        verb = "Stopped" if run.status == jobs.STOPPED else "Finished"
+        verb = "Stopped" if run.status == worker.STOPPED else "Finished"
         extra = (f": {s['cache_seconds']:.1f} s of it computing the frozen blocks' output once, then the training "
                  f"steps ran at {s['train_images_per_s']:,.0f} images/s" if s.get("cache") else "")
         st.success(f"{verb} after {s.get('epochs_done', 0)} epochs in {s.get('elapsed', 0):.1f} s: "
@@ -308,7 +309,7 @@ def near_chance_advice() -> None:
     """Under the live view (outside its fragment, so the button reruns the whole page): a finished from-scratch
     run that learned nothing, why in the lecture's terms, and what works instead."""
     run: jobs.Run | None = st.session_state.get("tl_run")
-    ev = run.evaluation if run is not None and run.status == jobs.DONE else None
+    ev = run.evaluation if run is not None and run.status == worker.DONE else None
     if ev is None or run.config.strategy != "scratch" or not ev.near_chance:
         return
     majority = run.classes[int(ev.majority_class)]
