@@ -6,15 +6,14 @@
 
 import streamlit as st
 
+from explorer.runtime import cluster
 from ui import warm
 
 warm.imports()
-warm.set_threads()
-
-# The Dask cluster for training runs (embedded, or CNN_EXPLORER_DASK_SCHEDULER). `ui.server` has
-# started it already; under a plain `streamlit run` it starts here, in the background (idempotent).
-from explorer import cluster  # noqa: E402
-
+# torch's threads (once per process) and the Dask cluster for heavy work (embedded, or
+# CNN_EXPLORER_DASK_SCHEDULER). `ui.server` has done both already; under a plain `streamlit run`
+# they happen here, on the first run (both are idempotent).
+cluster.set_process_threads()
 cluster.start()
 
 from ui.catalog import HOME, PAGES  # noqa: E402

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from explorer import zoo
-from ui import arch_builder, arch_lecture
-from ui import arch_sections as sec
+from ui.architectures import builder as arch_builder, lecture as arch_lecture
+from ui.architectures import sections as sec
+from explorer.models import registry
 
 st.title("Architectures")
 st.markdown("Shapes, parameters, activation memory and multiply-adds of every layer, computed live by running "
@@ -16,11 +16,11 @@ tabs = st.tabs(["One model", "Compare models", "Lecture tables", "Calculators", 
 
 if tabs[0].open:
     with tabs[0]:
-        names = zoo.list_models()
+        names = registry.list_models()
         c1, c2, c3 = st.columns([2, 1, 1])
         name = c1.selectbox("Model", names, index=names.index("vgg16"), key="ar_model", bind="query-params",
                             on_change=sec.reset_size)
-        entry = zoo.info(name)
+        entry = registry.info(name)
         size = c2.number_input("Input size (px)", value=entry.input_size, step=1, key="ar_size", bind="query-params",
                                help=f"{entry.title}'s weights use {entry.input_size} px (at most 2,048).")
         batch = c3.number_input("Batch size", value=1, step=1, key="ar_batch", bind="query-params",

@@ -2,13 +2,12 @@
 
 import streamlit as st
 
-from explorer import attributions as attr
-from explorer import zoo
-from explorer.figures import attributions as figs
-from ui import attribution_checks, attribution_maps, attribution_models
+from explorer.attribution import explained_model
+from explorer.attribution import figures as figs
 from ui import models as ui_models
-from ui.attribution_mistakes import receive_handoff
+from ui.attributions import checks, choice, maps
 from ui.image_picker import image_picker
+from ui.transfer.mistakes import receive_handoff
 
 st.title("Attributions")
 st.markdown(
@@ -18,44 +17,44 @@ st.markdown(
     "**sanity checks** test whether each map explains the model at all (Adebayo et al. 2018; Petsiuk et al. 2018)."
 )
 receive_handoff()  # an image and model sent from the Transfer-learning page's mistakes
-choice = attribution_models.choose_model()
-if choice.pretrained:
-    st.success(choice.note)
+chosen = choice.choose_model()
+if chosen.pretrained:
+    st.success(chosen.note)
 else:
-    st.warning(f"{choice.note} With random weights its maps show what random filters respond to, not what a trained "
+    st.warning(f"{chosen.note} With random weights its maps show what random filters respond to, not what a trained "
                "network looks at: they mean nothing about how it decides. Pick EfficientNet-Lite0/1/2, or a model "
                "you trained on the Transfer-learning page.", icon=":material/warning:")
 image, caption = image_picker()
 image_key = ui_models.image_key(image)
-probs = attribution_models.probabilities(choice.key, image_key, choice.model, image)
-labels = attribution_models.labels_of(choice)
+probs = choice.probabilities(chosen.key, image_key, chosen.model, image)
+labels = choice.labels_of(chosen)
 
 st.header("1 · What the model predicts", divider="gray")
 left, right = st.columns([3, 2])
 with right:
-    target = attribution_models.choose_target(probs, labels)
+    target = choice.choose_target(probs, labels)
 order = probs.argsort()[::-1][:5]
 top = [(labels[i], float(probs[i])) for i in order]
 highlight = next((k for k, i in enumerate(order) if i == target), None)
-if choice.pretrained:
-    left.plotly_chart(figs.top_classes(top, f"{choice.title}: top {len(top)} on {caption}", highlight), key="at_top")
-else:  # an untrained model's "top 5" is an accident of its random weights (zoo.untrained_output)
-    left.info(zoo.untrained_output(choice.title, float(probs.min()), float(probs.max()), len(probs)),
+if chosen.pretrained:
+    left.plotly_chart(figs.top_classes(top, f"{chosen.title}: top {len(top)} on {caption}", highlight), key="at_top")
+else:  # an untrained model's "top 5" is an accident of its random weights (ui.models.untrained_output)
+    left.info(ui_models.untrained_output(chosen.title, float(probs.min()), float(probs.max()), len(probs)),
               icon=":material/casino:")
 if highlight is None:
     right.caption(f"Explaining “{labels[target]}” ({probs[target]:.2%}), which is not in the top 5.")
-ctx = attribution_maps.Context(choice, image, image_key, target,
-                               attribution_models.model_view(choice.key, image_key, choice.model, image))
+ctx = maps.Context(chosen, image, image_key, target,
+                   choice.model_view(chosen.key, image_key, chosen.model, image))
 
 st.header("2 · Maps side by side", divider="gray")
-methods = attribution_maps.choose_methods()
-layers = attr.layer_table(choice.model)
-options = attribution_maps.method_options(ctx, layers)
-display = attribution_maps.display_controls()
-attribution_maps.heavy_button(ctx, methods, options)
-attribution_maps.maps_grid(ctx, methods, options, display)
+methods = maps.choose_methods()
+layers = explained_model.layer_table(chosen.model)
+options = maps.method_options(ctx, layers)
+display = maps.display_controls()
+maps.heavy_button(ctx, methods, options)
+maps.maps_grid(ctx, methods, options, display)
 st.caption(f"Every map explains the logit (score before softmax) of “{labels[target]}” and is aligned with the "
-           f"{choice.input_size}×{choice.input_size} crop the model sees, drawn in grey underneath.")
+           f"{chosen.input_size}×{chosen.input_size} crop the model sees, drawn in grey underneath.")
 
 st.header("3 · Sanity checks: can the maps be trusted?", divider="gray")
 st.markdown(
@@ -65,4 +64,4 @@ st.markdown(
     "- **Deletion and insertion** (Petsiuk et al., RISE): grey out the pixels in the map's order, or paint them onto "
     "a blurred copy, and watch the class probability. A faithful map makes it fall (or rise) fast."
 )
-attribution_checks.checks_section(ctx, options)
+checks.checks_section(ctx, options)

@@ -2,101 +2,22 @@
 
 import streamlit as st
 
-from explorer import conv_lab as L
-from explorer.figures import conv_arithmetic as figs
-from ui import conv_widgets as w
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def view(s: L.Settings) -> tuple[L.Lab, figs.RawFigure, figs.RawFigure]:
-    """Everything the page draws for one setting, computed once for the whole class (one link, one setting)."""
-    lab = L.compute(s)
-    return lab, figs.sliding_window_figure(lab), figs.multichannel_figure(lab)
-
+from ui.convolution import sections, widgets
 
 st.title("Convolution arithmetic")
 st.markdown("Watch the window slide: every output cell is a sum of products of the cells under the window and "
             "the kernel's weights (the small red numbers), plus a bias. Change any setting in the sidebar; "
             "the address bar keeps them all, so a link opens this exact view.")
-w.presets()
-s = w.settings_sidebar()
+widgets.presets()
+settings = widgets.settings_sidebar()
 
 try:
-    lab, fig, multi = view(s)
+    lab, fig, multi = sections.view(settings)
 except ValueError as err:
     st.error(str(err), icon=":material/block:")
     st.stop()
-s = lab.s
-oh, ow = lab.out.shape[1:]
-c1, c2, c3 = st.columns(3)
-c1.metric("Output size (C_out × O_h × O_w)", " × ".join(f"{n:,}" for n in lab.out_shape))
-c2.metric("Parameters (K·K·C_in + 1)·C_out", f"{L.params(s):,}")
-c3.metric("Multiply-adds", f"{L.macs(lab):,}")
-
-if s.op == L.TCONV:
-    st.info(f"**Transposed convolution**: the {s.h}×{s.w} **input** (blue cells) maps to the {oh}×{ow} **output**. "
-            "It is drawn as the equivalent stride-1 convolution: S − 1 zeros go between the input cells (yellow), "
-            + (f"D·(K−1) − P = {lab.offset} cells of zeros around them" if lab.offset >= 0 else
-               f"the result is cropped by P − D·(K−1) = {-lab.offset} cell(s) on each side")
-            + ", and the window carries the kernel flipped 180°.",
-            icon=":material/swap_vert:")
-st.plotly_chart(fig, key="ca_anim", theme=None, config={"displayModeBar": False})
-shown = len(fig.raw_frames)
-st.caption("Blue: input · grey: padding (zeros" + (", −∞ for max pooling" if s.op == L.MAX else "") + ")"
-           + (" · yellow: zeros inserted between input cells by the stride" if s.op == L.TCONV else "")
-           + (" · orange: cells no window ever covers" if lab.uncovered_rows or lab.uncovered_cols else "")
-           + ("" if lab.pooling or not figs.numbers_shown(lab) else " · red subscripts: the kernel weights under "
-              "the window") + ". "
-           + ("" if figs.numbers_shown(lab) else "At this size the cells are too small for their numbers: hover a "
-              "cell to read its value, and the written-out sum below the grids shows every term. ")
-           + "Play, pause and step run in your browser; drag the slider to jump through the output cells."
-           + (f" This setting has {len(lab.steps):,} output cells: the animation covers the first {shown:,}, "
-              "the output maps below show them all." if shown < len(lab.steps) else "")
-           + (f" The layer has {s.cout:,} filters: the pictures draw the first {len(lab.out)}; the counts below use "
-              "all of them." if s.cout > len(lab.out) else ""))
-
-st.subheader("Formulas, with the numbers of this setting")
-note = L.divisibility_note(lab)
-if note:
-    st.warning(note, icon=":material/warning:")
-for n, o, axis in ((s.h, oh, "h"), (s.w, ow, "w"))[: 1 if (s.h == s.w) else 2]:
-    st.latex(L.size_formula(n, s, lab.padding, axis))
-    st.latex(L.inverse_formula(o, s, lab.padding, axis))
-if s.op != L.TCONV:
-    st.caption("The lecture writes O = (I − K + 2P)/S + 1: the same formula for dilation 1, where the division "
-               "is rounded down (the floor) when S does not divide I − K + 2P.")
-if lab.pooling:
-    st.markdown("Pooling has **no parameters** and no multiply-adds: each output is the "
-                f"{'maximum' if s.op == L.MAX else 'mean'} of its window, channel by channel.")
-else:
-    st.latex(L.params_formula(s))
-    if s.op == L.TCONV:
-        st.latex(rf"\text{{multiply-adds}} = I_h\cdot I_w\cdot K\cdot K\cdot C_{{in}}\cdot C_{{out}} = {s.h}\cdot{s.w}"
-                 rf"\cdot{s.k}\cdot{s.k}\cdot{s.cin}\cdot{L.tex_int(s.cout)} = {L.tex_int(L.macs(lab))}")
-        st.caption(f"Each input cell is multiplied by the whole kernel once; the equivalent convolution drawn above "
-                   f"does O_h·O_w·K·K·C_in·C_out = {oh * ow * s.k * s.k * s.cin * s.cout:,} multiply-adds, most "
-                   "of them on inserted zeros.")
-    else:
-        st.latex(rf"\text{{multiply-adds}} = O_h\cdot O_w\cdot K\cdot K\cdot C_{{in}}\cdot C_{{out}} = {oh}\cdot{ow}"
-                 rf"\cdot{s.k}\cdot{s.k}\cdot{s.cin}\cdot{L.tex_int(s.cout)} = {L.tex_int(L.macs(lab))}")
-        st.caption("FLOPs are usually counted as 2 × multiply-adds (one multiplication and one addition each).")
-st.code(L.torch_code(lab), language="python", wrap_lines=True)
-sizes = L.chain(s, lab.padding, s.h)
-if len(sizes) > 2:
-    st.markdown("The same layer applied again and again: " + " → ".join(map(str, sizes))
-                + (" (then impossible)" if len(sizes) < 6 else " …"))
-
-st.subheader("Multi-channel view")
-st.markdown("Each input channel has its own kernel slice; the per-channel results (partial sums) are added, "
-            "plus the filter's bias, to give one output map. Each filter gives one output map."
-            if not lab.pooling else "Pooling works on each channel separately: one output channel per input channel.")
-st.plotly_chart(multi, key="ca_multi", theme=None, config={"displayModeBar": False})
-
-if s.x_mode == "typed" or s.w_mode == "typed":
-    st.subheader("Typed values")
-    st.caption("Edit a cell and press Enter; the values go into the address bar.")
-    if s.x_mode == "typed":
-        w.grid_editors("Input", "ca_xv", lab.x, [f"channel {c + 1}" for c in range(s.cin)])
-    if s.w_mode == "typed" and not lab.pooling:
-        w.grid_editors("Kernels", "ca_wv", lab.kernels.reshape(-1, s.k, s.k),
-                       [f"filter {f + 1}, channel {c + 1}" for f in range(len(lab.kernels)) for c in range(s.cin)])
+sections.numbers(lab)
+sections.animation(lab, fig)
+sections.formulas(lab)
+sections.multichannel(lab, multi)
+sections.typed_values(lab)

@@ -2,146 +2,25 @@
 
 import streamlit as st
 
-from explorer import features, kernels, zoo
-from explorer.figures import features as ffig
-from explorer.figures import kernels as kfig
-from explorer.figures.images import encode
+from ui.filters import sections
 from ui.image_picker import image_picker
-from ui.models import analysis, image_key, layer_table, loaded_model, model_picker, model_store, shared
+from ui.models import image_key
 
 st.title("Filters and feature maps")
 st.markdown("A convolution slides a small filter over the image. Below: the lecture's hand-made kernels, "
             "then the filters a real network learned, what each of its layers sees in your picture, and what it "
             "finally predicts.")
-names = zoo.list_models()
-MODEL_SETTINGS = ("ff_layer", "ff_filter", "fm_layer", "fm_channel")  # layer names and indices of one model
-
-
-def _forget_model_settings() -> None:
-    """Another model: its layers have other names, so the old model's layer settings leave the state and URL."""
-    for key in MODEL_SETTINGS:  # dropped from the state, the widgets start at the new model's defaults
-        st.session_state.pop(key, None)
-
-
-name = model_picker("Model", names, key="fm_model", on_change=_forget_model_settings)
+name, loaded, build = sections.model_choice()
 image, caption = image_picker()
-loaded = loaded_model(name)
-build = model_store().stamp(name)  # names this build of the model in the shared figure caches below
-if loaded.pretrained:
-    st.success(loaded.weights_note)
-else:
-    st.warning(f"{loaded.weights_note} Its filters and feature maps below are those of random weights (noise, not "
-               "learned detectors); pick EfficientNet-Lite0/1/2 to see what a trained network learned.")
+photo = image_key(image)
+sections.weights_note(loaded)
 
 st.header("1 · Classic kernels (lecture 3)")
-c1, c2 = st.columns([4, 1])
-kernel_names = [*kernels.KERNELS, "Custom"]
-kernel_name = c1.selectbox("Kernel", kernel_names, index=kernel_names.index("Edge detection (8-neighbour)"),
-                           key="fk_kernel", bind="query-params")
-side = c2.selectbox("Image size (px)", [64, 128, 256, 512], index=2, key="fk_size", bind="query-params")
-c1, c2, c3 = st.columns(3)
-mode = c1.segmented_control("Apply", kernels.MODES, default="grayscale", required=True, key="fk_mode",
-                            bind="query-params")
-padding = c2.segmented_control("Padding", kernels.PADDINGS, default="valid", required=True, key="fk_pad",
-                               bind="query-params")
-pooling = c3.segmented_control("2×2 pooling", kernels.POOLINGS, default="max", required=True, key="fk_pool",
-                               bind="query-params")
-kernel = kernels.KERNELS.get(kernel_name)
-if kernel_name == "Custom":
-    text = st.text_input("Custom kernel: 3 or 5 rows separated by ';', numbers or fractions such as 1/9",
-                         "0 -1 0; -1 5 -1; 0 -1 0", key="fk_custom", bind="query-params")
-    try:
-        kernel = kernels.parse_kernel(text)
-    except ValueError as exc:
-        st.error(str(exc))
-photo = image_key(image)
-
-
-def kernel_steps(kernel) -> tuple[dict[str, str], list[tuple[bytes, str]]]:
-    """The step sizes, and each step as PNG bytes with how its values map to colours."""
-    steps = kernels.lecture_steps(kernels.resize_for_kernels(image, side), kernel, mode, padding, pooling)
-    shown = [kfig.step_pixels(a) for a in (steps.image, steps.convolved, steps.rectified, steps.pooled)]
-    return steps.sizes(), [(encode(pixels), how) for pixels, how in shown]
-
-
-if kernel is not None:
-    sizes, pictures = shared(("kernel steps", photo, kernel.tobytes(), kernel.shape, side, mode, padding, pooling),
-                             lambda: kernel_steps(kernel))
-    k_col, s_col = st.columns([1, 3])
-    k_col.plotly_chart(shared(("kernel figure", kernel.tobytes(), kernel.shape),
-                              lambda: kfig.kernel_figure(kernel, f"{kernel.shape[0]}×{kernel.shape[1]} kernel")),
-                       key="fk_kernel_fig")
-    k_col.caption(f"{kernel_name}. Each output pixel is the sum of the kernel times the pixels under it "
-                  f"(torch conv2d {'on the gray image' if mode == 'grayscale' else 'on R, G and B separately'}).")
-    titles = ["input", "convolved feature map", "ReLU: rectified feature map", f"2×2 {pooling} pooling, stride 2"]
-    cols = s_col.columns(2) + s_col.columns(2)
-    for col, title, size, (png, how) in zip(cols, titles, sizes.values(), pictures):
-        col.image(png, caption=f"{title} · {size} · {how}")
-    st.caption("'valid' shrinks each side by K − 1; zero padding keeps the size; 2×2 pooling with stride 2 halves "
-               "each side and keeps a quarter of the values.")
-
+sections.classic_kernels(image, photo)
 st.header("2 · Learned filters")
-first = features.first_layer_filters(loaded)
-convs = features.conv_layers(loaded)
-st.plotly_chart(shared(("first filters", build),
-                       lambda: ffig.filter_grid(first, features.first_conv(loaded))), key="ff_first")
-st.caption("First-layer filters look at the image directly: most become edge, colour-blob and texture detectors.")
-if name in features.LECTURE_NOTES:
-    st.info(features.LECTURE_NOTES[name])
-left, right = st.columns([3, 1])
-deep = left.selectbox("Deeper conv layer", convs, index=convs.index(features.default_slice_layer(loaded)),
-                      key="ff_layer", bind="query-params")
-weight = features.conv_weight(loaded, deep)
-if features.is_depthwise(loaded, deep):
-    st.plotly_chart(shared(("depthwise filters", build, deep), lambda: ffig.depthwise_filters(weight, deep)),
-                    key="ff_slices")
-    st.caption(f"{deep} is a depthwise convolution: each {weight.shape[2]}×{weight.shape[3]} filter reads one "
-               "channel only, and the 1×1 convolution after it mixes the channels. Pick a 1×1 layer to see the mixing "
-               "weights, one number per input channel.")
-else:
-    index = right.number_input(f"Filter (0–{len(weight) - 1})", 0, len(weight) - 1, 0, key="ff_filter",
-                               bind="query-params")
-    index = min(index, len(weight) - 1)
-    st.plotly_chart(shared(("filter slices", build, deep, index), lambda: ffig.filter_slices(weight[index], deep, index)),
-                    key="ff_slices")
-    st.caption(f"A filter of {deep} has one {weight.shape[2]}×{weight.shape[3]} slice per input channel it reads "
-               f"({weight.shape[1]} here); its output is the sum of the responses of all its slices.")
-
+sections.learned_filters(name, loaded, build)
 st.header("3 · Feature maps")
-table = layer_table(name)
-labels = [layer.label for layer in table]
-default = next(i for i, layer in enumerate(table) if layer.name == features.default_layer(table))
-c1, c2, c3 = st.columns([4, 2, 1])
-label = c1.selectbox("Layer (network order: name · kind · output C×H×W)", labels, index=default, key="fm_layer",
-                     bind="query-params")
-layer = table[labels.index(label)]
-top_n = c2.slider("Most active channels", 1, 64, 32, key="fm_top", help="Capped at the layer's channel count.",
-                  bind="query-params")
-overlay = c3.toggle("Overlay", True, key="fm_overlay", bind="query-params")
-try:
-    result = analysis(name, photo, layer.name, image)
-except ValueError as exc:
-    st.error(str(exc))
-    st.stop()
-ranked = features.top_channels(result.maps, result.maps.shape[0])
-seen = result.seen if overlay else None
-st.plotly_chart(shared(("feature grid", build, photo, layer.name, top_n, overlay),
-                       lambda: ffig.feature_grid(result.maps, ranked[:top_n], layer.name, seen)), key="fm_grid")
-with st.expander("The hierarchy: resolution shrinks, channels grow (edges → parts → objects)", expanded=True):
-    for stage in features.stage_summary(table, loaded.input_size):
-        mark = "**" if layer.name in stage.names or any(layer.name.startswith(n + ".") for n in stage.names) else ""
-        st.markdown(f"- {mark}{stage.line}{mark}")
-choice = st.selectbox("Channel to see large", ["most active", *map(str, range(len(ranked)))], key="fm_channel",
-                      bind="query-params")
-channel = ranked[0] if choice == "most active" else int(choice)
-st.plotly_chart(shared(("channel", build, photo, layer.name, channel, overlay),
-                       lambda: ffig.channel_figure(result.maps[channel], layer.name, channel, seen)),
-                key="fm_channel_fig")
-
-st.header("4 · Predictions")
-if loaded.pretrained:
-    st.plotly_chart(ffig.top5_figure(result.top, f"{loaded.info.title}: top-5 on {caption}"), key="fm_top5")
-    st.caption("Try a non-photographic picture (the Hubble deep field, a drawing, a screenshot): the network still "
-               "picks ImageNet classes, often with confidence it has not earned.")
-else:
-    st.info(zoo.untrained_output(loaded.info.title, *result.spread), icon=":material/casino:")
+result = sections.feature_maps_section(name, loaded, build, image, photo)
+if result is not None:
+    st.header("4 · Predictions")
+    sections.predictions(loaded, result, caption)

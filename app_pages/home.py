@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from explorer import zoo
 from ui.catalog import PAGES
 from ui.models import loaded_model
+from explorer.models import registry
 
 st.title("CNN Explorer")
 st.markdown(
@@ -18,8 +18,8 @@ for entry in PAGES:
     st.page_link(entry.path, label=f"**{entry.title}**: {entry.teaches}", icon=entry.icon)
 
 st.subheader("The model zoo")
-lite = loaded_model(zoo.DEFAULT_MODEL)
+lite = loaded_model(registry.DEFAULT_MODEL)
 st.markdown(
-    f"{len(zoo.list_models())} architectures, from LeNet-5 (1998) to EfficientNet (2019). "
+    f"{len(registry.list_models())} architectures, from LeNet-5 (1998) to EfficientNet (2019). "
     f"The default model is **{lite.info.title}**: {lite.weights_note}"
 )

@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from ui import rf_data as data
-from ui import rf_sections as sec
 from ui.image_picker import image_picker
+from ui.receptive_fields import data, network, toy_stack, unit
 
 st.title("Receptive fields")
 st.markdown("Lecture 3: *each successive convolution adds K − 1 to the receptive field; with L layers it is "
@@ -12,7 +11,7 @@ st.markdown("Lecture 3: *each successive convolution adds K − 1 to the recepti
             "exactly from the network's PyTorch graph (branches included), drawn on your photo, and compared with "
             "the *effective* field the gradients show.")
 
-net = sec.network()
+net = network.network()
 try:
     fields = data.fields(net.key, net.side, net.config)
 except ValueError as exc:
@@ -21,10 +20,10 @@ except ValueError as exc:
 
 st.header("1 · How far each layer sees")
 if fields:
-    sec.growth(net, fields)
+    network.growth(net, fields)
 st.header("2 · One unit's field on your photo")
 image, caption = image_picker()
 if fields:
-    sec.unit(net, fields, image, caption)
+    unit.unit(net, fields, image, caption)
 st.header("3 · The lecture's toy stack")
-sec.toy()
+toy_stack.toy()

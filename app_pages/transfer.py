@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from explorer import datasets
-from ui import transfer_data, transfer_results, transfer_run
+from explorer.training import datasets
+from ui.transfer import data as transfer_data, results as transfer_results, run as transfer_run
 
 st.title("Transfer learning")
 st.markdown(

@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from explorer import zoo
-from explorer.figures.features import top5_figure
+from explorer.filters.feature_figures import top5_figure
 from ui.image_picker import image_picker
-from ui.models import image_key, loaded_model, model_picker, output_spread, predictions
+from ui.models import image_key, loaded_model, model_picker, output_spread, predictions, untrained_output
+from explorer.models import registry
 
 st.title("Model zoo")
 st.markdown(
@@ -15,7 +15,7 @@ st.markdown(
     "with the app, so it works offline."
 )
 
-names = zoo.list_models()
+names = registry.list_models()
 name = model_picker("Model", names, key="model")
 image, caption = image_picker()
 loaded = loaded_model(name)
@@ -25,14 +25,14 @@ if loaded.pretrained:
     top = predictions(name, image_key(image), image)
     st.plotly_chart(top5_figure(top, f"{loaded.info.title}: top-5 on {caption}"), key="top5")
 else:  # random weights rank nothing: say what their output is instead of drawing a top-5
-    st.info(zoo.untrained_output(loaded.info.title, *output_spread(name, image_key(image), image)),
+    st.info(untrained_output(loaded.info.title, *output_spread(name, image_key(image), image)),
             icon=":material/casino:")
 
 rows = [{
     "model": e.title, "year": e.year, "input (px)": e.input_size,
     "parameters (M)": None if e.num_params is None else e.num_params / 1e6,
     "GMACs": e.gmacs, "ImageNet top-1 (%)": e.top1, "what it introduced": e.summary,
-} for e in map(zoo.info, names)]
+} for e in map(registry.info, names)]
 st.subheader("All architectures")
 st.dataframe(pd.DataFrame(rows), hide_index=True, placeholder="—", height=35 * (len(rows) + 1) + 3, column_config={
     "parameters (M)": st.column_config.NumberColumn(format="%.2f"),

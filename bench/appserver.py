@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
+import sys
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.support import free_port, wait_healthy  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 PSS_EVERY = 10  # samples between two readings of the processes' proportional set size
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def kind(cmdline: list[str]) -> str:
@@ -64,13 +60,11 @@ class Server:
 
     def wait_healthy(self, timeout: float = 300) -> float:
         """Seconds from `make run` until /_stcore/health answers "ok"."""
-        while time.perf_counter() - self.started < timeout:
-            try:
-                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1).read() == b"ok":
-                    return time.perf_counter() - self.started
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"the server did not answer within {timeout} s (see {self.log.name})")
+        try:
+            wait_healthy(self.url, timeout - (time.perf_counter() - self.started), self.proc)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc} (see {self.log.name})") from None
+        return time.perf_counter() - self.started
 
     def wait_warm(self, timeout: float = 300) -> float:
         """Seconds from `make run` until the warm start has filled the shared caches (its log line, once per

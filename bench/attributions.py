@@ -24,8 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from captum.attr import IntegratedGradients  # noqa: E402
 
-from explorer import attributions as attr  # noqa: E402
-from explorer import images, sanity_checks, zoo  # noqa: E402
+from explorer.attribution import methods as attr  # noqa: E402
+from explorer import images  # noqa: E402
+from explorer.attribution import sanity_checks
+from explorer.models import zoo
+from explorer.attribution import occlusion
+from explorer.attribution import gradients
+from explorer.attribution import explained_model
+from explorer.attribution import baselines
 
 TARGETS = {"grad_cam": 0.1, "saliency": 0.15, "integrated_gradients": 3.0, "smoothgrad": 2.0, "gradient_shap": 3.0,
            "occlusion": 2.5}
@@ -83,28 +89,28 @@ def main(repeats: int = 5) -> None:
           f"error {ig.completeness_error:.1%} (map sums to {ig.map.sum():.3f}, score − baseline score {ig.gap:.3f})")
 
     print("\n  IG completeness error, 64 steps from black: captum's one Gauss-Legendre rule vs the page's two panels")
-    net = attr.explained(lite)
+    net = explained_model.explained(lite)
     for name in ("chelsea (cat)", "coffee", "rocket", "astronaut", "flower", "motorcycle"):
         photo = images.sample_image(name)
         x1 = net.input(photo)
         ours = attr.attribute(lite, photo, "integrated_gradients", executor=pool)
-        black = attr._baseline(net, x1, "black")
+        black = baselines.baseline(net, x1, "black")
         theirs = IntegratedGradients(lite.model).attribute(x1, baselines=black, target=ours.target, n_steps=64,
-                                                           internal_batch_size=attr.IG_BATCH)
+                                                           internal_batch_size=gradients.IG_BATCH)
         single = abs(float(theirs.sum()) - ours.gap) / abs(ours.gap)
         print(f"    {name:<16} {ours.label:<16} one rule {single:6.1%}   two panels {ours.completeness_error:6.1%}")
 
     print("\n  Occlusion, 32 px window, stride 16, 169 windows, in the same run:")
-    default_batch = attr.OCCLUSION_BATCH
+    default_batch = occlusion.OCCLUSION_BATCH
     variants = [(batch, label, executor) for batch in (16, 1, 64)
                 for label, executor in ((f"{cores} workers", pool), ("1 core", None))]
 
-    def occlusion(batch: int, executor) -> None:
-        attr.OCCLUSION_BATCH = batch
+    def run_occlusion(batch: int, executor) -> None:
+        occlusion.OCCLUSION_BATCH = batch
         attr.attribute(lite, cat, "occlusion", executor=executor)
 
-    times = interleaved([lambda b=b, e=e: occlusion(b, e) for b, _, e in variants], max(1, repeats // 2))
-    attr.OCCLUSION_BATCH = default_batch
+    times = interleaved([lambda b=b, e=e: run_occlusion(b, e) for b, _, e in variants], max(1, repeats // 2))
+    occlusion.OCCLUSION_BATCH = default_batch
     for (batch, label, _), seconds in zip(variants, times):
         print(f"    perturbations per pass {batch:>3}, {label:<10} {seconds:7.3f} s  ratio {seconds / fwd_bwd:6.1f}")
 

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import plotly.io as pio  # noqa: E402
 
-from explorer import conv_lab as L  # noqa: E402
-from explorer.figures import conv_arithmetic as figs  # noqa: E402
+from explorer.convolution import worked_example as L  # noqa: E402
+from explorer.convolution import figures as figs  # noqa: E402
 
 REPEATS = 21
 

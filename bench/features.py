@@ -1,7 +1,7 @@
 """Benchmark for the Filters and feature maps page (issue 5).
 
 Prints, with EfficientNet-Lite0 loaded and one 224 px image:
-- the median time of feature maps + top-5 predictions (`explorer.features.analyse`, one forward
+- the median time of feature maps + top-5 predictions (`explorer.filters.feature_maps.analyse`, one forward
   pass with a hook), the same done as two calls, and a bare forward pass; and their ratios;
 - the payload in bytes of the 32-map grid figure (what the browser receives) and of the one-channel view.
 Targets: <= 250 ms median on 2 cores; grid payload <= 3 MB. Run: `python bench/features.py [repeats]`.
@@ -20,8 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import plotly.graph_objects as go  # noqa: E402
 import torch  # noqa: E402
 
-from explorer import features, images, zoo  # noqa: E402
-from explorer.figures import features as ffig  # noqa: E402
+from explorer import images  # noqa: E402
+from explorer.filters import feature_maps
+from explorer.models import zoo
+from explorer.filters import feature_figures as ffig  # noqa: E402
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -37,7 +39,7 @@ def median_ms(fn, repeats: int) -> float:
 def main(repeats: int = 15) -> None:
     loaded = zoo.load("efficientnet_lite0")
     image = images.sample_image("chelsea (cat)").resize((224, 224))
-    x = features.preprocess(loaded, image)
+    x = feature_maps.preprocess(loaded, image)
     layer = "features.3"
 
     def bare() -> None:
@@ -45,14 +47,14 @@ def main(repeats: int = 15) -> None:
             loaded.model(x)
 
     def two_calls() -> None:
-        features.feature_maps(loaded, image, layer)
+        feature_maps.feature_maps(loaded, image, layer)
         zoo.predict(loaded, image, k=5)
 
     print(f"EfficientNet-Lite0, one 224×224 image, layer {layer}, median of {repeats} interleaved runs")
     print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: other work on the machine slows every row)")
     jobs = {"bare forward pass (preprocessed tensor)": bare,
-            "preprocessing (resize, crop, normalise)": lambda: features.preprocess(loaded, image),
-            "feature maps + top-5, one pass (analyse)": lambda: features.analyse(loaded, image, layer),
+            "preprocessing (resize, crop, normalise)": lambda: feature_maps.preprocess(loaded, image),
+            "feature maps + top-5, one pass (analyse)": lambda: feature_maps.analyse(loaded, image, layer),
             "feature maps + top-5 as two calls": two_calls}
     for threads in sorted({torch.get_num_threads(), 1}, reverse=True):
         torch.set_num_threads(threads)
@@ -74,8 +76,8 @@ def main(repeats: int = 15) -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     print("Payload sent to the browser (plotly JSON bytes)")
     for layer in ("features.0.conv", "features.3"):
-        result = features.analyse(loaded, image, layer)
-        channels = features.top_channels(result.maps, 32)
+        result = feature_maps.analyse(loaded, image, layer)
+        channels = feature_maps.top_channels(result.maps, 32)
         build_ms = median_ms(lambda: ffig.feature_grid(result.maps, channels, layer, result.seen), 5)
         grid = ffig.feature_grid(result.maps, channels, layer, result.seen)
         plain = ffig.feature_grid(result.maps, channels, layer, None)

@@ -13,17 +13,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.support import free_port, wait_healthy  # noqa: E402
 
 
 def median_time(fn, repeats: int) -> float:
@@ -35,23 +34,12 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_for_home(url: str, timeout: float) -> float:
     """Seconds until the home page's script has run in a real browser (its title is visible)."""
     from playwright.sync_api import sync_playwright
 
     start = time.perf_counter()
-    while time.perf_counter() - start < timeout:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
+    wait_healthy(url, timeout)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=shutil.which("chromium"),
                                      args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -66,7 +54,8 @@ def wait_for_home(url: str, timeout: float) -> float:
 def in_process_figures() -> None:
     import torch
 
-    from explorer import images, zoo
+    from explorer import images
+    from explorer.models import zoo
 
     zoo.load("efficientnet_lite0")  # warm the imports and the file cache
     load_s = median_time(lambda: zoo.load("efficientnet_lite0"), 5)

@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("CNN_EXPLORER_OFFLINE", "1")
 
 import psutil  # noqa: E402
+from explorer.runtime import worker
 
 
 def load() -> str:
@@ -45,14 +45,14 @@ def rss_mb(with_children: bool = False) -> float:
 
 def one_epoch_job(engine, digits) -> float:
     """Seconds from `jobs.start` to the finished run, as the page sees it."""
-    from explorer import jobs
-    from explorer.trainer import TrainConfig
+    from explorer.training import jobs
+    from explorer.training.config import TrainConfig
 
     data, train, val = digits
     t0 = time.perf_counter()
     run = jobs.start(TrainConfig("lenet5", "scratch", epochs=1, batch_size=32), train, val, data.classes, engine=engine)
     run.wait(600)
-    assert run.status == jobs.DONE, run.error
+    assert run.status == worker.DONE, run.error
     return time.perf_counter() - t0
 
 
@@ -63,7 +63,8 @@ def startup() -> None:
     import torch  # noqa: F401
     import torchvision  # noqa: F401
 
-    from explorer import cluster, trainer  # noqa: F401
+    from explorer.runtime import cluster  # noqa: F401
+    from explorer.training import trainer  # noqa: F401
 
     print(f"1. Embedded cluster start-up ({load()}):")
     t0 = time.perf_counter()
@@ -78,7 +79,7 @@ def startup() -> None:
 def threads_vs_processes(digits, repeats: int) -> None:
     from distributed import Client, LocalCluster
 
-    from explorer import cluster
+    from explorer.runtime import cluster
 
     print(f"2. Embedded worker: threads of the web process vs a local worker process ({load()}):")
     cores = os.cpu_count() or 1
@@ -104,7 +105,7 @@ def threads_vs_processes(digits, repeats: int) -> None:
 
 
 def local_vs_cluster(digits, repeats: int) -> None:
-    from explorer import cluster
+    from explorer.runtime import cluster
     from tests.dask_cluster import local_dask
 
     print(f"3. One-epoch job, LeNet-5 on 1,437 digits ({load()}):")
@@ -118,14 +119,15 @@ def local_vs_cluster(digits, repeats: int) -> None:
         remote = cluster.remote(running.address)
         first = one_epoch_job(remote, digits)
         times = [one_epoch_job(remote, digits) for _ in range(repeats)]
-        print(f"   scheduler + 2 worker processes (up in {up:.0f} s, workers preload explorer.jobs): first job "
+        print(f"   scheduler + 2 worker processes (up in {up:.0f} s, workers preload explorer.training.jobs): first job "
               f"{first:.2f} s, then median {statistics.median(times):.2f} s (min {min(times):.2f}) ({load()})")
         remote.close()
 
 
 def task_threads(repeats: int) -> None:
-    from explorer import cluster, datasets, jobs
-    from explorer.trainer import TrainConfig
+    from explorer.runtime import cluster
+    from explorer.training import datasets, jobs
+    from explorer.training.config import TrainConfig
 
     print(f"4. Torch threads in a training task: Lite0 fine-tune everything, 224 px, 32 images, batch 8 ({load()}):")
     data = datasets.demo_shapes(20, classes=("circle", "square"), size=224, seed=1)
@@ -140,7 +142,7 @@ def task_threads(repeats: int) -> None:
                 runs = [jobs.start(config, train, val, data.classes, engine=engine) for _ in range(parallel)]
                 for run in runs:
                     run.wait(900)
-                    assert run.status == jobs.DONE, run.error
+                    assert run.status == worker.DONE, run.error
                 speeds.append(sum(r.epochs[0]["images_per_s"] for r in runs))
             print(f"   {threads} thread(s) per task, {parallel} job(s) at once: {statistics.median(speeds):6.1f} "
                   f"training images/s in total (median of {repeats})")
@@ -148,25 +150,17 @@ def task_threads(repeats: int) -> None:
 
 
 def server_rss() -> None:
-    import socket
-
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from tests.support import free_port, wait_healthy
+
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1"], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=dict(os.environ, CNN_EXPLORER_OFFLINE="1"))
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
+        wait_healthy(url, 120, proc)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
             page = browser.new_page()
@@ -188,7 +182,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-server", action="store_true", help="skip section 5 (needs Chromium)")
     args = parser.parse_args()
-    from explorer import datasets
+    from explorer.training import datasets
 
     print(f"CPU cores: {os.cpu_count()}; {load()}")
     startup()

@@ -1,4 +1,4 @@
-"""Benchmark of explorer.profiling (issue 4). Prints medians; run: python bench/profiling.py [--quick]
+"""Benchmark of explorer.architecture.profiling (issue 4). Prints medians; run: python bench/profiling.py [--quick]
 
 1. Per zoo model at its crop size: median time to build on the meta device and profile, and the
    ratio to a plain CPU forward pass (real weights, batch 1, no_grad) measured in the same run.
@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from explorer import comparison, zoo  # noqa: E402
+from explorer.architecture import comparison  # noqa: E402
+from explorer.models import registry  # noqa: E402
 
 REPEATS = 5
 
@@ -28,7 +29,8 @@ _RSS_CHILD = """
 import sys
 sys.path.insert(0, {root!r})
 import torch
-from explorer import comparison, zoo
+from explorer.architecture import comparison
+from explorer.models import registry
 
 def status(key):
     for line in open("/proc/self/status"):
@@ -42,7 +44,7 @@ prof = comparison.profile_model("vgg16")
 peak = status("VmHWM:")
 open("/proc/self/clear_refs", "w").write("5")
 control_idle = status("VmRSS:")
-model = zoo.build("vgg16")  # the control: real weights on the CPU
+model = registry.build("vgg16")  # the control: real weights on the CPU
 control = status("VmHWM:") - control_idle
 print(idle, peak, prof.params, control)
 """
@@ -61,14 +63,14 @@ def main(quick: bool = False) -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {REPEATS} repeats per figure")
     print(f"{'model':20s} {'profile (ms)':>12s} {'forward (ms)':>12s} {'ratio':>7s}")
     worst = 0.0
-    for name in zoo.list_models():
-        entry = zoo.info(name)
+    for name in registry.list_models():
+        entry = registry.info(name)
         comparison.profile_model(name)  # warm-up
         t_prof = _median_time(lambda: comparison.profile_model(name), REPEATS)
         worst = max(worst, t_prof)
         t_fwd = float("nan")
         if not quick:
-            model = zoo.build(name)
+            model = registry.build(name)
             x = torch.randn(1, *entry.input_shape)
             with torch.no_grad():
                 model(x)
@@ -77,7 +79,7 @@ def main(quick: bool = False) -> None:
         print(f"{name:20s} {1e3 * t_prof:12.1f} {1e3 * t_fwd:12.1f} {t_prof / t_fwd:7.2f}")
     print(f"slowest profile: {1e3 * worst:.0f} ms (target <= 1000 ms)")
 
-    names = zoo.list_models()
+    names = registry.list_models()
     t_all = _median_time(lambda: comparison.compare(names), 3)
     print(f"full comparison of {len(names)} models: median {t_all:.2f} s over 3 runs (target <= 15 s)")
 

@@ -3,7 +3,7 @@
 Prints, with the load average (other work on the machine slows every row; compare ratios):
 1. analytic fields for all layers of every zoo model: `receptive_fields` on an architecture already
    built (uncached), the meta-device build the page adds on a miss, and a hit of the page's cache
-   (`ui.rf_data.fields`, the server-wide `ui.models.shared`). Targets: ≤ 100 ms uncached, ≤ 20 ms cached.
+   (`ui.receptive_fields.data.fields`, the server-wide `ui.models.shared`). Targets: ≤ 100 ms uncached, ≤ 20 ms cached.
 2. drawing a unit's box after a click: the server work of the unit fragment once fields and maps are
    cached (cache hits, box, figures, JSON), and a whole-script rerun in AppTest. Target: ≤ 150 ms.
 3. the effective receptive field of a mid-network Lite0 layer over 8 images, trained and random
@@ -28,10 +28,13 @@ warnings.filterwarnings("ignore")
 
 import torch  # noqa: E402
 
-from explorer import images, zoo  # noqa: E402
-from explorer import receptive_field as rf  # noqa: E402
-from explorer import rf_inputs  # noqa: E402
-from explorer.figures import receptive_field as figs  # noqa: E402
+from explorer import images  # noqa: E402
+from explorer.models import zoo
+from explorer.receptive_fields import fields as rf  # noqa: E402
+from explorer.receptive_fields import inputs as rf_inputs  # noqa: E402
+from explorer.receptive_fields import figures as figs  # noqa: E402
+from explorer.models import registry
+from explorer.receptive_fields import effective  # noqa: E402
 
 MID_LAYER = "features.4"  # Lite0's fifth of nine stages: 14×14, field 163 px
 
@@ -51,20 +54,20 @@ def load() -> str:
 
 
 def analytic(repeats: int) -> None:
-    from ui import rf_data  # Streamlit's caches work outside a server run (in memory)
+    from ui.receptive_fields import data as rf_data  # Streamlit's caches work outside a server run (in memory)
 
     print(f"1 · Analytic fields, all layers, each model at its own input size; median of {repeats} ({load()})")
     print(f"   {'model':<20} {'layers':>6} {'uncached':>9} {'meta build':>11} {'cached':>8}")
     worst = (0.0, "")
-    for name in zoo.list_models():
-        side = zoo.info(name).input_size
+    for name in registry.list_models():
+        side = registry.info(name).input_size
         with torch.device("meta"):
-            model = zoo.build(name)
+            model = registry.build(name)
         uncached = statistics.median(timed(lambda: rf.receptive_fields(model, side), repeats))
 
         def build():
             with torch.device("meta"):
-                zoo.build(name)
+                registry.build(name)
 
         build_ms = statistics.median(timed(build, max(1, repeats // 2)))
         cached = statistics.median(timed(lambda: rf_data.fields(name, (side, side)), repeats))
@@ -75,8 +78,8 @@ def analytic(repeats: int) -> None:
 
 
 def click(repeats: int) -> None:
-    from ui import rf_data
-    from ui import rf_sections as sec
+    from ui.receptive_fields import data as rf_data
+    from ui.receptive_fields import unit
     from ui.models import image_key
 
     print(f"2 · A unit's box after a click (Lite0, features.3, 224 px; {load()})")
@@ -96,14 +99,14 @@ def click(repeats: int) -> None:
         key = image_key(image)
         _, seen = rf_data.prepared(net, key, image)
         maps = rf_data.layer_maps(net, key, "features.3", x)
-        unit_fig = figs.unit_figure(seen, box, "features.3", "on the cat", sec._earlier_boxes(fields, f, r, 25))
+        unit_fig = figs.unit_figure(seen, box, "features.3", "on the cat", unit._earlier_boxes(fields, f, r, 25))
         map_fig = figs.map_figure(maps.mean(axis=0), (r, 25), "features.3")
         unit_fig.to_json(), map_fig.to_json()
 
     times = timed(fragment_work, repeats)
     print(f"   fragment work (cache hits, box, two figures, JSON): median {statistics.median(times):.0f} ms, "
           f"max {max(times):.0f} ms (target ≤ 150 ms)")
-    from tests.apptest import open_page
+    from tests.pages.apptest import open_page
 
     at = open_page("app_pages/receptive_fields.py")
     reruns = []
@@ -115,11 +118,11 @@ def click(repeats: int) -> None:
           f"{statistics.median(reruns):.0f} ms")
 
 
-def effective(repeats: int) -> None:
+def effective_field(repeats: int) -> None:
     print(f"3 · Effective receptive field, Lite0 {MID_LAYER}, 8 images at 224 px ({load()})")
     lite = zoo.load("efficientnet_lite0")
     torch.manual_seed(0)
-    random = zoo.build("efficientnet_lite0")
+    random = registry.build("efficientnet_lite0")
     photos = list(images.sample_images().values())[:8]
     batch = rf_inputs.preprocess(rf_inputs.zoo_input("efficientnet_lite0", 224), photos)
     field = rf.find(rf.receptive_fields(lite.model, 224), MID_LAYER)
@@ -130,9 +133,9 @@ def effective(repeats: int) -> None:
         for label, model in (("trained", lite.model), ("random", random)):
             for batch_size in (1, 4, 8):
                 calls: list[float] = []
-                times = timed(lambda: rf.effective_rf(model, MID_LAYER, batch, batch_size=batch_size,
+                times = timed(lambda: effective.effective_rf(model, MID_LAYER, batch, batch_size=batch_size,
                                                       progress=lambda f, m: calls.append(f)), repeats)
-                side = rf.centred_square(rf.effective_rf(model, MID_LAYER, batch, batch_size=batch_size), centre)
+                side = effective.centred_square(effective.effective_rf(model, MID_LAYER, batch, batch_size=batch_size), centre)
                 print(f"   {threads} thread(s), {label:<7} weights, batch {batch_size}: median "
                       f"{statistics.median(times) / 1000:.2f} s (target ≤ 3 s), {len(calls) // (repeats + 1)} "
                       f"progress updates; 90% of the gradient in {side} px of the {field.size[0]} px field")
@@ -143,4 +146,4 @@ if __name__ == "__main__":
     torch.set_num_threads(1)  # as the app runs (streamlit_app.py): one intra-op thread per computation
     analytic(n)
     click(n)
-    effective(max(1, n // 2))
+    effective_field(max(1, n // 2))

@@ -1,6 +1,6 @@
 """Full sweep of the receptive-field oracle: every layer of every zoo model against back-propagation.
 
-The test suite checks a sample of layers per model (tests/test_receptive_field.py); this checks all of
+The test suite checks a sample of layers per model (tests/receptive_fields/test_fields.py); this checks all of
 them. For each layer, an input large enough for the centre unit's box to lie inside the image; the
 support of that unit's input gradient (in the oracle's transparent network, tests/rf_oracle.py) must be
 exactly `unit_box` and fill it. Fields wider than --square px (DenseNet-121's last block sees 2071 px)
@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from explorer import receptive_field as rf  # noqa: E402
-from explorer import zoo  # noqa: E402
-from tests import rf_oracle as oracle  # noqa: E402
+from explorer.receptive_fields import fields as rf  # noqa: E402
+from tests.receptive_fields import rf_oracle as oracle  # noqa: E402
+from explorer.models import registry
 
 
 #: Seed gradient on thin inputs: one column leaves few paths, and the far edges of EfficientNet-B0's deepest
@@ -84,7 +84,7 @@ def check_thin(model, cut, cache, layer: str, start: rf.LayerRF, floor: int, cha
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("models", nargs="*", default=zoo.list_models())
+    parser.add_argument("models", nargs="*", default=registry.list_models())
     parser.add_argument("--square", type=int, default=320, help="largest field checked on a square input (px)")
     parser.add_argument("--every", type=int, default=1, help="check every N-th layer")
     args = parser.parse_args()
@@ -95,13 +95,13 @@ def main() -> None:
     for name in args.models:
         started = time.perf_counter()
         with torch.device("meta"):
-            model = zoo.build(name)
-        channels = zoo.info(name).in_channels
+            model = registry.build(name)
+        channels = registry.info(name).in_channels
         floor = rf.smallest_input(model)
         cache: dict = {}
         cut = oracle.transparent(model, cut_global=True)
         cut64 = cut if next(cut.parameters()).dtype == torch.float64 else None  # thin inputs: float64 is cheap
-        fields = rf.receptive_fields(model, zoo.info(name).input_size)
+        fields = rf.receptive_fields(model, registry.info(name).input_size)
         checked = thin = 0
         for start in fields[::args.every]:
             if start.output_size == (1, 1):  # global pooling: its box is everything below it

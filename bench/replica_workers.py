@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/replica_workers.py [--repeats 2]
 
-(a) one `dask worker --no-nanny --preload explorer.jobs` process beside the web replicas, as
+(a) one `dask worker --no-nanny --preload explorer.training.jobs` process beside the web replicas, as
     `ui/replicas.py` starts it (`worker_command`; a nanny would hold a second copy of the preloaded modules);
 (b) a worker inside a web process, joined to the shared scheduler: a stand-in process that has
     imported the app's heavy modules as the server has (`ui.warm.imports`), then starts a
@@ -69,8 +69,9 @@ def web_process(address: str) -> None:
 
 def runs(address: str, repeats: int) -> dict[str, tuple[float, float]]:
     """{run kind: (first run s, median of later runs s)}, submitted from this process."""
-    from explorer import cluster, datasets, jobs
-    from explorer.trainer import TrainConfig
+    from explorer.runtime import cluster
+    from explorer.training import datasets, jobs
+    from explorer.training.config import TrainConfig
 
     digits = datasets.digits()
     shapes = datasets.demo_shapes(16, classes=("circle", "square"), size=224, seed=1)
@@ -111,7 +112,7 @@ def measure(option: str, repeats: int) -> None:
                               stderr=subprocess.DEVNULL)]
     try:
         if option == "a":
-            label = "(a) a `dask worker --no-nanny --preload explorer.jobs` process"
+            label = "(a) a `dask worker --no-nanny --preload explorer.training.jobs` process"
             t0 = time.perf_counter()
             worker = subprocess.Popen(worker_command(address, Path(tmp)), cwd=ROOT,
                                       env={**env, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,

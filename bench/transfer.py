@@ -3,7 +3,7 @@
     python bench/transfer.py [--repeats 3]
 
 1. Lite0 feature extraction on 2 classes x 50 generated images at 224 px, 20 epochs, run through
-   `explorer.jobs` exactly as the page does: wall time (target <= 15 s) and the time of an epoch
+   `explorer.training.jobs` exactly as the page does: wall time (target <= 15 s) and the time of an epoch
    once the features are cached (target <= 50 ms).
 2. Full fine-tuning throughput (training images/s) of Lite0 and of LeNet-5 from scratch.
 3. LeNet-5 from scratch on scikit-learn's digits: validation accuracy and time (target >= 95% in <= 30 s).
@@ -31,15 +31,16 @@ from PIL import Image  # noqa: E402
 
 import torch  # noqa: E402
 
-from explorer import datasets, feature_cache, jobs, trainer  # noqa: E402
-from explorer.trainer import TrainConfig  # noqa: E402
+from explorer.training import datasets, feature_cache, jobs, trainer  # noqa: E402
+from explorer.training.config import TrainConfig  # noqa: E402
+from explorer.runtime import worker
 
 
 def run(config: TrainConfig, data: datasets.DataSet, val: float = 0.2) -> jobs.Run:
     train, valid = datasets.split(data, val, seed=0)
     r = jobs.start(config, train, valid, data.classes)
     r.wait()
-    assert r.status == jobs.DONE, r.error
+    assert r.status == worker.DONE, r.error
     return r
 
 
@@ -93,7 +94,7 @@ def digits_from_scratch(repeats: int) -> None:
         r = run(TrainConfig("lenet5", "scratch", epochs=6, batch_size=32, lr=3e-3, seed=seed), data)
         times.append(time.perf_counter() - t0)
         accs.append(r.epochs[-1]["val_acc"])
-    print(f"3. LeNet-5 from scratch on sklearn digits (1,437 train / 360 val, 6 epochs, adam 3e-3, batch 32):")
+    print("3. LeNet-5 from scratch on sklearn digits (1,437 train / 360 val, 6 epochs, adam 3e-3, batch 32):")
     print(f"   val accuracy median {statistics.median(accs):.1%} (min {min(accs):.1%}); time median "
           f"{statistics.median(times):.1f} s (max {max(times):.1f}); target >= 95% in <= 30 s")
 
@@ -120,7 +121,7 @@ def stored_size() -> None:
 def cached_prefix(repeats: int) -> None:
     data = datasets.demo_shapes(50, classes=("circle", "square"), size=224, seed=0)
     train, valid = datasets.split(data, 0.2, seed=0)
-    torch.set_num_threads(1)  # as the server runs each job (explorer.jobs)
+    torch.set_num_threads(1)  # as the server runs each job (explorer.training.jobs)
     rows = {"last block, cached": ("finetune_last", True), "last block, not cached": ("finetune_last", False),
             "everything (fine-tune all)": ("finetune_all", True)}
     epochs, prep = {k: [] for k in rows}, []

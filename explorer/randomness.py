@@ -9,7 +9,7 @@ with its seed (`run_generator`) and everything random in it draws from that gene
   generator argument, so the model is built under `seeded(derive_seed(gen))`, which holds
   `GLOBAL_LOCK` (every model build in `explorer` holds it too) and restores the global state after;
 - batch order: `torch.randperm(..., generator=gen)`;
-- augmentation: `explorer.augment.build(..., generator=gen)`;
+- augmentation: `explorer.training.augment.build(..., generator=gen)`;
 - dropout and stochastic depth: `generator_dropout(model, gen)` swaps `nn.Dropout` and torchvision's
   `StochasticDepth` for versions that draw their masks from `gen` while the run trains.
 The train/validation split is drawn before the run starts, by `datasets.split` from its own

@@ -1,4 +1,5 @@
-"""Shared test setup: no downloads, a private torch hub cache, the repository on sys.path, and a Dask cluster."""
+"""Shared test setup: no downloads, a private torch hub cache, the app's thread setting, and the fixtures
+more than one folder uses (Lite0, the gallery cat, the demo shapes, a Dask cluster of real processes)."""
 
 import os
 import sys
@@ -14,6 +15,38 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("CNN_EXPLORER_OFFLINE", "1")
 os.environ.setdefault("TORCH_HOME", str(ROOT / ".pytest_cache" / "torch_home"))
 
+# The tests run under the app's process-wide torch setting: one thread per computation, set once
+# where the process starts (explorer.runtime.cluster.set_process_threads).
+from explorer.runtime import cluster  # noqa: E402
+
+cluster.set_process_threads()
+
+
+@pytest.fixture(scope="session")
+def lite0():
+    """EfficientNet-Lite0 with its ImageNet weights (shared by the session's tests; never mutate it)."""
+    from explorer.models import zoo  # noqa: PLC0415
+
+    return zoo.load("efficientnet_lite0")
+
+
+@pytest.fixture(scope="session")
+def cat():
+    """The gallery's cat photo (skimage's chelsea)."""
+    from explorer import images  # noqa: PLC0415
+
+    return images.sample_image("chelsea (cat)")
+
+
+@pytest.fixture(scope="session")
+def shapes():
+    """The generated demo shapes, 8 per class at 48 px, split 75/25: (data set, train, val)."""
+    from explorer.training import datasets  # noqa: PLC0415
+
+    data = datasets.demo_shapes(8, size=48)
+    train, val = datasets.split(data, 0.25, seed=0)
+    return data, train, val
+
 
 @pytest.fixture(scope="session")
 def dask_cluster():
@@ -23,3 +56,12 @@ def dask_cluster():
 
     with local_dask(workers=2, train=1) as running:
         yield running
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    """An empty torch hub cache of this test's own (TORCH_HOME): its checkpoints folder."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    checkpoints = tmp_path / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    return checkpoints

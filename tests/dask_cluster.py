@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,14 +15,9 @@ from pathlib import Path
 from typing import Iterator
 
 from distributed import Client
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _dask(*args: str) -> list[str]:
@@ -73,9 +67,9 @@ def local_dask(workers: int = 2, train: int = 1, nthreads: int = 2) -> Iterator[
     """`dask scheduler` plus `workers` x `dask worker --resources train=<train>` on localhost.
 
     As the README says: the scheduler runs without the project (outside the repository, no
-    PYTHONPATH), the workers from the repository, preloading `explorer.jobs`, offline like the tests.
+    PYTHONPATH), the workers from the repository, preloading `explorer.training.jobs`, offline like the tests.
     """
-    port = _free_port()
+    port = free_port()
     # Several worker processes share this machine's cores: one torch thread per task (README).
     env = dict(os.environ, PYTHONPATH=str(ROOT), CNN_EXPLORER_OFFLINE="1", CNN_EXPLORER_TASK_THREADS="1")
     bare = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -90,7 +84,7 @@ def local_dask(workers: int = 2, train: int = 1, nthreads: int = 2) -> Iterator[
             cluster.workers.append(subprocess.Popen(
                 _dask("worker", cluster.address, "--host", "127.0.0.1", "--nthreads", str(nthreads),
                       "--resources", f"train={train}", "--name", f"w{i}", "--no-dashboard", "--memory-limit", "0",
-                      "--preload", "explorer.jobs"),
+                      "--preload", "explorer.training.jobs"),
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
         with Client(cluster.address, timeout=60, set_as_default=False) as client:
             client.wait_for_workers(workers, timeout=120)

@@ -1,11 +1,16 @@
-"""explorer.randomness and explorer.augment: one generator per run, so a seed fixes a run and runs stay apart."""
+"""explorer.randomness and explorer.training.augment: one generator per run, so a seed fixes a run and runs stay apart."""
 
 import numpy as np
 import pytest
 import torch
 
-from explorer import augment, cluster, custom_net, datasets, jobs, randomness, trainer
-from explorer.trainer import TrainConfig
+from explorer import randomness
+from explorer.models import custom_net
+from explorer.runtime import cluster
+from explorer.training import augment, datasets, jobs
+from explorer.training.config import TrainConfig
+from explorer.training.config import CUSTOM
+from explorer.runtime import worker
 
 AUG = augment.Augment(rotation=20, width_shift=0.1, height_shift=0.1, shear=5, zoom=0.1, hflip=True, vflip=True,
                       colour=0.3, channel_shift=20, randaugment=True)
@@ -15,15 +20,8 @@ NET = [{"layer": "Conv2d", "size": 6, "kernel": 3, "stride": 1, "padding": 1}, {
        {"layer": "Dropout", "p": 0.3}, {"layer": "Linear", "size": 3}]
 
 
-@pytest.fixture(scope="module")
-def shapes():
-    data = datasets.demo_shapes(10, size=32)
-    train, val = datasets.split(data, 0.3, seed=0)
-    return data, train, val
-
-
 def _config(seed: int = 3) -> TrainConfig:
-    return TrainConfig(trainer.CUSTOM, "scratch", epochs=2, batch_size=4, lr=3e-3, seed=seed, augment=AUG,
+    return TrainConfig(CUSTOM, "scratch", epochs=2, batch_size=4, lr=3e-3, seed=seed, augment=AUG,
                        custom_net=custom_net.to_config(NET, (3, 24, 24)))
 
 
@@ -58,12 +56,12 @@ def test_same_seed_and_augmentation_give_identical_metrics_even_when_runs_overla
     data, train, val = shapes
     assert cluster.engine().slots() >= 2  # the embedded cluster trains one run per core
     alone = jobs.start(_config(), train, val, data.classes)
-    assert alone.wait(120) and alone.status == jobs.DONE, alone.error
+    assert alone.wait(120) and alone.status == worker.DONE, alone.error
     before = torch.get_rng_state()
     pair = [jobs.start(_config(), train, val, data.classes) for _ in range(2)]
     other = jobs.start(_config(seed=4), train, val, data.classes)
     for run in pair + [other]:
-        assert run.wait(120) and run.status == jobs.DONE, run.error
+        assert run.wait(120) and run.status == worker.DONE, run.error
     keys = ("train_loss", "train_acc", "val_loss", "val_acc")
     metrics = [[[e[k] for k in keys] for e in run.epochs] for run in [alone, *pair]]
     assert metrics[0] == metrics[1] == metrics[2]

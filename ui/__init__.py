@@ -1,1 +1,2 @@
-"""Streamlit pieces shared by the pages (the only place besides app_pages/ that imports streamlit)."""
+"""Streamlit: one package per page, plus the helpers the pages share (the only place besides app_pages/ that imports
+streamlit)."""

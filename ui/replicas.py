@@ -7,7 +7,7 @@ them (issue 17). This launcher starts, all on this machine:
 
 - a Dask **scheduler** (`dask scheduler`, on 127.0.0.1, no dashboard): every replica submits training
   runs and other heavy tasks to it, so any replica can follow any run by its `?run=` link;
-- one Dask **worker** process (`dask worker --no-nanny --preload explorer.jobs`; the launcher starts it
+- one Dask **worker** process (`dask worker --no-nanny --preload explorer.training.jobs`; the launcher starts it
   again if it dies), which runs every task: `train` units = the CPU cores (`CNN_EXPLORER_MAX_RUNS`
   overrides), threads = units + cores, as the embedded cluster has. Not a worker inside each web
   process: measured by `bench/replica_workers.py` (README, "More students than one process"), both run
@@ -51,12 +51,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from explorer.cluster import QUIET, SCHEDULER_ENV
+from explorer.runtime.cluster import QUIET, SCHEDULER_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 COOKIE = "cnn_explorer_replica"  # Caddy's sticky-session cookie
 REPLICA_HEADER = "X-Replica"  # every response through Caddy names the replica that served it (host:port)
-WORKER_PRELOAD = "explorer.jobs"  # imported by the worker as it starts: torch and the task functions
+WORKER_PRELOAD = "explorer.training.jobs"  # imported by the worker as it starts: torch and the task functions
 STOP_TIMEOUT_S = 20.0
 START_TIMEOUT_S = 600.0  # N warm starts and a worker's torch import share the cores
 RESTART_AFTER_S = (5, 10, 20, 40, 60)  # delays before restarting a child that died within a minute
@@ -79,10 +79,10 @@ def dask_command(*args: str) -> list[str]:
 
 
 def dask_env() -> dict[str, str]:
-    """This environment plus `explorer.cluster.QUIET` as Dask environment variables.
+    """This environment plus `explorer.runtime.cluster.QUIET` as Dask environment variables.
 
     Every Dask process gets them: above all the worker profiler off, which samples every thread's
-    frames and can deadlock on CPython 3.11 before 3.11.9 (`explorer.cluster`).
+    frames and can deadlock on CPython 3.11 before 3.11.9 (`explorer.runtime.cluster`).
     """
     env = dict(os.environ)
     for key, value in QUIET.items():

@@ -30,13 +30,13 @@ def main(argv: list[str]) -> None:
     # Streamlit resets its loggers' levels when it starts.)
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
         lambda record: threading.current_thread().name not in ("MainThread", WARM_THREAD))
-    from ui import warm  # noqa: PLC0415 - after logging is set up
+    from explorer.runtime import cluster  # noqa: PLC0415 - after logging is set up
+    from ui import warm  # noqa: PLC0415
 
-    warm.set_threads()
+    cluster.set_process_threads()  # once, before any computation: the setting is process-wide
     warm.before_serving()
-    from explorer import cluster  # noqa: PLC0415 - imported by the warm start
 
-    cluster.start()  # the Dask cluster for training runs, in the background (explorer.cluster)
+    cluster.start()  # the Dask cluster for training runs, in the background (explorer.runtime.cluster)
     threading.Thread(target=warm.in_background, name=WARM_THREAD, daemon=True).start()
     from streamlit.web import cli  # noqa: PLC0415
 

@@ -1,4 +1,4 @@
-"""Heavy page work as Dask tasks (`explorer.tasks`), shared by every session of this web process.
+"""Heavy page work as Dask tasks (`explorer.runtime.tasks`), shared by every session of this web process.
 
 A heavy map (Integrated Gradients, SmoothGrad, GradientShap, Occlusion), a sanity check or an
 effective receptive field takes one to ten seconds. It runs as a Dask task, not in the script
@@ -19,7 +19,8 @@ from typing import Any, Callable
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from explorer import tasks
+from explorer.runtime import tasks
+from explorer.runtime import worker
 
 KEEP_FINISHED = 64  # finished tasks kept per web process (a map is 0.2 MB, a randomization row about 2 MB)
 
@@ -49,16 +50,16 @@ class Shared:
     @property
     def result(self) -> Any:
         """What the function returned, once it finished (None while running, stopped or failed)."""
-        return self.task.result if self.task is not None and self.task.status == tasks.DONE else None
+        return self.task.result if self.task is not None and self.task.status == worker.DONE else None
 
     @property
     def error(self) -> str | None:
         """One sentence when it failed or was stopped, else None."""
         if self.task is None:
             return self.refused
-        if self.task.status == tasks.STOPPED:
+        if self.task.status == worker.STOPPED:
             return self.task.error or f"{self.title} was cancelled."
-        return self.task.error if self.task.status == tasks.FAILED else None
+        return self.task.error if self.task.status == worker.FAILED else None
 
     @property
     def seconds(self) -> float | None:
@@ -90,7 +91,7 @@ class TaskStore:
 
     def start(self, key: tuple, title: str, fn: Callable, *args: Any, watcher: str, **kwargs: Any) -> Shared:
         """The computation for `key`: the running or finished one, or `fn(*args, **kwargs)` submitted as a
-        Dask task (`explorer.tasks.submit`). One that failed or was cancelled is started again."""
+        Dask task (`explorer.runtime.tasks.submit`). One that failed or was cancelled is started again."""
         with self._lock:
             shared = self._tasks.get(key)
             if shared is not None and shared.error is None:
@@ -122,7 +123,7 @@ class TaskStore:
 
 
 @st.cache_resource(show_spinner=False)
-def store() -> TaskStore:
+def task_store() -> TaskStore:
     """This web process's shared tasks."""
     return TaskStore()
 

@@ -3,7 +3,7 @@
 Streamlit keeps every uploaded file's raw bytes in memory for as long as the session lives (a
 student who adds 200 phone photos to a class would hold about 1 GB there), even after the page has
 decoded them into small images. `release` drops them as soon as they are decoded; the page keeps
-only what `explorer.images` / `explorer.datasets` made of them. (Streamlit's own chat input does the
+only what `explorer.images` / `explorer.training.datasets` made of them. (Streamlit's own chat input does the
 same through the same call.)
 """
 

@@ -23,68 +23,58 @@ from __future__ import annotations
 import gc
 import importlib
 import logging
-import os
+import pkgutil
 import threading
 import time
 
 log = logging.getLogger(__name__)
 
-#: Imported before any session runs: the heavy libraries and every module the pages use.
-HEAVY_MODULES = (
-    "numpy", "pandas", "PIL.Image", "torch", "torchvision", "plotly.graph_objects", "plotly.io", "orjson",
-    "captum.attr", "safetensors.torch", "scipy.stats",
-    "explorer.zoo", "explorer.features", "explorer.profiling", "explorer.comparison", "explorer.lecture_tables",
-    "explorer.calculators", "explorer.conv_lab", "explorer.kernels", "explorer.trainer", "explorer.jobs",
-    "explorer.datasets", "explorer.augment", "explorer.model_io", "explorer.custom_net",
-    "explorer.figures.conv_arithmetic", "explorer.figures.features", "explorer.figures.kernels",
-    "explorer.figures.architectures", "explorer.figures.transfer",
-    "explorer.receptive_field", "explorer.rf_notes", "explorer.rf_lecture", "explorer.figures.receptive_field",
-    "explorer.attributions", "explorer.sanity_checks", "explorer.figures.attributions",
-    "ui.models", "ui.image_picker", "ui.arch_sections", "ui.arch_lecture", "ui.arch_builder", "ui.conv_widgets",
-    "ui.transfer_data", "ui.transfer_run", "ui.transfer_results", "ui.rf_data", "ui.rf_sections",
-    "ui.attribution_models", "ui.attribution_maps", "ui.attribution_checks", "ui.shared_tasks",
-    "ui.attribution_mistakes",
-)
+#: Imported before any session runs: the heavy libraries, then every module of `explorer` and `ui` (`_ours`).
+HEAVY_MODULES = ("numpy", "pandas", "PIL.Image", "torch", "torchvision", "plotly.graph_objects", "plotly.io", "orjson",
+                 "captum.attr", "safetensors.torch", "scipy.stats")
+#: Modules of ours that are not imported ahead: the launchers themselves.
+LAUNCHERS = ("ui.server", "ui.warm")
 
-#: torch intra-op threads per computation (DESIGN.md section 4: two threads spin-wait as soon as another
-#: computation holds a core, 2.3 s instead of 0.04 s for a Lite0 forward). CNN_EXPLORER_THREADS overrides.
-THREADS_ENV = "CNN_EXPLORER_THREADS"
+
+def _ours() -> list[str]:
+    """Every module of the `explorer` and `ui` packages, in a stable order."""
+    import explorer  # noqa: PLC0415
+    import ui  # noqa: PLC0415
+
+    names = [m.name for package in (explorer, ui)
+             for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")]
+    return sorted(name for name in names if name not in LAUNCHERS)
+
 
 _import_lock = threading.Lock()
 _imported = False
 
 
 def imports() -> None:
-    """Import `HEAVY_MODULES` once per process; concurrent callers wait for the first."""
+    """Import `HEAVY_MODULES` and our modules once per process; concurrent callers wait for the first."""
     global _imported
     if _imported:
         return
     with _import_lock:
         if not _imported:
-            for name in HEAVY_MODULES:
+            for name in [*HEAVY_MODULES, *_ours()]:
                 importlib.import_module(name)
             _imported = True
-
-
-def set_threads() -> None:
-    """One torch thread per computation (or `CNN_EXPLORER_THREADS`); threads started later inherit it."""
-    import torch  # noqa: PLC0415
-
-    torch.set_num_threads(int(os.environ.get(THREADS_ENV, "1")))
 
 
 def before_serving() -> None:
     """Imports, the default model and the default pages' results for the gallery; then gc.freeze()."""
     start = time.perf_counter()
-    from explorer import side_process  # noqa: PLC0415 - light: imports nothing heavy
+    from explorer.runtime import side_process  # noqa: PLC0415 - light: imports nothing heavy
 
     side_process.start()  # the profiling process imports torch meanwhile
     imports()
-    from explorer import features, images, zoo  # noqa: PLC0415 - imported above, named here
+    from explorer import images  # noqa: PLC0415 - imported above, named here
+    from explorer.models import layers, registry, store  # noqa: PLC0415
     from ui import models  # noqa: PLC0415
 
-    loaded = models.model_store().get(zoo.DEFAULT_MODEL)
-    layer = features.default_layer(models.layer_table(zoo.DEFAULT_MODEL))
+    loaded = store.shared().get(registry.DEFAULT_MODEL)
+    layer = layers.default_layer(models.layer_table(registry.DEFAULT_MODEL))
     for name in images.GALLERY:
         photo = images.sample_image(name)
         key = models.image_key(photo)
@@ -99,18 +89,20 @@ def in_background() -> None:
     background work: students who arrive meanwhile come first."""
     start = time.perf_counter()
     try:
-        from explorer import cluster, zoo  # noqa: PLC0415
+        from explorer.models import registry, store  # noqa: PLC0415
+        from explorer.runtime import cluster  # noqa: PLC0415
 
         cluster.as_background()
-        from ui import arch_lecture, arch_sections, models, rf_data  # noqa: PLC0415
+        from ui.architectures import lecture as arch_lecture, sections as arch_sections  # noqa: PLC0415
+        from ui.receptive_fields import data as rf_data
 
         rf_data.warm()
-        for name in [*arch_sections.DEFAULT_COMPARE, *zoo.list_models()]:
+        for name in [*arch_sections.DEFAULT_COMPARE, *registry.list_models()]:
             arch_sections.crop_profile(name)
         arch_sections.comparison_table()
         arch_lecture.lecture_tables_data()
         for name in ("efficientnet_lite1", "efficientnet_lite2"):
-            models.model_store().get(name)
+            store.shared().get(name)
         _freeze()
     except Exception:  # noqa: BLE001 - a failed warm-up only means a slower first visit; the page computes it
         log.exception("background warm start failed")

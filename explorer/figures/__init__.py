@@ -1,1 +1,1 @@
-"""Plotly figure builders: data in, go.Figure out (never st.* or .show())."""
+"""What every page's Plotly figures use: figures as plain dicts, image tiles, label placement, escaped user text."""

@@ -7,18 +7,14 @@ where a missing browser is a failure: no test is skipped silently there.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.support import serve_app
 
 # The machine may be busy (2 cores): give waiting assertions time instead of Playwright's 5 s.
 expect.set_options(timeout=45_000)
@@ -29,46 +25,6 @@ CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve_app(env: dict[str, str] | None = None):
-    """Start the app as `make run` does (`python -m ui.server`, which warms up, then runs streamlit) on a free
-    port, with `env` added to its environment; yield its base URL; stop it afterwards."""
-    port = _free_port()
-    env = dict(os.environ, CNN_EXPLORER_OFFLINE="1", **(env or {}))
-    log_dir = ROOT / ".pytest_cache"
-    log_dir.mkdir(exist_ok=True)
-    with open(log_dir / f"e2e-server-{port}.log", "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ui.server", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.time() + 240  # the warm start comes first (about 10 s alone, more on a busy machine)
-            while True:
-                try:
-                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                        break
-                except OSError:
-                    if time.time() > deadline:
-                        pytest.fail("the server did not answer /_stcore/health within 240 s")
-                    time.sleep(0.3)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +72,16 @@ def projector(browser):
     tab.set_default_timeout(60_000)
     yield tab
     context.close()
+
+
+def upload_photo(page, path: Path, page_title: str) -> None:
+    """Switch the page's image picker to Upload, upload the photo at `path`, and wait until the page shows it."""
+    page.get_by_role("radiogroup", name="Image").get_by_role("radio", name="Upload").click()
+    file_input = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+    file_input.wait_for(state="attached")
+    file_input.set_input_files(str(path))
+    expect(page.get_by_text(f"your upload “{path.name}”").first).to_be_visible(timeout=90_000)
+    wait_for_app(page, page_title)
 
 
 def wait_until_idle(page) -> None:

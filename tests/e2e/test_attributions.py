@@ -8,7 +8,7 @@ from PIL import Image
 from playwright.sync_api import expect
 from skimage import data
 
-from tests.e2e.conftest import SHOTS, screenshot, wait_for_app, wait_until_idle
+from tests.e2e.conftest import SHOTS, screenshot, upload_photo, wait_for_app, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -30,12 +30,7 @@ def test_upload_a_photo_and_see_grad_cam_and_occlusion(page, app_url, tmp_path):
     expect(plots.get_by_text("Grad-CAM · features.8").first).to_be_visible(timeout=90_000)
     print(f"\nAttributions page settled in {time.perf_counter() - start:.1f} s (fresh server: model load included)")
 
-    page.get_by_role("radiogroup", name="Image").get_by_role("radio", name="Upload").click()
-    file_input = page.locator('[data-testid="stFileUploader"] input[type="file"]')
-    file_input.wait_for(state="attached")
-    file_input.set_input_files(str(photo))
-    expect(page.get_by_text("your upload “my_coffee.jpg”").first).to_be_visible(timeout=90_000)
-    wait_for_app(page, "Attributions")
+    upload_photo(page, photo, "Attributions")
     expect(plots.get_by_text("espresso").first).to_be_visible(timeout=90_000)
     expect(plots.get_by_text("Grad-CAM · features.8").first).to_be_visible()
     expect(page.get_by_text("169 forward passes, no backward pass").first).to_be_visible()

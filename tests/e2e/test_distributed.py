@@ -11,9 +11,10 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
-from explorer import cluster, task_runtime
-from tests.e2e.conftest import screenshot, serve_app, wait_for_app
-from tests.e2e.test_transfer import _png
+from explorer.runtime import cluster, worker
+from tests.e2e.conftest import screenshot, wait_for_app
+from tests.support import serve_app
+from tests.support import png
 
 pytestmark = pytest.mark.e2e
 DIGITS = "transfer?tl_src=Demo%3A+digits&tl_ndig=40&tl_bb=lenet5&tl_strat=From+scratch&tl_ep=2&tl_bs=16"
@@ -53,7 +54,7 @@ def test_two_servers_each_train_on_the_shared_cluster_and_a_link_moves_a_run_acr
         expect(tab.locator('[data-testid="stException"]')).to_have_count(0)
     ids = [_run_id(tab) for tab in tabs]
     with dask_cluster.client() as client:  # both runs are the cluster's, whichever server started them
-        registry = task_runtime.registry(client)
+        registry = worker.registry(client)
         assert ids[0] != ids[1] and all(registry[i]["s"] == "done" for i in ids)
     # The first server's run, opened on the second server from its link.
     moved = _tab(browser)
@@ -78,13 +79,13 @@ def test_a_worker_dying_mid_run_says_start_it_again_and_keeps_the_uploads(browse
     expect(inputs).to_have_count(2)
     for i, colour in enumerate([(200, 0, 0), (0, 0, 200)]):
         inputs.nth(i).set_input_files([{"name": f"{i}-{k}.png", "mimeType": "image/png",
-                                        "buffer": _png(tuple(c + k for c in colour))} for k in range(4)])
+                                        "buffer": png(tuple(c + k for c in colour))} for k in range(4)])
     expect(tab.get_by_text("class 1: 4 · class 2: 4")).to_be_visible(timeout=60_000)
     tab.get_by_role("button", name="Start training").click()
     expect(tab.get_by_text(re.compile(r"epoch 1/200, batch"))).to_be_visible(timeout=180_000)
     with dask_cluster.client() as client:
         dask_cluster.kill_worker_running(client, f"train-{_run_id(tab)}")
-        expect(tab.get_by_text(task_runtime.WORKER_DIED)).to_be_visible(timeout=60_000)
+        expect(tab.get_by_text(worker.WORKER_DIED)).to_be_visible(timeout=60_000)
         expect(tab.get_by_text("class 1: 4 · class 2: 4")).to_be_visible()  # nothing uploaded is lost
         expect(tab.get_by_role("button", name="Start training")).to_be_enabled()
         expect(tab.locator('[data-testid="stException"]')).to_have_count(0)

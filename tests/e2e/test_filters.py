@@ -7,7 +7,7 @@ from PIL import Image
 from playwright.sync_api import expect
 from skimage import data
 
-from tests.e2e.conftest import screenshot, wait_for_app
+from tests.e2e.conftest import screenshot, upload_photo, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -25,13 +25,7 @@ def test_upload_a_photo_and_see_predictions_and_feature_maps(page, app_url, tmp_
     page.get_by_role("link", name="Filters and feature maps").first.click()
     wait_for_app(page, "Filters and feature maps")
     expect(page).to_have_url(f"{app_url}/filters")
-    page.get_by_role("radiogroup", name="Image").get_by_role("radio", name="Upload").click()
-    file_input = page.locator('[data-testid="stFileUploader"] input[type="file"]')
-    file_input.wait_for(state="attached")
-    file_input.set_input_files(str(photo))
-
-    expect(page.get_by_text("your upload “my_coffee.jpg”").first).to_be_visible(timeout=90_000)
-    wait_for_app(page, "Filters and feature maps")
+    upload_photo(page, photo, "Filters and feature maps")
     plots = page.locator(".js-plotly-plot")
     expect(plots.get_by_text("espresso").first).to_be_visible(timeout=90_000)
     expect(plots.get_by_text("top-5 on your upload").first).to_be_visible()

@@ -3,7 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot, serve_app, wait_for_app
+from tests.e2e.conftest import screenshot, wait_for_app
+from tests.support import serve_app
 
 pytestmark = pytest.mark.e2e
 

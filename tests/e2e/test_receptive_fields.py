@@ -8,7 +8,7 @@ from PIL import Image
 from playwright.sync_api import expect
 from skimage import data
 
-from tests.e2e.conftest import SHOTS, projector_screenshots, screenshot, wait_for_app, wait_until_idle
+from tests.e2e.conftest import SHOTS, projector_screenshots, screenshot, upload_photo, wait_for_app, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -38,12 +38,7 @@ def test_upload_pick_a_unit_and_see_its_box(page, app_url, tmp_path):
     page.get_by_role("link", name=HEADING).first.click()
     wait_for_app(page, HEADING)
     expect(page).to_have_url(f"{app_url}/receptive-fields")
-    page.get_by_role("radiogroup", name="Image").get_by_role("radio", name="Upload").click()
-    file_input = page.locator('[data-testid="stFileUploader"] input[type="file"]')
-    file_input.wait_for(state="attached")
-    file_input.set_input_files(str(photo))
-    expect(page.get_by_text("your upload “my_rocket.jpg”").first).to_be_visible(timeout=90_000)
-    wait_for_app(page, HEADING)
+    upload_photo(page, photo, HEADING)
 
     plots = page.locator(".js-plotly-plot")
     expect(plots.get_by_text("features.3, unit (14, 14): 67×67 px").first).to_be_visible(timeout=90_000)

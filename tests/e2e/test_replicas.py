@@ -14,7 +14,6 @@ websocket's upgrade included, which the tab reads through the Chrome DevTools Pr
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 import signal
@@ -32,7 +31,8 @@ from PIL import Image
 from playwright.sync_api import expect
 from skimage import data
 
-from tests.e2e.conftest import ROOT, _free_port, screenshot, wait_for_app
+from tests.e2e.conftest import ROOT, screenshot, upload_photo, wait_for_app
+from tests.support import free_port
 from ui.replicas import COOKIE, REPLICA_HEADER
 
 pytestmark = pytest.mark.e2e
@@ -68,7 +68,7 @@ def _healthy(url: str) -> bool:
 @pytest.fixture(scope="module")
 def replicas(browser) -> Iterator[Launched]:
     """The launcher with two replicas on a free port (after `browser`: no Chromium, no launch)."""
-    port = _free_port()
+    port = free_port()
     log_dir = ROOT / ".pytest_cache"
     log_dir.mkdir(exist_ok=True)
     log_path = log_dir / f"e2e-replicas-{port}.log"
@@ -151,13 +151,7 @@ def students(browser) -> Iterator[Callable[[], Student]]:
         student.context.close()
 
 
-def _jpeg() -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(data.coffee()).save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
-
-
-def test_browsers_are_spread_and_an_upload_and_its_media_stay_on_the_sessions_replica(replicas, students):
+def test_browsers_are_spread_and_an_upload_and_its_media_stay_on_the_sessions_replica(replicas, students, tmp_path):
     first, second = students(), students()
     first.open(f"{replicas.url}/filters", "Filters and feature maps")
     second.open(f"{replicas.url}/filters", "Filters and feature maps")
@@ -165,12 +159,9 @@ def test_browsers_are_spread_and_an_upload_and_its_media_stay_on_the_sessions_re
     assert COOKIE in {c["name"] for c in second.context.cookies()}
 
     page = second.page
-    page.get_by_role("radiogroup", name="Image").get_by_role("radio", name="Upload").click()
-    file_input = page.locator('[data-testid="stFileUploader"] input[type="file"]')
-    file_input.wait_for(state="attached")
-    file_input.set_input_files({"name": "my_coffee.jpg", "mimeType": "image/jpeg", "buffer": _jpeg()})
-    expect(page.get_by_text("your upload “my_coffee.jpg”").first).to_be_visible(timeout=90_000)
-    wait_for_app(page, "Filters and feature maps")
+    photo = tmp_path / "my_coffee.jpg"
+    Image.fromarray(data.coffee()).save(photo, format="JPEG", quality=90)
+    upload_photo(page, photo, "Filters and feature maps")
     plots = page.locator(".js-plotly-plot")
     expect(plots.get_by_text("espresso").first).to_be_visible(timeout=90_000)
     expect(plots.get_by_text("features.3: 32 of 40 channels").first).to_be_visible()

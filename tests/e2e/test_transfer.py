@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot, wait_for_app
+from tests.support import png
 
 pytestmark = pytest.mark.e2e
 
@@ -41,23 +42,13 @@ def test_a_run_keeps_training_across_a_page_switch(page, app_url):
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
 
 
-def _png(colour) -> bytes:
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (40, 30), colour).save(buf, "PNG")
-    return buf.getvalue()
-
-
 def test_own_classes_from_uploads_with_a_bad_file_skipped(page, app_url):
     page.goto(f"{app_url}/transfer?tl_src=Your+classes&tl_bb=lenet5&tl_strat=From+scratch&tl_ep=2&tl_bs=4")
     wait_for_app(page, "Transfer learning")
     inputs = page.locator('[class*="st-key-tl_up_"] input[type=file]')
     expect(inputs).to_have_count(2)
-    reds = [{"name": f"red{i}.png", "mimeType": "image/png", "buffer": _png((200 + i, 0, 0))} for i in range(3)]
-    blues = [{"name": f"blue{i}.png", "mimeType": "image/png", "buffer": _png((0, 0, 200 + i))} for i in range(3)]
+    reds = [{"name": f"red{i}.png", "mimeType": "image/png", "buffer": png((200 + i, 0, 0))} for i in range(3)]
+    blues = [{"name": f"blue{i}.png", "mimeType": "image/png", "buffer": png((0, 0, 200 + i))} for i in range(3)]
     inputs.nth(0).set_input_files(reds + [{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
     expect(page.get_by_text("Skipped notes.txt")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("3 images").first).to_be_visible()
@@ -76,8 +67,8 @@ def test_zip_upload_train_download_and_load_the_model_back(page, app_url, tmp_pa
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for i in range(4):
-            zf.writestr(f"set/red/{i}.png", _png((200 + i, 0, 0)))
-            zf.writestr(f"set/blue/{i}.png", _png((0, 0, 200 + i)))
+            zf.writestr(f"set/red/{i}.png", png((200 + i, 0, 0)))
+            zf.writestr(f"set/blue/{i}.png", png((0, 0, 200 + i)))
         zf.writestr("set/blue/broken.jpg", b"\xff\xd8\xff not really a jpeg")
     page.goto(f"{app_url}/transfer?tl_src=Zip+of+folders&tl_bb=lenet5&tl_strat=From+scratch&tl_ep=1&tl_bs=4")
     wait_for_app(page, "Transfer learning")
@@ -107,7 +98,7 @@ def test_train_the_network_built_on_the_architectures_page(page, app_url):
     page.locator(".st-key-tl_src").get_by_text("Demo: digits").click()
     expect(page.get_by_text("scikit-learn's real handwritten")).to_be_visible(timeout=60_000)
     page.locator(".st-key-tl_bb").click()
-    page.get_by_role("option", name="custom network (from Architectures)").click()
+    page.get_by_role("option", name="your network (from the Architectures page)").click()
     expect(page.get_by_text("Images are resized to 28×28 grayscale")).to_be_visible(timeout=60_000)
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text(re.compile(r"Run #\d+ custom network · From scratch"))).to_be_visible(timeout=60_000)

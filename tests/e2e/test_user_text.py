@@ -12,18 +12,11 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot, wait_for_app
+from tests.support import png
 
 pytestmark = pytest.mark.e2e
 
 NAMES = ["<b>bold", "<i>ital<br>ic", "<a href=javascript:alert(2)>clickme"]
-
-
-def _png(colour) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (40, 30), colour).save(buf, "PNG")
-    return buf.getvalue()
 
 
 def test_html_class_names_train_and_show_verbatim(page, app_url):
@@ -33,7 +26,7 @@ def test_html_class_names_train_and_show_verbatim(page, app_url):
     with zipfile.ZipFile(buf, "w") as zf:
         for c, name in enumerate(NAMES):
             for i in range(4):
-                zf.writestr(f"{name}/{i}.png", _png((60 * c + 10 * i, 200 - 60 * c, 90)))
+                zf.writestr(f"{name}/{i}.png", png((60 * c + 10 * i, 200 - 60 * c, 90)))
     page.goto(f"{app_url}/transfer?tl_src=Zip+of+folders&tl_bb=lenet5&tl_strat=From+scratch&tl_ep=1&tl_bs=4")
     wait_for_app(page, "Transfer learning")
     page.locator('[class*="st-key-tl_zipup"] input[type=file]').set_input_files(

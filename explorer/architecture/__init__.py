@@ -1,0 +1,1 @@
+"""Architectures: per-layer profiles (parameters, memory, multiply-adds), comparisons, calculators, lecture tables."""

@@ -1,0 +1,1 @@
+"""The models every page uses: the registry, pretrained weights, loading, layer inspection and the one model store."""

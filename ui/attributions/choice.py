@@ -1,0 +1,141 @@
+"""The Attributions page's model, image and target: a zoo model or one trained in this session.
+
+Every result is cached under plain keys: the model's build ("efficientnet_lite0#1", see
+`ModelStore.stamp`; "run:3" for a run of the Transfer-learning page, "file" for a model loaded
+from a zip), the image's fingerprint, the method, its options and the target class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from explorer.models import zoo
+from ui.models import loaded_model, model_picker, picker_label
+from explorer.models import registry
+from explorer.attribution import explained_model
+from explorer.training import classifier
+from explorer.models import store
+
+RUN_PREFIX, FILE_KEY = "run:", "file"
+
+
+@dataclass
+class Choice:
+    """The model the page explains.
+
+    Attributes:
+        key: cache key: the zoo model's build ("efficientnet_lite0#1"), "run:3" or "file".
+        model: a `zoo.LoadedModel` (shared: never changed) or a `classifier.TrainedModel` (this session's).
+        title: display name.
+        pretrained: False when its weights are random.
+        note: where the weights come from.
+        input_size: side of the model's input in pixels.
+    """
+
+    key: str
+    model: zoo.LoadedModel | classifier.TrainedModel
+    title: str
+    pretrained: bool
+    note: str
+    input_size: int
+
+
+def trained_models() -> dict[str, tuple[str, classifier.TrainedModel]]:
+    """{option label: (cache key, model)} of this session's trained models still kept, newest first."""
+    found = {}
+    for run in reversed(st.session_state.get("tl_runs", [])):
+        if getattr(run, "result", None) is not None:
+            found[run_option(run)] = (f"{RUN_PREFIX}{run.id}", run.result)
+    imported = st.session_state.get("tl_imported")
+    if imported is not None:
+        found[f"your model loaded from file ({imported.config.backbone_label})"] = (FILE_KEY, imported)
+    return found
+
+
+def run_option(run) -> str:
+    """The model list's entry (and URL value) of a Transfer-learning run: "your run #3 efficientnet_lite0 · …"."""
+    return f"your run {run.label}"
+
+
+MODEL_SETTINGS = ("at_layer", "at_other")  # layer and class names of one model
+
+
+def _forget_model_settings() -> None:
+    """Another model: its layers and classes have other names; their widgets start at the new defaults."""
+    for key in MODEL_SETTINGS:
+        st.session_state.pop(key, None)
+
+
+def choose_model() -> Choice:
+    """The model picker (this session's trained models, then the zoo), in the URL as `at_model`.
+
+    Zoo models without weights here are marked "(untrained here)"; the URL holds the plain name.
+    """
+    own = trained_models()
+    names = registry.list_models()
+    wanted = st.query_params.get("at_model")
+    if wanted and wanted not in names and wanted not in own:
+        st.warning(f"The model in this link ({wanted[:60]}) was trained in another session, or is no longer kept: "
+                   "showing EfficientNet-Lite0. Train one on the Transfer-learning page to explain it here.",
+                   icon=":material/link_off:")
+    choice = model_picker("Model", list(own) + names, key="at_model",
+                          format_func=lambda n: n if n in own else picker_label(n),
+                          on_change=_forget_model_settings,
+                          help="Any zoo model (EfficientNet-Lite0/1/2 have ImageNet weights here), or a model you "
+                               "trained on the Transfer-learning page in this session.")
+    if choice in own:
+        key, trained = own[choice]
+        spec = classifier.input_spec(trained.config)
+        size = spec.input_size if isinstance(spec.input_size, int) else spec.input_size[0]
+        note = (f"Your model: classes {', '.join(trained.classes)}, trained on the Transfer-learning page. "
+                f"{trained.weights_note}")
+        return Choice(key, trained, choice, True, note, size)
+    loaded = loaded_model(choice)
+    return Choice(store.shared().stamp(choice), loaded, loaded.info.title, loaded.pretrained, loaded.weights_note,
+                  loaded.input_size)
+
+
+@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
+def probabilities(model_key: str, img_key: str, _model, _image: Image.Image) -> np.ndarray:
+    """Softmax probabilities [K] of the image (one forward pass)."""
+    return explained_model.predict(_model, _image)[1].numpy()
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def model_view(model_key: str, img_key: str, _model, _image: Image.Image) -> np.ndarray:
+    """uint8 [S, S, 3]: the crop the model sees, the background of every map."""
+    return explained_model.model_view(_model, _image)
+
+
+def labels_of(choice: Choice) -> list[str]:
+    """Class names of the chosen model, in output order."""
+    return explained_model.explained(choice.model).labels
+
+
+RANKS = ("1st guess", "2nd guess", "3rd guess", "4th guess", "5th guess", "another class")
+
+
+def choose_target(probs: np.ndarray, labels: list[str]) -> int:
+    """The class to explain: one of the top five (by rank, so that a link works on any photo) or any class.
+
+    A rank the model does not have (a link asking for the 5th guess of a 2-class model) is
+    refused with a message, and the top guess is explained instead.
+    """
+    order = np.argsort(-probs)
+    ranks = [r for i, r in enumerate(RANKS[:-1]) if i < len(labels)] + [RANKS[-1]]
+    asked = st.query_params.get("at_rank")
+    if asked in RANKS[:-1] and asked not in ranks:
+        st.error(f"This model has only {len(labels)} classes, so it has no {asked}: explaining its 1st guess.",
+                 icon=":material/rule:")
+    rank = st.radio("Explain the class", ranks, key="at_rank", bind="query-params", horizontal=True,
+                    help="The top guess by default (red in the chart). Explaining a class the model did not pick "
+                         "shows what evidence it found for that class.")
+    if rank == RANKS[-1]:
+        choice = st.selectbox("Class", [f"{i} · {name}" for i, name in enumerate(labels)], index=int(order[0]),
+                              key="at_other", bind="query-params")
+        return int(choice.split(" · ", 1)[0])
+    return int(order[ranks.index(rank)])

@@ -1,0 +1,252 @@
+"""The Attributions page's maps: method settings, display controls, and the maps side by side.
+
+Cheap methods (Grad-CAM, Saliency, Guided Grad-CAM: 1-2 passes) are computed in the script
+and cached. Heavy ones run as shared Dask tasks (`ui.shared_tasks`) after one click, with
+progress and Cancel; their results are shared server-wide, so a map someone already computed
+(the same model, photo, settings and class) appears at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from explorer.attribution import methods as attr
+from explorer.attribution import figures as figs
+from ui.attributions.choice import Choice
+from ui.shared_tasks import session_id, task_store
+from explorer.attribution import occlusion
+from explorer.attribution import explained_model
+from explorer.attribution import baselines
+
+TITLES = {m.title: name for name, m in attr.METHODS.items()}
+COLUMNS = 3  # maps per row: readable at 1280 px on a projector
+
+
+@dataclass(frozen=True)
+class Display:
+    """How maps are drawn (not what is computed)."""
+
+    opacity: float
+    scale: str
+    clip: float
+    absolute: bool
+
+
+@dataclass
+class Context:
+    """What every map of one page run shares."""
+
+    choice: Choice
+    image: object  # PIL image at working size
+    image_key: str
+    target: int
+    pixels: np.ndarray  # uint8 [S, S, 3], the model's input crop
+
+
+def choose_methods() -> list[str]:
+    """The methods to show (all by default; the heavy ones wait for a click)."""
+    titles = st.multiselect("Methods", list(TITLES), default=list(TITLES), key="at_methods", bind="query-params",
+                            help="Cheap ones (one or two passes) appear at once; the heavy ones (dozens to hundreds "
+                                 "of passes) after you press Compute.")
+    return [TITLES[t] for t in titles]
+
+
+def method_options(ctx: Context, layers: list) -> dict[str, dict]:
+    """Each method's options from widgets (all in the URL): layer, steps, baseline, samples, noise, window, stride."""
+    size = ctx.choice.input_size
+    labels = [layer.label for layer in layers]
+    names = [layer.name for layer in layers]
+    with st.expander("Method settings: Grad-CAM layer, Integrated Gradients steps and baseline, samples, "
+                     "Occlusion window and stride", expanded=False):
+        c1, c2, c3 = st.columns(3)
+        default = names.index(explained_model.default_layer(ctx.choice.model)) if names else 0
+        label = c1.selectbox("Grad-CAM layer (name · kind · output C×H×W)", labels, index=default, key="at_layer",
+                             bind="query-params", help="The default is the last layer with a spatial output: "
+                             "coarse, but closest to the decision.")
+        steps = c2.select_slider("Integrated Gradients: steps", [16, 32, 64, 128, 256], 64, key="at_steps",
+                                 bind="query-params")
+        baseline = c2.segmented_control("IG baseline", list(baselines.BASELINES), default="black", required=True,
+                                        key="at_baseline", bind="query-params",
+                                        help=" · ".join(f"{k}: {v}" for k, v in baselines.BASELINES.items()))
+        samples = c3.slider("SmoothGrad and GradientShap: samples", 5, 50, 20, step=5, key="at_samples",
+                            bind="query-params")
+        noise = c3.select_slider("SmoothGrad noise (σ, share of the input's range)", [0.05, 0.1, 0.15, 0.2, 0.3],
+                                 0.15, key="at_noise", bind="query-params")
+        o1, o2, o3 = st.columns(3)
+        window = o1.slider("Occlusion window (px)", 8, 256, 32, step=8, key="at_window", bind="query-params")
+        stride = o2.slider("Occlusion stride (px)", 4, 128, 16, step=4, key="at_stride", bind="query-params")
+        try:
+            occlusion.check_occlusion(size, window, stride)
+            o3.metric("Occlusion forward passes", f"{occlusion.occlusion_windows(size, window, stride):,}",
+                      help=f"One per window position on the {size}×{size} input, in batches of "
+                           f"{occlusion.OCCLUSION_BATCH}.")
+        except ValueError as exc:
+            o3.error(str(exc))
+    layer = names[labels.index(label)] if label in labels else None
+    return {"grad_cam": {"layer": layer}, "guided_grad_cam": {"layer": layer}, "saliency": {},
+            "integrated_gradients": {"steps": int(steps), "baseline": baseline},
+            "smoothgrad": {"samples": int(samples), "noise": float(noise)},
+            "gradient_shap": {"samples": int(samples)}, "occlusion": {"window": int(window), "stride": int(stride)}}
+
+
+def display_controls() -> Display:
+    """Opacity, colour scale, clipping and the absolute view (all in the URL)."""
+    c1, c2, c3, c4 = st.columns(4)
+    opacity = c1.slider("Map opacity", 0.0, 1.0, 0.7, step=0.05, key="at_opacity", bind="query-params")
+    scale = c2.selectbox("Colour scale (unsigned maps)", list(figs.SEQUENTIAL), key="at_scale", bind="query-params")
+    clip = c3.select_slider("Colours saturate at percentile", [90.0, 95.0, 98.0, 99.0, 99.5, 100.0], 99.0,
+                            key="at_clip", bind="query-params",
+                            help="A few extreme pixels would otherwise wash out the rest of the map.")
+    absolute = c4.toggle("Signed maps as |map|", False, key="at_abs", bind="query-params",
+                         help="Integrated Gradients, GradientShap and Occlusion are signed: red for the class, "
+                              "blue against it.")
+    return Display(float(opacity), scale, float(clip), bool(absolute))
+
+
+def task_key(ctx: Context, method: str, options: dict) -> tuple:
+    """What a map depends on: the cache and task key."""
+    return ("map", ctx.choice.key, ctx.image_key, method, tuple(sorted(options.items())), ctx.target)
+
+
+@st.cache_data(max_entries=96, ttl=3600, show_spinner=False)
+def cheap_map(key: tuple, _model, _image) -> attr.Attribution:
+    """A one- or two-pass map (Grad-CAM, Saliency, Guided Grad-CAM), cached by `task_key`."""
+    _, _, _, method, options, target = key
+    return attr.attribute(_model, _image, method, target, **dict(options))
+
+
+def start_heavy(ctx: Context, method: str, options: dict) -> None:
+    """Start (or join) the Dask task of one heavy map."""
+    task_store().start(task_key(ctx, method, options), attr.METHODS[method].title, attr.heavy_map, ctx.choice.model,
+                  ctx.image, method, ctx.target, options, watcher=session_id())
+
+
+def _needs_compute(ctx: Context, method: str, options: dict) -> bool:
+    """A heavy map with no task yet, or whose task failed or was cancelled."""
+    if not attr.METHODS[method].heavy:
+        return False
+    task = _task(ctx, method, options)
+    return task is None or task.error is not None
+
+
+def heavy_button(ctx: Context, methods: list[str], options: dict[str, dict]) -> None:
+    """One button that computes every selected heavy map not computed yet, with its cost."""
+    size = ctx.choice.input_size
+    waiting, forward, backward = [], 0, 0
+    for m in (m for m in methods if _needs_compute(ctx, m, options[m])):
+        try:
+            f, b = attr.METHODS[m].passes(size, **options[m])
+        except ValueError:  # impossible Occlusion settings: its card says why
+            continue
+        waiting.append(m)
+        forward, backward = forward + f, backward + b
+    if not waiting:
+        return
+    names = ", ".join(attr.METHODS[m].title for m in waiting)
+    if st.button(f"Compute {names}", key="at_compute", type="primary", icon=":material/play_arrow:",
+                 help="They run in the background on the server's cores; you can change the display meanwhile."):
+        for m in waiting:
+            start_heavy(ctx, m, options[m])
+    else:
+        st.caption(f"{forward:,} forward + {backward:,} backward passes: about {_estimate(forward, backward):.0f} s "
+                   "for EfficientNet-Lite0 on a quiet server, longer when the class is busy.")
+
+
+def _estimate(forward: int, backward: int) -> float:
+    """Seconds on the 2-core server (bench/attributions.py: ~15 ms per image forward, ~35 ms forward+backward)."""
+    return (0.015 * forward + 0.02 * backward) / 2
+
+
+def _task(ctx: Context, method: str, options: dict):
+    return task_store().get(task_key(ctx, method, options))
+
+
+def maps_grid(ctx: Context, methods: list[str], options: dict[str, dict], display: Display) -> None:
+    """The chosen methods' maps side by side; heavy ones show progress (and refresh) while they run."""
+    heavy_active = any(attr.METHODS[m].heavy and (t := _task(ctx, m, options[m])) is not None and t.active
+                       for m in methods)
+
+    @st.fragment(run_every=0.5 if heavy_active else None)
+    def grid() -> None:
+        still_active = False
+        for row in range(0, len(methods), COLUMNS):
+            cols = st.columns(COLUMNS)
+            for col, method in zip(cols, methods[row:row + COLUMNS]):
+                with col:
+                    still_active |= _card(ctx, method, options[method], display)
+        if heavy_active and not still_active:
+            st.rerun()  # the whole page: stop polling, offer the sanity checks on the new maps
+
+    grid()
+
+
+def result_of(ctx: Context, method: str, options: dict) -> attr.Attribution | None:
+    """The finished map of `method`, if it exists (cheap: computed now; heavy: a finished task)."""
+    if not attr.METHODS[method].heavy:
+        try:
+            return cheap_map(task_key(ctx, method, options), ctx.choice.model, ctx.image)
+        except ValueError:
+            return None
+    task = _task(ctx, method, options)
+    return task.result if task is not None else None
+
+
+def _card(ctx: Context, method: str, options: dict, display: Display) -> bool:
+    """One method's map, progress or message; True while its task runs."""
+    info = attr.METHODS[method]
+    size = ctx.choice.input_size
+    try:
+        cost, problem = info.cost(size, **options), None
+    except ValueError as exc:  # impossible settings (an Occlusion window larger than the image)
+        cost, problem = "settings to fix", str(exc)
+    with st.container(border=True):
+        if info.heavy:
+            task = _task(ctx, method, options)
+            if task is None or task.error:
+                st.markdown(f"**{info.title}**")
+                if problem:
+                    st.error(problem)
+                elif task is not None and task.error:
+                    (st.warning if "cancelled" in task.error else st.error)(task.error)
+                else:
+                    st.info("Not computed yet: press Compute above.", icon=":material/hourglass_empty:")
+                st.caption(f"{info.explanation} Cost: {cost}.")
+                return False
+            if task.active:
+                st.markdown(f"**{info.title}**")
+                st.progress(task.fraction, text=task.message)
+                st.button("Cancel", key=f"at_cancel_{method}", icon=":material/stop:",
+                          on_click=task_store().cancel, args=(task.key, session_id()))
+                st.caption(f"{info.explanation} Cost: {cost}.")
+                return True
+            result = task.result
+        else:
+            try:
+                result = cheap_map(task_key(ctx, method, options), ctx.choice.model, ctx.image)
+            except ValueError as exc:
+                st.markdown(f"**{info.title}**")
+                st.error(str(exc))
+                return False
+        _draw(ctx, info, result, cost, display)
+    return False
+
+
+def _draw(ctx: Context, info: attr.MethodInfo, result: attr.Attribution, cost: str, display: Display) -> None:
+    signed = info.sign == "signed" and not display.absolute
+    heat = np.abs(result.map) if (info.sign == "signed" and display.absolute) else result.map
+    title = info.title + (f" · {result.options['layer']}" if "layer" in result.options else "")
+    units = f"|{info.units}|" if info.sign == "signed" and display.absolute else info.units
+    st.plotly_chart(figs.map_figure(ctx.pixels, heat, signed, title, units, display.opacity, display.scale,
+                                    display.clip), key=f"at_fig_{info.name}", config={"displayModeBar": False},
+                    theme=None)
+    sign = {"signed": "red = for the class, blue = against it", "absolute": "|value|: how much, not which way",
+            "positive": "only evidence for the class (ReLU)"}[info.sign]
+    extra = ""
+    if result.completeness_error is not None:
+        flag = ": raise the steps to shrink it" if result.completeness_error > 0.05 else ""
+        extra = (f" Completeness: the map sums to {result.map.sum():.2f}; score − baseline score = {result.gap:.2f} "
+                 f"(error {result.completeness_error:.1%}{flag}).")
+    st.caption(f"{info.explanation} Sign: {sign}. Cost: {cost}; ready after {result.seconds:.2f} s.{extra}")

@@ -1,0 +1,1 @@
+"""The convolution-arithmetic page: its widgets (bound to the URL) and sections."""

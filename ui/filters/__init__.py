@@ -1,0 +1,1 @@
+"""The filters-and-feature-maps page's sections."""

@@ -1,0 +1,167 @@
+"""Sections of the filters page (app_pages/filters.py is their table of contents).
+
+The lecture's hand-made kernels on the photo, the filters a real network learned, what each of its
+layers sees, and its top-5. Widget keys start with "fk_" (kernels), "ff_" (learned filters) and
+"fm_" (the model and its feature maps); all are mirrored in the URL. Figures many students draw
+alike are built once per server (`ui.models.shared`), keyed by the model's build.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from explorer.filters import feature_figures as ffig
+from explorer.filters import kernel_figures as kfig
+from explorer.figures.images import encode
+from explorer.filters import feature_maps, kernels
+from explorer.models import layers, registry, store, zoo
+from ui.models import analysis, layer_table, loaded_model, model_picker, shared, untrained_output
+
+MODEL_SETTINGS = ("ff_layer", "ff_filter", "fm_layer", "fm_channel")  # layer names and indices of one model
+
+
+def _forget_model_settings() -> None:
+    """Another model: its layers have other names, so the old model's layer settings leave the state and URL."""
+    for key in MODEL_SETTINGS:  # dropped from the state, the widgets start at the new model's defaults
+        st.session_state.pop(key, None)
+
+
+def model_choice() -> tuple[str, zoo.LoadedModel, str]:
+    """The model picker and where its weights come from: (name, shared model, build stamp for cache keys)."""
+    name = model_picker("Model", registry.list_models(), key="fm_model", on_change=_forget_model_settings)
+    return name, loaded_model(name), store.shared().stamp(name)
+
+
+def weights_note(loaded: zoo.LoadedModel) -> None:
+    if loaded.pretrained:
+        st.success(loaded.weights_note)
+    else:
+        st.warning(f"{loaded.weights_note} Its filters and feature maps below are those of random weights (noise, "
+                   "not learned detectors); pick EfficientNet-Lite0/1/2 to see what a trained network learned.")
+
+
+def _kernel_steps(image: Image.Image, kernel: np.ndarray, side: int, mode: str, padding: str,
+                  pooling: str) -> tuple[dict[str, str], list[tuple[bytes, str]]]:
+    """The step sizes, and each step as PNG bytes with how its values map to colours."""
+    steps = kernels.lecture_steps(kernels.resize_for_kernels(image, side), kernel, mode, padding, pooling)
+    shown = [kfig.step_pixels(a) for a in (steps.image, steps.convolved, steps.rectified, steps.pooled)]
+    return steps.sizes(), [(encode(pixels), how) for pixels, how in shown]
+
+
+def classic_kernels(image: Image.Image, photo: str) -> None:
+    """Lecture 3's kernels on the photo (`photo` is its `image_key`): convolved, rectified, pooled."""
+    c1, c2 = st.columns([4, 1])
+    kernel_names = [*kernels.KERNELS, "Custom"]
+    kernel_name = c1.selectbox("Kernel", kernel_names, index=kernel_names.index("Edge detection (8-neighbour)"),
+                               key="fk_kernel", bind="query-params")
+    side = c2.selectbox("Image size (px)", [64, 128, 256, 512], index=2, key="fk_size", bind="query-params")
+    c1, c2, c3 = st.columns(3)
+    mode = c1.segmented_control("Apply", kernels.MODES, default="grayscale", required=True, key="fk_mode",
+                                bind="query-params")
+    padding = c2.segmented_control("Padding", kernels.PADDINGS, default="valid", required=True, key="fk_pad",
+                                   bind="query-params")
+    pooling = c3.segmented_control("2×2 pooling", kernels.POOLINGS, default="max", required=True, key="fk_pool",
+                                   bind="query-params")
+    kernel = kernels.KERNELS.get(kernel_name)
+    if kernel_name == "Custom":
+        text = st.text_input("Custom kernel: 3 or 5 rows separated by ';', numbers or fractions such as 1/9",
+                             "0 -1 0; -1 5 -1; 0 -1 0", key="fk_custom", bind="query-params")
+        try:
+            kernel = kernels.parse_kernel(text)
+        except ValueError as exc:
+            st.error(str(exc))
+    if kernel is None:
+        return
+    sizes, pictures = shared(("kernel steps", photo, kernel.tobytes(), kernel.shape, side, mode, padding, pooling),
+                             lambda: _kernel_steps(image, kernel, side, mode, padding, pooling))
+    k_col, s_col = st.columns([1, 3])
+    k_col.plotly_chart(shared(("kernel figure", kernel.tobytes(), kernel.shape),
+                              lambda: kfig.kernel_figure(kernel, f"{kernel.shape[0]}×{kernel.shape[1]} kernel")),
+                       key="fk_kernel_fig")
+    k_col.caption(f"{kernel_name}. Each output pixel is the sum of the kernel times the pixels under it "
+                  f"(torch conv2d {'on the gray image' if mode == 'grayscale' else 'on R, G and B separately'}).")
+    titles = ["input", "convolved feature map", "ReLU: rectified feature map", f"2×2 {pooling} pooling, stride 2"]
+    cols = s_col.columns(2) + s_col.columns(2)
+    for col, title, size, (png, how) in zip(cols, titles, sizes.values(), pictures):
+        col.image(png, caption=f"{title} · {size} · {how}")
+    st.caption("'valid' shrinks each side by K − 1; zero padding keeps the size; 2×2 pooling with stride 2 halves "
+               "each side and keeps a quarter of the values.")
+
+
+def learned_filters(name: str, loaded: zoo.LoadedModel, build: str) -> None:
+    """The first layer's filters, and the slices of one filter of a deeper layer."""
+    first = feature_maps.first_layer_filters(loaded)
+    convs = feature_maps.conv_layers(loaded)
+    st.plotly_chart(shared(("first filters", build),
+                           lambda: ffig.filter_grid(first, feature_maps.first_conv(loaded))), key="ff_first")
+    st.caption("First-layer filters look at the image directly: most become edge, colour-blob and texture detectors.")
+    if name in feature_maps.LECTURE_NOTES:
+        st.info(feature_maps.LECTURE_NOTES[name])
+    left, right = st.columns([3, 1])
+    deep = left.selectbox("Deeper conv layer", convs, index=convs.index(feature_maps.default_slice_layer(loaded)),
+                          key="ff_layer", bind="query-params")
+    weight = feature_maps.conv_weight(loaded, deep)
+    if feature_maps.is_depthwise(loaded, deep):
+        st.plotly_chart(shared(("depthwise filters", build, deep), lambda: ffig.depthwise_filters(weight, deep)),
+                        key="ff_slices")
+        st.caption(f"{deep} is a depthwise convolution: each {weight.shape[2]}×{weight.shape[3]} filter reads one "
+                   "channel only, and the 1×1 convolution after it mixes the channels. Pick a 1×1 layer to see the "
+                   "mixing weights, one number per input channel.")
+        return
+    index = right.number_input(f"Filter (0–{len(weight) - 1})", 0, len(weight) - 1, 0, key="ff_filter",
+                               bind="query-params")
+    index = min(index, len(weight) - 1)
+    st.plotly_chart(shared(("filter slices", build, deep, index),
+                           lambda: ffig.filter_slices(weight[index], deep, index)), key="ff_slices")
+    st.caption(f"A filter of {deep} has one {weight.shape[2]}×{weight.shape[3]} slice per input channel it reads "
+               f"({weight.shape[1]} here); its output is the sum of the responses of all its slices.")
+
+
+def feature_maps_section(name: str, loaded: zoo.LoadedModel, build: str, image: Image.Image,
+                         photo: str) -> feature_maps.FeatureResult | None:
+    """The most active maps of one layer over the photo, the hierarchy of stages, and one channel large.
+
+    Returns the layer's `FeatureResult` (its top-5 too), or None when the layer cannot be shown (said so).
+    """
+    table = layer_table(name)
+    labels = [layer.label for layer in table]
+    default = next(i for i, layer in enumerate(table) if layer.name == layers.default_layer(table))
+    c1, c2, c3 = st.columns([4, 2, 1])
+    label = c1.selectbox("Layer (network order: name · kind · output C×H×W)", labels, index=default,
+                         key="fm_layer", bind="query-params")
+    layer = table[labels.index(label)]
+    top_n = c2.slider("Most active channels", 1, 64, 32, key="fm_top", help="Capped at the layer's channel count.",
+                      bind="query-params")
+    overlay = c3.toggle("Overlay", True, key="fm_overlay", bind="query-params")
+    try:
+        result = analysis(name, photo, layer.name, image)
+    except ValueError as exc:
+        st.error(str(exc))
+        return None
+    ranked = feature_maps.top_channels(result.maps, result.maps.shape[0])
+    seen = result.seen if overlay else None
+    st.plotly_chart(shared(("feature grid", build, photo, layer.name, top_n, overlay),
+                           lambda: ffig.feature_grid(result.maps, ranked[:top_n], layer.name, seen)), key="fm_grid")
+    with st.expander("The hierarchy: resolution shrinks, channels grow (edges → parts → objects)", expanded=True):
+        for stage in feature_maps.stage_summary(table, loaded.input_size):
+            mark = "**" if layer.name in stage.names or any(layer.name.startswith(n + ".") for n in stage.names) else ""
+            st.markdown(f"- {mark}{stage.line}{mark}")
+    choice = st.selectbox("Channel to see large", ["most active", *map(str, range(len(ranked)))], key="fm_channel",
+                          bind="query-params")
+    channel = ranked[0] if choice == "most active" else int(choice)
+    st.plotly_chart(shared(("channel", build, photo, layer.name, channel, overlay),
+                           lambda: ffig.channel_figure(result.maps[channel], layer.name, channel, seen)),
+                    key="fm_channel_fig")
+    return result
+
+
+def predictions(loaded: zoo.LoadedModel, result: feature_maps.FeatureResult, caption: str) -> None:
+    """The top-5 of a trained model; an untrained one's output described for what it is."""
+    if loaded.pretrained:
+        st.plotly_chart(ffig.top5_figure(result.top, f"{loaded.info.title}: top-5 on {caption}"), key="fm_top5")
+        st.caption("Try a non-photographic picture (the Hubble deep field, a drawing, a screenshot): the network "
+                   "still picks ImageNet classes, often with confidence it has not earned.")
+    else:
+        st.info(untrained_output(loaded.info.title, *result.spread), icon=":material/casino:")

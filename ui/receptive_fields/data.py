@@ -1,0 +1,183 @@
+"""The receptive-fields page's network and its cached results (fields, notes, layer maps, effective fields).
+
+The network is a zoo model or the one built on the Architectures page (`st.session_state["custom_network"]`,
+or `rf_net` in a shared address). Results are kept server-wide in `ui.models.shared` (read-only, no copy on a
+hit): fields once per (network, input size), read from a copy built on the meta device so that the shared
+models are never traced; layer maps per (model build, photo, layer), from `explorer.receptive_fields.fields.layer_output`
+on the shared model, which attaches no hook and so needs no lock. Effective fields are Dask tasks in
+`ui.shared_tasks`, keyed by (model build, input size, layer, weights, images) and shared by every session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import streamlit as st
+import torch
+from PIL import Image
+from torch import nn
+
+from explorer.models import custom_net as cn
+from explorer.receptive_fields import fields as rf
+from explorer.receptive_fields import inputs as rf_inputs, notes as rf_notes
+from explorer.randomness import seeded
+from ui.models import image_key, shared
+from ui.shared_tasks import Shared, session_id, task_store
+from explorer.models import registry
+from explorer.receptive_fields import graph as rf_graph
+from explorer.receptive_fields import effective
+from explorer.training.config import CUSTOM
+from explorer.models import store
+
+CUSTOM_TITLE = "Your network (Architectures page)"
+URL_LIMIT = 1500  # characters of rf_net kept in the address
+DEFAULT_COMPARE = ["vgg16", "resnet50"]  # networks drawn beside the chosen one at first
+
+
+@dataclass(frozen=True)
+class Net:
+    """The network the page shows.
+
+    Attributes:
+        key: a zoo name, or CUSTOM.
+        title: display name.
+        side: input (rows, cols) in pixels.
+        inputs: how a photo becomes its input.
+        config: the custom network as text (`custom_net.to_config`), None for zoo models.
+    """
+
+    key: str
+    title: str
+    side: tuple[int, int]
+    inputs: rf_inputs.InputSpec
+    config: str | None = None
+
+
+def title(key: str) -> str:
+    return CUSTOM_TITLE if key == CUSTOM else registry.info(key).title
+
+
+def custom_config() -> str | None:
+    """The Architectures page's network as text: from this session, else from the address (a shared link)."""
+    spec, shape = st.session_state.get("custom_network"), st.session_state.get("custom_network_input")
+    if spec and shape:
+        try:
+            return cn.to_config(spec, shape)
+        except ValueError:
+            return None
+    return st.query_params.get("rf_net")
+
+
+def meta_model(key: str, config: str | None = None) -> nn.Module:
+    """A fresh copy of the architecture on the meta device (no weights): what the fields are read from."""
+    with torch.device("meta"):
+        if key == CUSTOM:
+            spec, shape = cn.from_config(config)
+            return cn.build(spec, shape).eval()
+        return registry.build(key)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def custom_model(config: str) -> nn.Module:
+    """The custom network with random weights (seed 0: the same for everyone), shared server-wide, never mutated."""
+    spec, shape = cn.from_config(config)
+    with seeded(0):
+        return cn.build(spec, shape).eval()
+
+
+def model(net: Net) -> nn.Module:
+    """The network with its weights: the shared zoo model (ImageNet weights where available) or the custom one.
+
+    Pages call `ui.models.loaded_model` first, which shows the wait while a zoo model loads.
+    """
+    return custom_model(net.config) if net.key == CUSTOM else store.shared().get(net.key).model
+
+
+def build(net: Net) -> str:
+    """Which build of the network's weights results are computed with, for cache keys (an untrained zoo model
+    gets new random weights when the store builds it again; the custom network's are fixed by its seed)."""
+    return f"custom:{net.config}" if net.key == CUSTOM else store.shared().stamp(net.key)
+
+
+def random_copy(net: Net) -> nn.Module:
+    """A fresh, randomly initialised copy of the architecture (seed 0), for Luo et al.'s comparison."""
+    with seeded(0):
+        if net.key == CUSTOM:
+            spec, shape = cn.from_config(net.config)
+            return cn.build(spec, shape).eval()
+        return registry.build(net.key)
+
+
+def fields(key: str, side: tuple[int, int], config: str | None = None) -> list[rf.LayerRF]:
+    """`receptive_fields` of the network at `side`, once per server (a shared, read-only list)."""
+    return shared(("rf fields", key, side, config), lambda: rf.receptive_fields(meta_model(key, config), side))
+
+
+def notes(key: str, side: tuple[int, int]) -> list[str]:
+    """`rf_notes.notes` for a zoo model at `side`, once per server."""
+    if key == CUSTOM:
+        return []
+    return shared(("rf notes", key, side), lambda: rf_notes.notes(key, fields(key, side)))
+
+
+def prepared(net: Net, photo: str, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+    """(input [1, C, H, W], what the network sees as uint8 [H, W, 3]) for the photo whose `image_key` is `photo`.
+
+    Raises ValueError when the network does not read photos (neither 1 nor 3 input channels).
+    """
+    def prepare() -> tuple[torch.Tensor, np.ndarray]:
+        x = rf_inputs.preprocess(net.inputs, [image])
+        return x, rf_inputs.to_pixels(net.inputs, x[0])
+
+    return shared(("rf input", net.key, net.side, net.config, photo), prepare)
+
+
+def layer_maps(net: Net, photo: str, layer: str, x: torch.Tensor) -> np.ndarray:
+    """float32 [C, H', W'] (shared, read-only): `layer`'s output for the input `x` of the photo `photo`."""
+    return shared(("rf maps", build(net), net.side, photo, layer),
+                  lambda: rf_graph.layer_output(model(net), layer, x)[0].float().numpy())
+
+
+def erf_key(net: Net, layer: str, trained: bool, images_key: str) -> tuple:
+    """What an effective field is computed from: the weights' build (or, for random weights, the
+    architecture), input size, layer and the images (`images_key`)."""
+    return ("rf erf", build(net) if trained else net.key, net.side, net.config, layer, trained, images_key)
+
+
+def effective_field(net: Net, layer: str, trained: bool, images_key: str, inputs: Callable[[], torch.Tensor],
+                    again: bool = True) -> Shared:
+    """The shared Dask task computing `explorer.receptive_fields.fields.effective_rf` of `layer`'s centre unit, with
+    the network's weights (`trained`) or a random copy, over the images of `images_key`.
+
+    A running or finished task is joined (this session watches it); otherwise a task is started: the model and
+    `inputs()` (the batch [N, C, H, W]) are only built then. One that was stopped or failed is started again
+    only when `again` (the student asked anew; not when the page merely redraws it, which would loop).
+    """
+    key = erf_key(net, layer, trained, images_key)
+    found = task_store().join(key, session_id())
+    if found is not None and found.task is not None and (found.error is None or not again):
+        return found
+    network = model(net) if trained else random_copy(net)
+    weights = "trained" if trained else "random"
+    return task_store().start(key, f"Effective receptive field ({weights} weights)", effective.effective_rf, network, layer,
+                         inputs(), watcher=session_id())
+
+
+def warm() -> None:
+    """What the page shows first, computed before anyone asks (`ui.warm.in_background`): the default model's
+    fields and notes, those of the networks compared by default, and its default layer's maps for the gallery."""
+    from explorer import images  # noqa: PLC0415
+
+    side = registry.info(registry.DEFAULT_MODEL).input_size
+    net = Net(registry.DEFAULT_MODEL, registry.info(registry.DEFAULT_MODEL).title, (side, side),
+              rf_inputs.zoo_input(registry.DEFAULT_MODEL, side))
+    layer = rf.default_layer(fields(net.key, net.side))
+    notes(net.key, net.side)
+    for other in DEFAULT_COMPARE:
+        fields(other, (registry.info(other).input_size,) * 2)
+    for name in images.GALLERY:
+        photo = images.sample_image(name)
+        key = image_key(photo)
+        layer_maps(net, key, layer, prepared(net, key, photo)[0])
