@@ -1,6 +1,6 @@
 # Two commands for a newcomer: `make run` and `make test`. Both (re)create .venv when
 # requirements.txt is newer than the last install. `make run REPLICAS=4` serves a larger class:
-# 4 web processes behind Caddy on PORT, sharing one Dask scheduler and worker (ui/replicas.py).
+# 4 web processes behind Caddy on PORT, sharing one Dask scheduler and worker (ui/replicas/).
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python

@@ -1,6 +1,6 @@
 """The app as a user starts it, for benchmarks: `make run` on a free port, with its CPU and RSS sampled.
 
-`Server(replicas=2)` starts `make run REPLICAS=2` (web replicas behind Caddy, `ui/replicas.py`); the
+`Server(replicas=2)` starts `make run REPLICAS=2` (web replicas behind Caddy, `ui/replicas/`); the
 samples always cover every process of the server (web processes, their profiling helpers, the Dask
 scheduler and worker, Caddy, the launcher), so one process and several compare whole.
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/replica_workers.py [--repeats 2]
 
 (a) one `dask worker --no-nanny --preload explorer.training.jobs` process beside the web replicas, as
-    `ui/replicas.py` starts it (`worker_command`; a nanny would hold a second copy of the preloaded modules);
+    `ui/replicas/` starts it (`worker_command`; a nanny would hold a second copy of the preloaded modules);
 (b) a worker inside a web process, joined to the shared scheduler: a stand-in process that has
     imported the app's heavy modules as the server has (`ui.warm.imports`), then starts a
     `distributed.Worker` on its own event loop.
@@ -33,7 +33,8 @@ os.environ.setdefault("CNN_EXPLORER_OFFLINE", "1")
 
 import psutil  # noqa: E402
 
-from ui.replicas import dask_env, free_port, scheduler_command, worker_command  # noqa: E402
+from ui.replicas.launcher import dask_env, scheduler_command, worker_command  # noqa: E402
+from ui.replicas.processes import free_port  # noqa: E402
 
 CORES = os.cpu_count() or 1
 

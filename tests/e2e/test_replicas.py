@@ -7,7 +7,7 @@
 - SIGKILL one replica: the other replica's browser goes on with its session; the killed one's browser
   reconnects to the surviving replica and works again; the launcher starts the dead replica again.
 
-Which replica served what: Caddy names it in every response (`ui.replicas.REPLICA_HEADER`), the
+Which replica served what: Caddy names it in every response (`ui.replicas.proxy.REPLICA_HEADER`), the
 websocket's upgrade included, which the tab reads through the Chrome DevTools Protocol.
 """
 
@@ -33,7 +33,7 @@ from skimage import data
 
 from tests.e2e.conftest import ROOT, screenshot, upload_photo, wait_for_app
 from tests.support import free_port
-from ui.replicas import COOKIE, REPLICA_HEADER
+from ui.replicas.proxy import COOKIE, REPLICA_HEADER
 
 pytestmark = pytest.mark.e2e
 DIGITS = "transfer?tl_src=Demo%3A+digits&tl_ndig=40&tl_bb=lenet5&tl_strat=From+scratch&tl_ep=2&tl_bs=16"
