@@ -53,7 +53,6 @@ def web_process(address: str) -> None:
     """The stand-in of option (b): heavy imports as the server does, then a worker on the shared scheduler."""
     from ui import warm
 
-    warm.set_threads()
     warm.imports()
     print("imported", flush=True)
     sys.stdin.readline()  # the parent has measured the process without a worker
@@ -70,7 +69,7 @@ def web_process(address: str) -> None:
 
 def runs(address: str, repeats: int) -> dict[str, tuple[float, float]]:
     """{run kind: (first run s, median of later runs s)}, submitted from this process."""
-    from explorer.runtime import cluster
+    from explorer.runtime import cluster, worker
     from explorer.training import datasets, jobs
     from explorer.training.config import TrainConfig
 
@@ -89,7 +88,7 @@ def runs(address: str, repeats: int) -> dict[str, tuple[float, float]]:
                 t0 = time.perf_counter()
                 run = jobs.start(config, train, val, data.classes, engine=engine)
                 run.wait(900)
-                assert run.status == jobs.DONE, run.error
+                assert run.status == worker.DONE, run.error
                 times.append(time.perf_counter() - t0)
             out[label] = (times[0], statistics.median(times[1:]))
     finally:
