@@ -125,12 +125,22 @@ class Server:
         if sum(kinds.values()) > sum(self.peak.values()):
             self.peak = kinds
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 60) -> None:
+        """SIGTERM to `make` and its session, then wait until every process of the server has ended (the replica
+        launcher's children run in process groups of their own and stop after it), SIGKILL after `timeout` s."""
+        try:
+            procs = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            procs = []
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        _, alive = psutil.wait_procs(procs, timeout=timeout)
+        for proc in alive:
+            proc.kill()
+        try:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.log.close()
