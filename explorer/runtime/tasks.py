@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import operator
 import os
 import pickle
@@ -53,7 +54,12 @@ log = logging.getLogger(__name__)
 #: Most bytes of arguments one task may send to a remote cluster (CNN_EXPLORER_MAX_JOB_MB, default 256).
 MAX_SEND_BYTES = int(float(os.environ.get("CNN_EXPLORER_MAX_JOB_MB", "256")) * 2**20)
 SCATTER_BYTES = 2**20  # larger arguments go to a worker once, beside the task, not through the scheduler
-POLL_S, SWEEP_S = 0.5, 60.0
+#: Seconds between two refreshes of the active tasks, between two sweeps of expired ones, and between two
+#: checks that a running task's worker is still there (a remote cluster only: the embedded worker is this
+#: process) or of the slots a resource offers. Each refresh is one scheduler round trip per active task,
+#: Python on the web process's event loop: issue 17 found Dask's IO loop holding 12% of the GIL under a
+#: class, so the page-facing 1 s is as often as a progress bar needs.
+POLL_S, SWEEP_S, TOPOLOGY_S = 1.0, 60.0, 10.0
 CLUSTER_LOST = "The connection to the Dask scheduler was lost: the run failed, start it again."
 _ID = re.compile(r"[0-9a-f]{12}")
 
@@ -328,7 +334,8 @@ class _Poller:
         self.engine = engine
         self.tasks: weakref.WeakSet[Task] = weakref.WeakSet()  # a task nobody holds is not polled
         self.lock = threading.Lock()
-        self.swept = time.monotonic()
+        self.swept = self.checked = time.monotonic()
+        self.slots: dict[str, tuple[float, int]] = {}  # resource -> (when read, units the cluster offers)
         threading.Thread(target=self._loop, name="dask-task-poller", daemon=True).start()
 
     def track(self, task: Task) -> None:
@@ -353,11 +360,14 @@ class _Poller:
         registry_now, slots = None, {}
         if self.engine.healthy and any(t.status == QUEUED for t in active):
             registry_now = registry(self.engine.client)
-            slots = {r: self.engine.slots(r) for r in {t.resource for t in active if t.resource}}
+            slots = {r: self._slots(r) for r in {t.resource for t in active if t.resource}}
         for task in active:
             task.refresh(registry_now, slots.get(task.resource, 0))
         running = [t for t in active if t.status == RUNNING and t.worker]
-        if running and self.engine.healthy:  # workers listed after the records were read: no false alarm
+        due = time.monotonic() - self.checked > TOPOLOGY_S
+        if running and due and self.engine.kind == "remote" and self.engine.healthy:
+            # workers listed after the records were read: no false alarm
+            self.checked = time.monotonic()
             workers = self.engine.workers()
             for task in running:
                 if task.worker not in workers:
@@ -367,6 +377,14 @@ class _Poller:
         if self.engine.healthy and time.monotonic() - self.swept > SWEEP_S:
             self.swept = time.monotonic()
             worker.sweep(self.engine.client)
+
+    def _slots(self, resource: str) -> int:
+        """Units of `resource` the cluster offers, read at most every TOPOLOGY_S (it asks for every worker's info)."""
+        when, units = self.slots.get(resource, (-math.inf, 0))
+        if time.monotonic() - when > TOPOLOGY_S:
+            units = self.engine.slots(resource)
+            self.slots[resource] = (time.monotonic(), units)
+        return units
 
 
 _pollers: dict[cluster.Engine, _Poller] = {}
