@@ -72,7 +72,10 @@ class Session:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.http = requests.Session()
-        self.http.get(self.base_url + "/_stcore/health", timeout=timeout)  # sets the XSRF cookie, as in the browser
+        # Sets the XSRF cookie, as in the browser, and behind `make run REPLICAS=N` the proxy's sticky cookie, which
+        # this session's websocket, uploads and /media requests then carry: all reach one replica (named here).
+        health = self.http.get(self.base_url + "/_stcore/health", timeout=timeout)
+        self.replica = health.headers.get("X-Replica", "")  # = ui.replicas.proxy.REPLICA_HEADER; "" without a proxy
         self.xsrf = self.http.cookies.get(XSRF_COOKIE, "")
         ws_url = "ws" + self.base_url[4:] + "/_stcore/stream"
         cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
