@@ -71,7 +71,7 @@ class Server:
         web process)."""
         log = Path(self.log.name)
         while time.perf_counter() - self.started < timeout:
-            if log.read_text(errors="replace").count("shared caches filled") >= self.replicas:
+            if log.read_text(errors="replace").count("warm start: ready to serve") >= self.replicas:
                 return time.perf_counter() - self.started
             time.sleep(0.5)
         raise RuntimeError(f"the warm start did not finish within {timeout} s (see {log})")

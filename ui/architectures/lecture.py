@@ -8,15 +8,15 @@ import streamlit as st
 from explorer.architecture import calculators as calc
 from explorer.architecture import lecture_tables as lt
 from explorer.architecture.profiling import CONVENTION
+from explorer.runtime import side_process
 from ui.architectures.sections import convention, layer_table
 
 
 @st.cache_resource(show_spinner="Recomputing the lecture's tables…")
 def lecture_tables_data() -> dict:
-    """The lecture's tables recomputed live, once per server (read-only, shared)."""
-    stem, stem_totals = lt.googlenet_stem_table()
-    return {"alexnet": lt.alexnet_table(), "vgg": lt.vgg16_table(), "vgg_totals": lt.vgg16_totals(),
-            "stem": stem, "stem_totals": stem_totals, "resnet": lt.resnet_table()}
+    """The lecture's tables recomputed live, once per server (read-only, shared), in the side process: the
+    meta-device profiles behind them are Python throughout and would hold the pages' GIL for seconds."""
+    return side_process.run(lt.all_tables)
 
 
 def table(frame: pd.DataFrame, key: str, hide: tuple[str, ...] = ("note",)) -> None:

@@ -166,7 +166,7 @@ def effective_field(net: Net, layer: str, trained: bool, images_key: str, inputs
 
 
 def warm() -> None:
-    """What the page shows first, computed before anyone asks (`ui.warm.in_background`): the default model's
+    """What the page shows first, computed before anyone asks (`ui.warm.before_serving`): the default model's
     fields and notes, those of the networks compared by default, and its default layer's maps for the gallery."""
     from explorer import images  # noqa: PLC0415
 
