@@ -23,4 +23,4 @@ st.header("3 · Feature maps")
 result = sections.feature_maps_section(name, loaded, build, image, photo)
 if result is not None:
     st.header("4 · Predictions")
-    sections.predictions(loaded, result, caption)
+    sections.predictions(loaded, build, photo, result, caption)

@@ -1,14 +1,21 @@
 """Models shared by every session, and what they compute on the gallery and the students' photos.
 
 The models themselves live in the process's one store (`explorer.models.store`: loaded once, never
-mutated, within a memory budget). Here: the spinner that names a model while it loads (the other
-students' pages keep running: a build is one torch thread), the server-wide caches of what the
-pages compute with them, and how model pickers name them.
+mutated, within a memory budget). Here: loading a model in the background while the page says so, the
+server-wide caches of what the pages compute with them, and how model pickers name them.
+
+Issue 17: a first switch to a large model (VGG-16 builds 138 M parameters) took seconds on the page's
+script thread. It now loads on one background thread (at the priority of background work), and the
+page shows which model is loading until it is there, then reruns itself.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Callable, TypeVar
 
 import streamlit as st
@@ -16,6 +23,7 @@ from PIL import Image
 
 from explorer.filters import feature_maps
 from explorer.models import store, zoo
+from explorer.runtime import cluster
 from explorer.models import layers
 from explorer.models import weights
 from explorer.models import registry
@@ -24,23 +32,61 @@ from explorer.training.config import CUSTOM
 T = TypeVar("T")
 
 
+#: Seconds a page waits for a model load before it shows the loading message instead (most loads are faster).
+QUICK_LOAD_S = 1.0
+
+_loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-load", initializer=cluster.as_background)
+_loads: dict[tuple[str, bool], Future] = {}
+_loads_lock = threading.Lock()
+
+
+def _load(name: str, pretrained: bool) -> Future:
+    """The background load of a model (one per model, however many sessions ask for it)."""
+    with _loads_lock:
+        future = _loads.get((name, pretrained))
+        if future is None or (future.done() and future.exception() is not None):
+            future = _loads[(name, pretrained)] = _loader.submit(store.shared().get, name, pretrained)
+            future.started = time.monotonic()
+        return future
+
+
 def loaded_model(name: str, pretrained: bool = True) -> zoo.LoadedModel:
     """The server-wide shared copy of a zoo model (see `explorer.models.zoo.load`); never mutate it.
 
-    When it is not loaded yet, the student sees which model is being built and for how long.
+    When it is not loaded yet, it loads in the background: the page says which model is loading and
+    stops there (`st.stop`), and reruns by itself once the model is there.
+
+    Raises:
+        ValueError: an unknown model name.
     """
-    models = store.shared()
-    loaded = models.cached(name, pretrained)
+    loaded = store.shared().cached(name, pretrained)
     if loaded is not None:
         return loaded
-    entry = registry.info(name)
+    future = _load(name, pretrained)
+    try:
+        return future.result(timeout=QUICK_LOAD_S)
+    except FutureTimeout:
+        pass
+    _wait_for(future, registry.info(name))
+    st.stop()
+
+
+def _wait_for(future: Future, entry: registry.ModelInfo) -> None:
+    """Say which model is loading, and rerun the page once it is loaded (a fragment that looks every second)."""
     size = f", {entry.num_params / 1e6:.0f} M parameters" if entry.num_params else ""
-    with st.spinner(f"Loading {entry.title}{size}… (once per server: every student then shares it)",
-                    show_time=True):
-        return models.get(name, pretrained)
+
+    @st.fragment(run_every=1.0)
+    def waiting() -> None:
+        if future.done():
+            st.rerun()
+        st.info(f"Loading {entry.title}{size}… {time.monotonic() - future.started:.0f} s (once per server: every "
+                "student then shares it). The page continues by itself when it is ready.",
+                icon=":material/hourglass_top:")
+
+    waiting()
 
 
-@st.cache_resource(max_entries=96, show_spinner=False)
+@st.cache_resource(max_entries=256, show_spinner=False)
 def shared(key: tuple, _build: Callable[[], T]) -> T:
     """`_build()` computed once per server for `key`, then shared read-only by every session.
 
