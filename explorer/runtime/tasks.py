@@ -8,7 +8,7 @@
 A worker calls `fn(*args, progress=..., cancel=..., **kwargs)`:
 - `progress(fraction, message)` reports how far it is (0-1, one short sentence), and
   `progress.emit(event)` adds a dict of plain numbers and strings to the task's event log (a
-  training run's metrics per batch and epoch). Both reach the scheduler at most every 0.5 s.
+  training run's metrics per batch and epoch). Both reach the scheduler at most every second.
 - `cancel.is_set()` turns True once someone called `Task.stop()`. Dask cannot interrupt a
   running task (distributed#4694), so `fn` checks it between batches and returns early.
 - A `ValueError` ends the task as failed with its message (a sentence for the student); any
@@ -54,11 +54,9 @@ log = logging.getLogger(__name__)
 #: Most bytes of arguments one task may send to a remote cluster (CNN_EXPLORER_MAX_JOB_MB, default 256).
 MAX_SEND_BYTES = int(float(os.environ.get("CNN_EXPLORER_MAX_JOB_MB", "256")) * 2**20)
 SCATTER_BYTES = 2**20  # larger arguments go to a worker once, beside the task, not through the scheduler
-#: Seconds between two refreshes of the active tasks, between two sweeps of expired ones, and between two
-#: checks that a running task's worker is still there (a remote cluster only: the embedded worker is this
-#: process) or of the slots a resource offers. Each refresh is one scheduler round trip per active task,
-#: Python on the web process's event loop: issue 17 found Dask's IO loop holding 12% of the GIL under a
-#: class, so the page-facing 1 s is as often as a progress bar needs.
+#: Seconds between refreshes of the active tasks (one scheduler round trip each, Python on the web process's
+#: event loop, which held 12% of the GIL under a class: issue 17), sweeps of expired ones, and checks of the
+#: cluster's workers and slots (a remote cluster's: the embedded worker is this process).
 POLL_S, SWEEP_S, TOPOLOGY_S = 1.0, 60.0, 10.0
 CLUSTER_LOST = "The connection to the Dask scheduler was lost: the run failed, start it again."
 _ID = re.compile(r"[0-9a-f]{12}")
@@ -258,8 +256,8 @@ def launch(task: Task, fn: Callable, args: tuple = (), kwargs: dict | None = Non
     bundle = (tuple(args), dict(kwargs or {}))
     size = sizeof(bundle)
     if engine.kind == "remote" and size > MAX_SEND_BYTES:
-        raise ClusterError(f"This job's data ({_mb(size)}) are more than the {_mb(MAX_SEND_BYTES)} one job may "
-                           "send to the Dask cluster: use fewer or smaller images.")
+        raise ClusterError(f"This job's data ({size / 2**20:.1f} MB) are more than the {MAX_SEND_BYTES / 2**20:g} "
+                           "MB one job may send to the Dask cluster: use fewer or smaller images.")
     record = {"kind": task.kind, "resource": task.resource, "status": QUEUED, "info": plain(task.info),
               "queued_at": task.queued_at, "chunks": 0, "fraction": 0.0, "message": ""}
     try:
@@ -300,10 +298,6 @@ def _submit(client, task: Task, fn: Callable, bundle: tuple[tuple, dict], size: 
     return client.submit(operator.call, spec, *data, key=f"{task.kind}-{task.id}", resources=resources, pure=False)
 
 
-def _mb(n: float) -> str:
-    return f"{n / 2**20:.1f} MB" if n < 10 * 2**20 else f"{n / 2**20:.0f} MB"
-
-
 def attach(task_id: str, factory: Callable[[dict], Task] = Task.from_record, kind: str | None = None,
            engine: cluster.Engine | None = None) -> Task | None:
     """The task `task_id` as the cluster knows it (from any web process), or None if unknown, expired
@@ -328,7 +322,8 @@ def attach(task_id: str, factory: Callable[[dict], Task] = Task.from_record, kin
 
 
 class _Poller:
-    """One thread per engine: refreshes the tracked active tasks every POLL_S, sweeps every SWEEP_S."""
+    """One thread per engine: refreshes the tracked active tasks every POLL_S (and as soon as one finishes),
+    sweeps every SWEEP_S."""
 
     def __init__(self, engine: cluster.Engine) -> None:
         self.engine = engine
@@ -336,15 +331,20 @@ class _Poller:
         self.lock = threading.Lock()
         self.swept = self.checked = time.monotonic()
         self.slots: dict[str, tuple[float, int]] = {}  # resource -> (when read, units the cluster offers)
+        self.wake = threading.Event()  # set when a tracked task's future finishes
         threading.Thread(target=self._loop, name="dask-task-poller", daemon=True).start()
 
     def track(self, task: Task) -> None:
+        """Refresh `task` until it ends; refresh at once when its future finishes, not at the next round."""
         with self.lock:
             self.tasks.add(task)
+        if task._future is not None:
+            task._future.add_done_callback(lambda _: self.wake.set())
 
     def _loop(self) -> None:
         while True:
-            time.sleep(POLL_S)
+            self.wake.wait(POLL_S)
+            self.wake.clear()
             with self.lock:
                 active = [t for t in self.tasks if t.active]
             if self.engine.client.status == "closed" and not active:
