@@ -26,7 +26,7 @@ else:
                "you trained on the Transfer-learning page.", icon=":material/warning:")
 image, caption = image_picker()
 image_key = ui_models.image_key(image)
-probs = choice.probabilities(chosen.key, image_key, chosen.model, image)
+probs, pixels = choice.first_look(chosen, image, image_key)
 labels = choice.labels_of(chosen)
 
 st.header("1 · What the model predicts", divider="gray")
@@ -43,8 +43,7 @@ else:  # an untrained model's "top 5" is an accident of its random weights (ui.m
               icon=":material/casino:")
 if highlight is None:
     right.caption(f"Explaining “{labels[target]}” ({probs[target]:.2%}), which is not in the top 5.")
-ctx = maps.Context(chosen, image, image_key, target,
-                   choice.model_view(chosen.key, image_key, chosen.model, image))
+ctx = maps.Context(chosen, image, image_key, target, pixels)
 
 st.header("2 · Maps side by side", divider="gray")
 methods = maps.choose_methods()

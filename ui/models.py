@@ -12,10 +12,6 @@ page shows which model is loading until it is there, then reruns itself.
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Callable, TypeVar
 
 import streamlit as st
@@ -23,11 +19,11 @@ from PIL import Image
 
 from explorer.filters import feature_maps
 from explorer.models import store, zoo
-from explorer.runtime import cluster
 from explorer.models import layers
 from explorer.models import weights
 from explorer.models import registry
 from explorer.training.config import CUSTOM
+from ui import background
 
 T = TypeVar("T")
 
@@ -35,19 +31,11 @@ T = TypeVar("T")
 #: Seconds a page waits for a model load before it shows the loading message instead (most loads are faster).
 QUICK_LOAD_S = 1.0
 
-_loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-load", initializer=cluster.as_background)
-_loads: dict[tuple[str, bool], Future] = {}
-_loads_lock = threading.Lock()
 
-
-def _load(name: str, pretrained: bool) -> Future:
-    """The background load of a model (one per model, however many sessions ask for it)."""
-    with _loads_lock:
-        future = _loads.get((name, pretrained))
-        if future is None or (future.done() and future.exception() is not None):
-            future = _loads[(name, pretrained)] = _loader.submit(store.shared().get, name, pretrained)
-            future.started = time.monotonic()
-        return future
+@st.cache_resource(show_spinner=False)
+def _loads() -> background.Keyed:
+    """Model loads, one at a time: each builds a whole network (most of it C, with the GIL released)."""
+    return background.Keyed(1, "model-load", keep=64)
 
 
 def loaded_model(name: str, pretrained: bool = True) -> zoo.LoadedModel:
@@ -62,28 +50,14 @@ def loaded_model(name: str, pretrained: bool = True) -> zoo.LoadedModel:
     loaded = store.shared().cached(name, pretrained)
     if loaded is not None:
         return loaded
-    future = _load(name, pretrained)
-    try:
-        return future.result(timeout=QUICK_LOAD_S)
-    except FutureTimeout:
-        pass
-    _wait_for(future, registry.info(name))
-    st.stop()
-
-
-def _wait_for(future: Future, entry: registry.ModelInfo) -> None:
-    """Say which model is loading, and rerun the page once it is loaded (a fragment that looks every second)."""
+    entry = registry.info(name)
+    future = _loads().submit((name, pretrained), store.shared().get, name, pretrained)
+    if background.ready(future, QUICK_LOAD_S):
+        return future.result()
     size = f", {entry.num_params / 1e6:.0f} M parameters" if entry.num_params else ""
-
-    @st.fragment(run_every=1.0)
-    def waiting() -> None:
-        if future.done():
-            st.rerun()
-        st.info(f"Loading {entry.title}{size}… {time.monotonic() - future.started:.0f} s (once per server: every "
-                "student then shares it). The page continues by itself when it is ready.",
-                icon=":material/hourglass_top:")
-
-    waiting()
+    background.rerun_when_done(future, f"Loading {entry.title}{size} (once per server: every student then shares "
+                                       "it). The page continues by itself when it is ready:")
+    st.stop()
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)

@@ -1,11 +1,15 @@
-"""AppTests run the real router in this process. They wait for model loads on the script thread, as a page
-did before loads moved to the background (tests/pages/test_every_page.py tests the background path)."""
+"""AppTests run the real router in this process. A page waits a moment for background work (a model load, a
+first forward pass, the cheap maps) before it says the work is running and reruns itself later; AppTests wait
+for it to finish instead, so that one run shows the page's result (tests/pages/test_every_page.py and
+test_attributions.py test the background path)."""
 
 import pytest
 
 from ui import models
+from ui.attributions import choice, maps
 
 
 @pytest.fixture(autouse=True)
-def models_load_in_the_run(monkeypatch):
-    monkeypatch.setattr(models, "QUICK_LOAD_S", 300.0)
+def background_work_finishes_in_the_run(monkeypatch):
+    for module, name in ((models, "QUICK_LOAD_S"), (choice, "QUICK_S"), (maps, "QUICK_S")):
+        monkeypatch.setattr(module, name, 300.0)

@@ -41,17 +41,17 @@ def test_a_model_that_is_not_loaded_yet_loads_in_the_background_and_the_page_con
     """Issue 17: a first switch to a model the server has not loaded never builds it on the script thread."""
     from explorer.models import store  # noqa: PLC0415
     from tests.support import until  # noqa: PLC0415
-    from ui import models  # noqa: PLC0415
+    from ui import background, models  # noqa: PLC0415
 
     fresh = store.ModelStore(store.MODEL_BUDGET)  # a server that has loaded nothing yet
     monkeypatch.setattr(store, "shared", lambda: fresh)
-    monkeypatch.setattr(models, "_loads", {})
+    monkeypatch.setattr(models, "_loads", lambda pool=background.Keyed(1, "test-load"): pool)
     monkeypatch.setattr(models, "QUICK_LOAD_S", 0.0)
     at = open_page("app_pages/zoo.py", model="squeezenet1_1")
     assert not at.exception
     loading = [i.value for i in at.info if i.value.startswith("Loading SqueezeNet 1.1")]
     assert loading and "once per server" in loading[0]
-    until(lambda: models._loads[("squeezenet1_1", True)].done(), timeout=120)
+    until(lambda: fresh.cached("squeezenet1_1") is not None, timeout=120)
     at.run()
     assert not at.exception and not any(i.value.startswith("Loading ") for i in at.info)
     assert fresh.cached("squeezenet1_1") is not None and any("SqueezeNet" in w.value for w in at.warning)

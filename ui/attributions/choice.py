@@ -1,8 +1,8 @@
 """The Attributions page's model, image and target: a zoo model or one trained in this session.
 
 Every result is cached under plain keys: the model's build ("efficientnet_lite0#1", see
-`ModelStore.stamp`; "run:3" for a run of the Transfer-learning page, "file" for a model loaded
-from a zip), the image's fingerprint, the method, its options and the target class.
+`ModelStore.stamp`; "run:<id>" for a run of the Transfer-learning page, "file:<object id>" for a model
+loaded from a zip), the image's fingerprint, the method, its options and the target class.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import streamlit as st
 from PIL import Image
 
 from explorer.models import zoo
+from ui import background
 from ui.models import loaded_model, model_picker, picker_label
 from explorer.models import registry
 from explorer.attribution import explained_model
@@ -52,7 +53,9 @@ def trained_models() -> dict[str, tuple[str, classifier.TrainedModel]]:
             found[run_option(run)] = (f"{RUN_PREFIX}{run.id}", run.result)
     imported = st.session_state.get("tl_imported")
     if imported is not None:
-        found[f"your model loaded from file ({imported.config.backbone_label})"] = (FILE_KEY, imported)
+        # keyed by the object: two sessions' imported models must never share cached results
+        found[f"your model loaded from file ({imported.config.backbone_label})"] = (f"{FILE_KEY}:{id(imported)}",
+                                                                                   imported)
     return found
 
 
@@ -99,16 +102,23 @@ def choose_model() -> Choice:
                   loaded.input_size)
 
 
-@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
-def probabilities(model_key: str, img_key: str, _model, _image: Image.Image) -> np.ndarray:
-    """Softmax probabilities [K] of the image (one forward pass)."""
-    return explained_model.predict(_model, _image)[1].numpy()
+#: Seconds a rerun waits for the model's first look at a new photo before it shows that it is running instead.
+QUICK_S = 0.5
 
 
-@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
-def model_view(model_key: str, img_key: str, _model, _image: Image.Image) -> np.ndarray:
-    """uint8 [S, S, 3]: the crop the model sees, the background of every map."""
-    return explained_model.model_view(_model, _image)
+def _first_look(model, image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    return explained_model.predict(model, image)[1].numpy(), explained_model.model_view(model, image)
+
+
+def first_look(chosen: Choice, image: Image.Image, img_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(softmax probabilities [K], uint8 [S, S, 3] the crop the model sees): one forward pass, run in the
+    background and shared by every session asking for the same model and photo. While it runs, the page
+    says so and stops; it reruns by itself when it is done (a large model on a new photo takes seconds)."""
+    future = background.compute().submit(("first look", chosen.key, img_key), _first_look, chosen.model, image)
+    if background.ready(future, QUICK_S):
+        return future.result()
+    background.rerun_when_done(future, f"Running {chosen.title} on your photo:")
+    st.stop()
 
 
 def labels_of(choice: Choice) -> list[str]:
