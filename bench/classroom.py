@@ -39,6 +39,7 @@ import random  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import urllib.request  # noqa: E402
 from collections import Counter, defaultdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -308,6 +309,8 @@ def run_level(url: str, students: int, minutes: float, ramp: float, trainers: in
     PLACED.clear()
     load_before = os.getloadavg()
     monitor = gevent.spawn(server.monitor) if server else None  # monkey-patched: a greenlet
+    probes: list[float | None] = []  # seconds each health probe took, None when it got no answer
+    prober = gevent.spawn(probe_health, url, probes)
     started, me = time.perf_counter(), psutil.Process()
     cpu_before = sum(me.cpu_times()[:2])
     runner = env.create_local_runner()
@@ -318,13 +321,36 @@ def run_level(url: str, students: int, minutes: float, ramp: float, trainers: in
     client_cpu = (sum(me.cpu_times()[:2]) - cpu_before) / elapsed
     if monitor:
         monitor.kill()
+    prober.kill()
     env.events.request.remove_listener(on_request)
 
     RESULTS.mkdir(exist_ok=True)
     replicas = f"-{server.replicas}replicas" if server and server.replicas > 1 else ""
     with open(RESULTS / f"classroom-{students}{replicas}.csv", "w", newline="") as f:
         csv.writer(f).writerows([("kind", "page", "seconds", "bytes", "error"), *records])
-    return summarize(records, students, elapsed, server, client_cpu, (load_before, os.getloadavg()))
+    summary = summarize(records, students, elapsed, server, client_cpu, (load_before, os.getloadavg()))
+    answered = [p for p in probes if p is not None]
+    summary["missed_probes"] = len(probes) - len(answered)
+    print(f"health probes (one a second, {PROBE_TIMEOUT_S:.0f} s timeout): {len(probes)} sent, "
+          f"{summary['missed_probes']} missed; slowest answer {max(answered, default=float('nan')):.2f} s")
+    return summary
+
+
+PROBE_TIMEOUT_S = 5.0
+
+
+def probe_health(url: str, out: list[float | None]) -> None:
+    """Ask /_stcore/health once a second (a greenlet), appending each answer's seconds, or None if none came
+    within PROBE_TIMEOUT_S: a server that stops answering (the deadlock of issue 17) shows up as misses."""
+    while True:
+        start = time.perf_counter()
+        try:
+            ok = urllib.request.urlopen(f"{url}/_stcore/health", timeout=PROBE_TIMEOUT_S).read() == b"ok"
+        except OSError:
+            ok = False
+        took = time.perf_counter() - start
+        out.append(took if ok else None)
+        gevent.sleep(max(0.0, 1.0 - took))
 
 
 def summarize(records: list, students: int, elapsed: float, server: Server | None, client_cpu: float,
@@ -452,6 +478,9 @@ def main() -> None:
     parser.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE", help="extra server environment")
     parser.add_argument("--checkout", type=Path, default=None,
                         help="serve another checkout of the project (`make run` there), e.g. an older version")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each level this many times back to back on the same server (the hang soak: "
+                             "--students 60 --minutes 5 --repeat 3 passes only with 0 missed health probes)")
     parser.add_argument("--replicas", type=int, nargs="+", default=[1],
                         help="web processes: 1 is `make run`, more is `make run REPLICAS=N` (Caddy in front); "
                              "several values run one after the other and are compared at the end")
@@ -482,12 +511,16 @@ def main() -> None:
                 ttl = args.ttl if args.ttl is not None else 130.0
                 soak(url, students, server, ttl)
             else:
-                summaries.append(run_level(url, students, args.minutes, args.ramp, args.trainers, server))
+                for _ in range(args.repeat):
+                    summaries.append(run_level(url, students, args.minutes, args.ramp, args.trainers, server))
         finally:
             if server:
                 server.stop()
     if len(args.replicas) > 1 and summaries:
         compare(summaries)
+    if summaries:
+        missed = sum(s["missed_probes"] for s in summaries)
+        print(f"health probes missed over every level: {missed}" + (" (a hang?)" if missed else ""))
     print(f"load average after: {os.getloadavg()}")
 
 

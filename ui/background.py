@@ -29,12 +29,17 @@ from explorer.runtime import cluster
 KEEP = 256  # finished results kept by key (maps of 224 px are 0.2 MB each)
 
 
-class Keyed:
-    """Background work by key: one computation per key while it runs; finished results kept, least recent out."""
+def pool(workers: int, name: str) -> ThreadPoolExecutor:
+    """`workers` threads named `name`-N, at the priority of background work."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name, initializer=cluster.as_background)
 
-    def __init__(self, workers: int, name: str, keep: int = KEEP) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name,
-                                        initializer=cluster.as_background)
+
+class Keyed:
+    """Background work by key on `executor`: one computation per key while it runs; the latest `keep` finished
+    results kept (least recently asked for out: size `keep` by what one result weighs)."""
+
+    def __init__(self, executor: ThreadPoolExecutor, keep: int = KEEP) -> None:
+        self._pool = executor
         self._futures: OrderedDict[tuple, Future] = OrderedDict()
         self._lock = threading.Lock()
         self._keep = keep
@@ -58,9 +63,15 @@ class Keyed:
 
 
 @st.cache_resource(show_spinner=False)
+def executor() -> ThreadPoolExecutor:
+    """The threads for short computations: one per core (each one torch thread, `cluster.set_process_threads`)."""
+    return pool(os.cpu_count() or 1, "background")
+
+
+@st.cache_resource(show_spinner=False)
 def compute() -> Keyed:
-    """The pool for short computations: one per core (each one torch thread, `cluster.set_process_threads`)."""
-    return Keyed(os.cpu_count() or 1, "background")
+    """Short computations whose results are small (predictions, maps at the model's input size)."""
+    return Keyed(executor())
 
 
 def ready(future: Future, wait_s: float) -> bool:

@@ -35,7 +35,7 @@ QUICK_LOAD_S = 1.0
 @st.cache_resource(show_spinner=False)
 def _loads() -> background.Keyed:
     """Model loads, one at a time: each builds a whole network (most of it C, with the GIL released)."""
-    return background.Keyed(1, "model-load", keep=64)
+    return background.Keyed(background.pool(1, "model-load"), keep=64)
 
 
 def loaded_model(name: str, pretrained: bool = True) -> zoo.LoadedModel:

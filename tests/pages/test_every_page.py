@@ -45,7 +45,7 @@ def test_a_model_that_is_not_loaded_yet_loads_in_the_background_and_the_page_con
 
     fresh = store.ModelStore(store.MODEL_BUDGET)  # a server that has loaded nothing yet
     monkeypatch.setattr(store, "shared", lambda: fresh)
-    monkeypatch.setattr(models, "_loads", lambda pool=background.Keyed(1, "test-load"): pool)
+    monkeypatch.setattr(models, "_loads", lambda keyed=background.Keyed(background.pool(1, "test-load")): keyed)
     monkeypatch.setattr(models, "QUICK_LOAD_S", 0.0)
     at = open_page("app_pages/zoo.py", model="squeezenet1_1")
     assert not at.exception

@@ -10,6 +10,7 @@ on the shared model, which attaches no hook and so needs no lock. Effective fiel
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,6 +24,8 @@ from explorer.models import custom_net as cn
 from explorer.receptive_fields import fields as rf
 from explorer.receptive_fields import inputs as rf_inputs, notes as rf_notes
 from explorer.randomness import seeded
+from explorer.runtime import side_process
+from ui import background
 from ui.models import image_key, shared
 from ui.shared_tasks import Shared, session_id, task_store
 from explorer.models import registry
@@ -70,15 +73,6 @@ def custom_config() -> str | None:
     return st.query_params.get("rf_net")
 
 
-def meta_model(key: str, config: str | None = None) -> nn.Module:
-    """A fresh copy of the architecture on the meta device (no weights): what the fields are read from."""
-    with torch.device("meta"):
-        if key == CUSTOM:
-            spec, shape = cn.from_config(config)
-            return cn.build(spec, shape).eval()
-        return registry.build(key)
-
-
 @st.cache_resource(max_entries=4, show_spinner=False)
 def custom_model(config: str) -> nn.Module:
     """The custom network with random weights (seed 0: the same for everyone), shared server-wide, never mutated."""
@@ -111,8 +105,10 @@ def random_copy(net: Net) -> nn.Module:
 
 
 def fields(key: str, side: tuple[int, int], config: str | None = None) -> list[rf.LayerRF]:
-    """`receptive_fields` of the network at `side`, once per server (a shared, read-only list)."""
-    return shared(("rf fields", key, side, config), lambda: rf.receptive_fields(meta_model(key, config), side))
+    """`receptive_fields` of the network at `side`, once per server (a shared, read-only list), traced in the
+    side process: tracing is Python throughout and would hold every other session's GIL for 0.1-0.5 s."""
+    return shared(("rf fields", key, side, config), lambda: side_process.run(
+        rf.architecture_fields, None if key == CUSTOM else key, side, config if key == CUSTOM else None))
 
 
 def notes(key: str, side: tuple[int, int]) -> list[str]:
@@ -134,10 +130,17 @@ def prepared(net: Net, photo: str, image: Image.Image) -> tuple[torch.Tensor, np
     return shared(("rf input", net.key, net.side, net.config, photo), prepare)
 
 
-def layer_maps(net: Net, photo: str, layer: str, x: torch.Tensor) -> np.ndarray:
-    """float32 [C, H', W'] (shared, read-only): `layer`'s output for the input `x` of the photo `photo`."""
-    return shared(("rf maps", build(net), net.side, photo, layer),
-                  lambda: rf_graph.layer_output(model(net), layer, x)[0].float().numpy())
+@st.cache_resource(show_spinner=False)
+def _maps() -> background.Keyed:
+    """Layer outputs: up to 13 MB each (VGG's first layer), so fewer are kept than of the small results."""
+    return background.Keyed(background.executor(), keep=24)
+
+
+def layer_maps(net: Net, photo: str, layer: str, x: torch.Tensor) -> Future:
+    """The forward pass to `layer` for the input `x` of the photo `photo`, on the background threads (a new layer,
+    input size or photo runs part of the network): its result is float32 [C, H', W'], shared and read-only."""
+    return _maps().submit(("rf maps", build(net), net.side, photo, layer),
+                          lambda: rf_graph.layer_output(model(net), layer, x)[0].float().numpy())
 
 
 def erf_key(net: Net, layer: str, trained: bool, images_key: str) -> tuple:
@@ -180,4 +183,4 @@ def warm() -> None:
     for name in images.GALLERY:
         photo = images.sample_image(name)
         key = image_key(photo)
-        layer_maps(net, key, layer, prepared(net, key, photo)[0])
+        layer_maps(net, key, layer, prepared(net, key, photo)[0]).result()

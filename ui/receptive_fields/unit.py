@@ -12,12 +12,14 @@ from PIL import Image
 from explorer.receptive_fields import figures as figs
 from explorer.receptive_fields import fields as rf
 from explorer.training.config import CUSTOM
+from ui import background
 from ui.models import image_key, loaded_model
 from ui.receptive_fields import data
 from ui.receptive_fields.effective_field import effective_section
 
 
 MEAN_MAP = "mean over channels"
+QUICK_S = 0.5  # seconds a rerun waits for a layer's maps before it says they are being computed
 STATIC = {"displayModeBar": False}  # pictures to look at and click, not to zoom: no toolbar over the title
 
 
@@ -101,7 +103,11 @@ def unit(net: data.Net, fields: list[rf.LayerRF], image: Image.Image, caption: s
         if not loaded.pretrained:
             st.caption(f"{loaded.weights_note} The map on the right shows what random weights compute; the boxes "
                        "do not depend on the weights.")
-    maps = data.layer_maps(net, photo, layer, x)
+    future = data.layer_maps(net, photo, layer, x)
+    if not background.ready(future, QUICK_S):
+        background.rerun_when_done(future, f"Running {net.title} up to {layer} on your photo:")
+        return
+    maps = future.result()
     choices = [MEAN_MAP, *(f"channel {i}" for i in range(len(maps)))]
     _checked_url("rf_map", set(choices), "map", layer, "the mean over channels")
     shown = c3.selectbox("Map shown on the right", choices, key="rf_map", bind="query-params")
