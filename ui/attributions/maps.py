@@ -179,8 +179,9 @@ def _running(ctx: Context, method: str, options: dict) -> bool:
     return task is not None and task.active
 
 
-def maps_grid(ctx: Context, methods: list[str], options: dict[str, dict], display: Display) -> None:
-    """The chosen methods' maps side by side; maps still computing show progress, and the grid refreshes.
+def maps_grid(ctx: Context, methods: list[str], options: dict[str, dict]) -> None:
+    """The display controls and the chosen methods' maps side by side, as one fragment (a display change reruns
+    only the maps); maps still computing show progress, and the grid refreshes itself.
 
     The cheap maps get `QUICK_S` seconds (without the GIL) to finish before the grid is drawn: on a quiet
     server they are there at once, under a class they arrive a moment later.
@@ -193,6 +194,7 @@ def maps_grid(ctx: Context, methods: list[str], options: dict[str, dict], displa
 
     @st.fragment(run_every=0.5 if active else None)
     def grid() -> None:
+        display = display_controls()
         still_active = False
         for row in range(0, len(methods), COLUMNS):
             cols = st.columns(COLUMNS)

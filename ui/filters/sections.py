@@ -50,8 +50,12 @@ def _kernel_steps(image: Image.Image, kernel: np.ndarray, side: int, mode: str, 
     return steps.sizes(), [(encode(pixels), how) for pixels, how in shown]
 
 
+@st.fragment
 def classic_kernels(image: Image.Image, photo: str) -> None:
-    """Lecture 3's kernels on the photo (`photo` is its `image_key`): convolved, rectified, pooled."""
+    """Lecture 3's kernels on the photo (`photo` is its `image_key`): convolved, rectified, pooled.
+
+    A fragment, as the two sections below: its widgets rerun only this section (issue 17: a click costs the
+    server what it redraws)."""
     c1, c2 = st.columns([4, 1])
     kernel_names = [*kernels.KERNELS, "Custom"]
     kernel_name = c1.selectbox("Kernel", kernel_names, index=kernel_names.index("Edge detection (8-neighbour)"),
@@ -90,6 +94,7 @@ def classic_kernels(image: Image.Image, photo: str) -> None:
                "each side and keeps a quarter of the values.")
 
 
+@st.fragment
 def learned_filters(name: str, loaded: zoo.LoadedModel, build: str) -> None:
     """The first layer's filters, and the slices of one filter of a deeper layer.
 
@@ -122,6 +127,17 @@ def learned_filters(name: str, loaded: zoo.LoadedModel, build: str) -> None:
                     key="ff_slices")
     st.caption(f"A filter of {deep} has one {shape[2]}×{shape[3]} slice per input channel it reads "
                f"({shape[1]} here); its output is the sum of the responses of all its slices.")
+
+
+@st.fragment
+def maps_and_predictions(name: str, loaded: zoo.LoadedModel, build: str, image: Image.Image, photo: str,
+                         caption: str) -> None:
+    """Section 3, the feature maps of one layer, and section 4, the predictions (a fragment)."""
+    st.header("3 · Feature maps")
+    result = feature_maps_section(name, loaded, build, image, photo)
+    if result is not None:
+        st.header("4 · Predictions")
+        predictions(loaded, build, photo, result, caption)
 
 
 def feature_maps_section(name: str, loaded: zoo.LoadedModel, build: str, image: Image.Image,

@@ -66,6 +66,7 @@ def network() -> data.Net:
     return data.Net(key, entry.title, (int(side), int(side)), rf_inputs.zoo_input(key, int(side)))
 
 
+@st.fragment
 def growth(net: data.Net, fields: list[rf.LayerRF]) -> None:
     series = {net.title: fields}
     for other in st.session_state.get("rf_cmp", []) if net.key != CUSTOM else []:
