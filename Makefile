@@ -15,6 +15,9 @@ endif
 
 .PHONY: run test bench clean
 
+# Modules the benchmarks import, not benchmarks themselves.
+BENCH_HELPERS := bench/appserver.py bench/streamlit_client.py bench/collapsed.py
+
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -28,7 +31,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@mkdir -p bench/results; for script in $(filter-out $(BENCH_HELPERS),$(wildcard bench/*.py)); do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/e2e/screenshots

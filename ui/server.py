@@ -21,6 +21,24 @@ APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 WARM_THREADS = ("MainThread", "warm-profiles")
 
 
+def forbid_frame_sampling() -> None:
+    """On CPython 3.11 before 3.11.9, make `sys._current_frames()` raise instead of sampling every thread.
+
+    A garbage collection inside that call can deadlock with threads that free torch tensors (CPython
+    issue 106883; bench/current_frames_deadlock.py reproduces it here). Dask's worker profiler is off
+    (`explorer.runtime.cluster.QUIET`); this makes any other sampler that a library might start fail
+    loudly in its own thread, logged, rather than freeze the whole class.
+    """
+    if sys.version_info >= (3, 11, 9) or sys.version_info < (3, 11):
+        return
+
+    def refuse() -> dict:
+        raise RuntimeError("sys._current_frames() is disabled in the web server: on this Python it can deadlock "
+                           "the process (CPython issue 106883)")
+
+    sys._current_frames = refuse
+
+
 def main(argv: list[str]) -> None:
     """Warm up, then hand over to Streamlit's own command line with `argv` as its options."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -32,6 +50,7 @@ def main(argv: list[str]) -> None:
     from explorer.runtime import cluster  # noqa: PLC0415 - after logging is set up
     from ui import warm  # noqa: PLC0415
 
+    forbid_frame_sampling()
     cluster.set_process_threads()  # once, before any computation: the setting is process-wide
     warm.before_serving()
     cluster.start()  # the Dask cluster for training runs, in the background (explorer.runtime.cluster)

@@ -134,3 +134,15 @@ def test_background_threads_get_a_lower_priority_and_the_pages_keep_theirs():
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
     task = tasks.submit(task_functions.own_priority)
     assert task.wait(60) and task.result == max(before, cluster.BACKGROUND_NICE)
+
+
+def test_the_web_server_refuses_to_sample_every_threads_frames_where_that_can_deadlock(monkeypatch):
+    from ui import server  # noqa: PLC0415
+
+    monkeypatch.setattr(sys, "_current_frames", sys._current_frames)  # restored after the test
+    server.forbid_frame_sampling()
+    if sys.version_info[:2] == (3, 11) and sys.version_info < (3, 11, 9):
+        with pytest.raises(RuntimeError, match="106883"):
+            sys._current_frames()
+    else:
+        assert isinstance(sys._current_frames(), dict)
