@@ -32,7 +32,7 @@ def _new_model() -> None:
     st.session_state["rf_layer"] = f.name
     st.session_state["rf_row"], st.session_state["rf_col"] = f.output_size[0] // 2, f.output_size[1] // 2
     st.session_state["rf_map"] = unit.MEAN_MAP
-    st.session_state.pop("rf_last", None)
+    st.session_state.pop("rf_point", None)
 
 
 def network() -> data.Net:
