@@ -17,6 +17,8 @@ Usage:
     .venv/bin/python bench/click_cost.py --url http://127.0.0.1:8501 --pages zoo   # a running server
     .venv/bin/python bench/click_cost.py --list                   # the widgets each view shows, no clicks
     .venv/bin/python bench/click_cost.py --profile gil            # py-spy --gil per page, then its summary
+    .venv/bin/python bench/click_cost.py --pages attributions --keys at_rank --profile cpu   # one widget
+    .venv/bin/python bench/click_cost.py --report bench/results/click-cost.csv   # the tables again, no server
 
 It prints per page the median and p95 CPU ms of the ordinary clicks, and per widget key: n, CPU
 median, CPU p95 and wall median; then the heavy clicks. A CSV of every click goes to
@@ -24,8 +26,9 @@ bench/results/click-cost.csv. Targets (issue 17): median <= 40 ms and p95 <= 150
 
 CPU is read from the kernel's per-process CPU clock (nanoseconds; psutil's `cpu_times()` counts in
 10 ms ticks, too coarse for one click). Other processes on the 2 shared cores inflate CPU times too
-(measured: page medians 20-45% higher at a load average of 7-10 than at 5), and wall times much
-more: the CSV keeps the load average of every click, so compare runs at a similar load.
+(measured: up to 2x for the same clicks at a load average of 10-15 rather than 4-7), and wall times
+more: the CSV keeps the load average of every click, so compare runs at a similar load, or pool
+several runs with --report.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from appserver import RESULTS, Server  # noqa: E402
 from collapsed import Profile  # noqa: E402
-from streamlit_client import ProtocolError, RunResult, Session  # noqa: E402
+from streamlit_client import ProtocolError, RunResult, Session, Widget  # noqa: E402
 
 PAGES = ("home", "conv", "filters", "receptive-fields", "architectures", "transfer", "attributions", "zoo")
 #: Query strings of each page's views: the default view first, then views that show widgets it hides.
@@ -164,8 +167,8 @@ def server_process(url: str) -> psutil.Process:
 
 # ----------------------------------------------------------------------------------- the browser
 class Tab(Session):
-    """A `Session` that keeps what a click needs: each widget's proto (range, default), the fragment it
-    lives in, tab labels and the spinners of the last run.
+    """A `Session` that keeps what a click needs: each widget's proto (range, default), its value as the
+    browser holds it, the fragment it lives in, tab labels and the spinners of the last run.
 
     A click sends only the widget it changes: the server keeps the others' values from the previous
     run, as the browser's copy does after callbacks reset them (a preset, another model's layers).
@@ -181,7 +184,7 @@ class Tab(Session):
         self.fragments: dict[str, str] = {}
         self.tabs: dict[str, list[str]] = {}
         self.spinners: list[str] = []
-        self.sent: dict[str, Any] = {}  # the value the bench last sent to each widget
+        self.values: dict[str, Any] = {}  # each widget's value as the browser holds it (see `_read_delta`)
         self.cache: dict[str, ForwardMsg] = {}  # cacheable messages received, by hash
         self.fetched: set[str] = set()  # /media URLs already fetched
         self._tab_key = ""
@@ -189,7 +192,7 @@ class Tab(Session):
     def set(self, key: str, value: Any) -> RunResult:
         widget = self._widget(key)
         self.states = {widget.id: self._state(widget, value)}
-        self.sent[key] = value
+        self.values[key] = value
         return self._send(key)
 
     def click(self, key: str) -> RunResult:
@@ -266,8 +269,12 @@ class Tab(Session):
             widget_id = getattr(getattr(element, kind), "id", "") if kind else ""
             if widget_id.startswith("$$ID-") and widget_id.count("-") >= 2:
                 key = widget_id.split("-", 2)[2]
-                self.protos[key] = getattr(element, kind)
+                proto = self.protos[key] = getattr(element, kind)
                 self.fragments[key] = delta.fragment_id
+                # Like the browser, keep the value a widget first showed, or one the server sets: a widget whose
+                # value lives in st.session_state is redrawn later with another default (its min), not its value.
+                if getattr(proto, "set_value", False) or key not in self.values:
+                    self.values[key] = shown_value(self.widgets[key], proto)
 
 
 # ----------------------------------------------------------------------------------- what to click
@@ -298,16 +305,10 @@ def options_of(kind: str, proto: Any) -> list[str]:
     return [o.content for o in proto.options] if kind == "button_group" else list(proto.options)
 
 
-def current_value(tab: Tab, key: str) -> Any:
-    """The value widget `key` shows now, as the bench sends it (None: no value, e.g. a selectbox without one).
-
-    A value the server set (a preset, another model's defaults) comes first, then what the bench sent
-    last in this tab, then the widget's default.
-    """
-    widget, proto = tab.widgets[key], tab.protos[key]
+def shown_value(widget: Widget, proto: Any) -> Any:
+    """The value a widget's proto shows, as the bench sends it: the one the server set (a preset, another
+    model's defaults), else its default. None: no value (a selectbox without one) or a widget without value."""
     kind = widget.kind
-    if not getattr(proto, "set_value", False) and key in tab.sent:
-        return tab.sent[key]
     options = options_of(kind, proto) if kind in ("selectbox", "radio", "select_slider", "button_group",
                                                    "multiselect") else []
     if kind in ("selectbox", "radio"):
@@ -315,9 +316,7 @@ def current_value(tab: Tab, key: str) -> Any:
             options[proto.default] if proto.HasField("default") else None)
     if kind == "select_slider":
         return list(proto.raw_value) if proto.set_value else [options[int(i)] for i in proto.default]
-    if kind == "button_group":
-        return list(proto.raw_values) if proto.set_value else [options[i] for i in proto.default]
-    if kind == "multiselect":
+    if kind in ("button_group", "multiselect"):
         return list(proto.raw_values) if proto.set_value else [options[i] for i in proto.default]
     if kind == "slider":
         return list(proto.value if proto.set_value else proto.default)
@@ -343,7 +342,7 @@ def plan(tab: Tab, key: str, changes: int) -> tuple[str, list[Any]]:
         return kind, spread(labels[1:], changes - 1) + labels[:1]
     if kind == "button":
         return kind, [True] * (1 if key in TASK_KEYS else changes)
-    start = current_value(tab, key)
+    start = tab.values.get(key)
     if kind == "checkbox":
         return kind, [(i % 2 == 0) != start for i in range(changes - 1)] + [start]
     if kind == "text_input":
@@ -360,9 +359,9 @@ def plan(tab: Tab, key: str, changes: int) -> tuple[str, list[Any]]:
             others = [o for o in tour if o and o != start] or others
         values = spread(others, changes - (start is not None)) + ([start] if start is not None else [])
         return kind, [[v] if kind in ("select_slider", "button_group") else v for v in values]
-    if kind == "slider" and len(start) == 1:
+    if kind == "slider" and len(start) == 1:  # sent as a list of one number
         others = [v for v in numeric_grid(proto.min, proto.max, proto.step) if v != start[0]]
-        return kind, spread(others, changes - 1) + [start[0]]
+        return kind, [[v] for v in spread(others, changes - 1)] + [start]
     if kind == "number_input":  # typed: small moves around the value, within the widget's bounds if it has any
         step = proto.step or 1
         low = proto.min if proto.has_min else (1 if start >= 1 else 0)
@@ -429,6 +428,7 @@ class Bench:
     settle: float
     quiet_timeout: float
     skip_tasks: bool = False  # leave out the clicks that start Dask tasks (profiles of ordinary clicks)
+    keys: set[str] = field(default_factory=set)  # only these widgets (all when empty)
     clicks: list[Click] = field(default_factory=list)
     loaded: set[str] = field(default_factory=lambda: set(WARM_MODELS))
     tab: Tab | None = None
@@ -492,9 +492,11 @@ class Bench:
                 self.open(page, "")
         done: set[str] = set()
         for view in VIEWS.get(page, ("",)) if page != "home" else ():
+            if self.keys and self.keys <= done:  # the widgets asked for are done: no more views
+                break
             self.connect()  # a fresh tab per view: the widgets start from the link's values, as for a student
             self.open(page, view)
-            for key in [k for k in self.tab.widgets if k not in done]:
+            for key in [k for k in self.tab.widgets if k not in done and (not self.keys or k in self.keys)]:
                 if key not in self.tab.widgets:  # gone after an earlier widget's changes: start the view again
                     self.open(page, view)
                     if key not in self.tab.widgets:
@@ -506,6 +508,8 @@ class Bench:
                     continue
                 done.add(key)
                 start = len(self.clicks)
+                # A button, or a choice that had no value, cannot be put back: the view starts again afterwards.
+                restores = kind == "tabs" or (kind != "button" and self.tab.values.get(key) is not None)
                 for value in values:
                     if key not in self.tab.widgets:  # hidden by an error or another setting: start the view again
                         self.open(page, view)
@@ -516,6 +520,9 @@ class Bench:
                     self.measure(page, view, key, kind, value, action)
                 print(f"  {key:<16}{kind:<14}" + " ".join(f"{c.cpu_ms:.0f}" for c in self.clicks[start:]
                                                           if c.key == key), flush=True)
+                if not restores:  # e.g. a preset changed the other settings: a fresh tab on the link's values
+                    self.connect()
+                    self.open(page, view)
         return self.clicks[first:]
 
 
@@ -642,15 +649,16 @@ def main() -> None:
     parser.add_argument("--profile", choices=["gil", "cpu", "idle"], default=None,
                         help="record each page with py-spy (--gil, default, --idle) and summarize its stacks")
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument("--keys", nargs="+", default=[], help="click only these widgets (e.g. to profile them)")
     parser.add_argument("--skip-tasks", action="store_true",
                         help="do not click what starts a Dask task (for profiles of the ordinary clicks)")
     parser.add_argument("--list", action="store_true", help="only list each view's widgets and planned values")
-    parser.add_argument("--csv", type=Path, default=RESULTS / "click-cost.csv")
-    parser.add_argument("--report", type=Path, default=None, metavar="CSV",
-                        help="print the tables of an earlier run's CSV and exit (no server)")
+    parser.add_argument("--csv", type=Path, default=RESULTS / "click-cost.csv", help="where every click goes")
+    parser.add_argument("--report", type=Path, nargs="+", default=None, metavar="CSV",
+                        help="print the tables of earlier runs' CSVs (pooled) and exit (no server)")
     args = parser.parse_args()
     if args.report:
-        report(read_csv(args.report))
+        report([click for path in args.report for click in read_csv(path)])
         return
     RESULTS.mkdir(exist_ok=True)
     server = None if args.url else Server()
@@ -661,7 +669,7 @@ def main() -> None:
                 print(f"warm start done after {server.wait_warm():.0f} s", flush=True)
         proc = server.process() if server else server_process(args.url)
         bench = Bench(args.url or server.url, ServerCpu(proc), args.changes, args.timeout, args.settle,
-                      args.quiet_timeout, args.skip_tasks)
+                      args.quiet_timeout, args.skip_tasks, set(args.keys))
         bench.connect()
         if args.list:
             list_widgets(bench, args.pages)
