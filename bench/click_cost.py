@@ -21,7 +21,8 @@ Usage:
     .venv/bin/python bench/click_cost.py --report bench/results/click-cost.csv   # the tables again, no server
 
 It prints per page the median and p95 CPU ms of the ordinary clicks, and per widget key: n, CPU
-median, CPU p95 and wall median; then the heavy clicks. A CSV of every click goes to
+median, CPU p95, the median CPU of the main thread (the event loop: messages, websocket, /media
+requests) and wall median; then the heavy clicks. A CSV of every click goes to
 bench/results/click-cost.csv. Targets (issue 17): median <= 40 ms and p95 <= 150 ms on every page.
 
 CPU is read from the kernel's per-process CPU clock (nanoseconds; psutil's `cpu_times()` counts in
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import signal
 import subprocess
@@ -84,6 +86,7 @@ WARM_MODELS = {"efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"}
 TEXTS = {"fk_custom": ("1 1 1; 1 1 1; 1 1 1", "0 1 0; 1 -4 1; 0 1 0", "1/9 1/9 1/9; 1/9 1/9 1/9; 1/9 1/9 1/9",
                        "-1 -1 -1; -1 8 -1; -1 -1 -1", "1 2 1; 0 0 0; -1 -2 -1")}
 SLIDER_STEPS = 64  # most grid points considered on a slider or bounded number input
+NAN = float("nan")
 
 
 # ----------------------------------------------------------------------------------- server CPU
@@ -99,18 +102,29 @@ def cpu_seconds(pid: int) -> float:
         return times.user + times.system
 
 
+def thread_seconds(pid: int, tid: int) -> float:
+    """CPU seconds of one thread (Linux schedstat: nanoseconds on a CPU); 0 where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 @dataclass
 class Reading:
-    """CPU seconds of the web process and of its child processes (the profiling helper) at one moment."""
+    """CPU seconds of the web process, of its main thread (the event loop: websocket, HTTP, message
+    queue) and of its child processes (the profiling helper) at one moment."""
 
     at: float
     web: float
+    loop: float
     children: dict[int, float]
 
-    def since(self, before: Reading) -> tuple[float, float, float]:
-        """(wall s, web CPU s, children CPU s) from `before` to this reading."""
+    def since(self, before: Reading) -> tuple[float, float, float, float]:
+        """(wall s, web CPU s, event-loop CPU s, children CPU s) from `before` to this reading."""
         kids = sum(t - before.children.get(pid, 0.0) for pid, t in self.children.items())
-        return self.at - before.at, self.web - before.web, kids
+        return self.at - before.at, self.web - before.web, self.loop - before.loop, kids
 
 
 class ServerCpu:
@@ -120,7 +134,7 @@ class ServerCpu:
         """`pause(seconds)`: how to wait between readings (the bench keeps its websocket answering pings)."""
         self.proc = proc
         self.pause = pause
-        self.idle = (0.0, 0.0)  # background CPU rate (cores) of the web process and its children
+        self.idle = (0.0, 0.0, 0.0)  # background CPU rate (cores): web process, its event loop, its children
 
     def read(self) -> Reading:
         children = {}
@@ -129,14 +143,15 @@ class ServerCpu:
                 children[child.pid] = cpu_seconds(child.pid)
             except (OSError, psutil.Error):
                 continue
-        return Reading(time.perf_counter(), cpu_seconds(self.proc.pid), children)
+        pid = self.proc.pid
+        return Reading(time.perf_counter(), cpu_seconds(pid), thread_seconds(pid, pid), children)
 
-    def measure_idle(self, seconds: float) -> tuple[float, float]:
-        """Background CPU rate (web, children) in cores, measured over `seconds` with nothing clicked."""
+    def measure_idle(self, seconds: float) -> tuple[float, float, float]:
+        """Background CPU rate (web, event loop, children) in cores, measured over `seconds` with nothing clicked."""
         before = self.read()
         self.pause(seconds)
-        wall, web, kids = self.read().since(before)
-        self.idle = (web / wall, kids / wall)
+        wall, *cpu = self.read().since(before)
+        self.idle = tuple(c / wall for c in cpu)
         return self.idle
 
     def wait_quiet(self, timeout: float, below: float = 0.05, window: float = 1.0) -> float:
@@ -146,14 +161,15 @@ class ServerCpu:
         while time.perf_counter() - start < timeout and quiet < 2:
             before = self.read()
             self.pause(window)
-            wall, web, kids = self.read().since(before)
+            wall, web, _, kids = self.read().since(before)
             quiet = quiet + 1 if (web + kids) / wall < below else 0
         return time.perf_counter() - start
 
-    def cost(self, before: Reading, after: Reading) -> tuple[float, float, float]:
-        """(wall ms, web CPU ms, children CPU ms) between two readings, less the idle rate times the wall time."""
-        wall, web, kids = after.since(before)
-        return wall * 1e3, (web - self.idle[0] * wall) * 1e3, (kids - self.idle[1] * wall) * 1e3
+    def cost(self, before: Reading, after: Reading) -> tuple[float, float, float, float]:
+        """(wall ms, web CPU ms, event-loop CPU ms, children CPU ms) between two readings, each less its idle
+        rate times the wall time."""
+        wall, *cpu = after.since(before)
+        return (wall * 1e3, *((c - rate * wall) * 1e3 for c, rate in zip(cpu, self.idle)))
 
 
 def server_process(url: str) -> psutil.Process:
@@ -408,6 +424,7 @@ class Click:
     cpu_ms: float  # web process, idle rate subtracted
     children_ms: float  # its child processes (the profiling helper), idle rate subtracted
     wall_ms: float  # the script run as the client sees it (send -> script_finished)
+    loop_ms: float = NAN  # of cpu_ms, the main thread's: the event loop (messages, websocket, /media requests)
     after_ms: float = 0.0  # heavy clicks: CPU of the background work after the run, until the server is quiet
     status: str = ""
     errors: int = 0  # st.error alerts on the page
@@ -461,16 +478,17 @@ class Bench:
         except ProtocolError as exc:
             result, problem = RunResult(0.0), f"ProtocolError: {exc}"[:160]
         time.sleep(self.settle)  # work the server does after script_finished (session bookkeeping)
-        wall, cpu, kids = self.cpu.cost(before, self.cpu.read())
+        wall, cpu, loop, kids = self.cpu.cost(before, self.cpu.read())
         heavy = heavy_reason(key, value, self.tab, self.loaded) if not problem.startswith("Protocol") else ""
         click = Click(page, view, key, kind, str(value)[:60], heavy, cpu, kids,
-                      result.seconds * 1e3 if result.seconds else wall, status=result.status,
+                      result.seconds * 1e3 if result.seconds else wall, loop_ms=loop, status=result.status,
                       errors=len(result.errors), problem=problem, messages=result.messages,
                       kbytes=result.bytes / 1e3, load=os.getloadavg()[0])
         if heavy:  # let its background work end, so that it is not billed to the next click
             start = self.cpu.read()
             self.cpu.wait_quiet(self.quiet_timeout)
-            click.after_ms = sum(self.cpu.cost(start, self.cpu.read())[1:])
+            _, web, _, kids = self.cpu.cost(start, self.cpu.read())
+            click.after_ms = web + kids
         if problem.startswith("Protocol"):
             self.connect()
             self.tab.open(page, view)
@@ -484,8 +502,9 @@ class Bench:
         """Every view of `page`, every widget `changes` times; returns the page's clicks."""
         first = len(self.clicks)
         self.cpu.wait_quiet(self.quiet_timeout)
-        web, kids = self.cpu.measure_idle(idle_seconds)
-        print(f"\n{page}: idle background {web * 1e3:.1f} ms/s (web) + {kids * 1e3:.1f} ms/s (children); "
+        web, loop, kids = self.cpu.measure_idle(idle_seconds)
+        print(f"\n{page}: idle background {web * 1e3:.1f} ms/s (web, {loop * 1e3:.1f} of it the event loop) + "
+              f"{kids * 1e3:.1f} ms/s (children); "
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
         if page == "home":
             for _ in range(self.changes):
@@ -528,11 +547,21 @@ class Bench:
 
 # ----------------------------------------------------------------------------------- report
 def pct(values: list[float], q: float) -> float:
-    """The q-quantile (nearest rank) of `values`; NaN for none."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
+    """The q-quantile (nearest rank) of `values` (NaNs left out); NaN for none."""
+    ordered = sorted(v for v in values if not math.isnan(v))
+    if not ordered:
+        return NAN
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def table_row(name: str, clicks: list[Click]) -> str:
+    """One line of the table: n, CPU p50 and p95, event-loop p50, wall p50, children p50, counts over 40 and
+    150 ms, runs showing an error."""
+    cpu = [c.cpu_ms for c in clicks]
+    medians = [pct([getattr(c, f) for c in clicks], 0.5) for f in ("loop_ms", "wall_ms", "children_ms")]
+    return (f"{name:<28}{len(cpu):>4}{pct(cpu, 0.5):>9.0f}{pct(cpu, 0.95):>9.0f}"
+            + "".join(f"{m:>10.0f}" for m in medians)
+            + f"{sum(v > 40 for v in cpu):>5}{sum(v > 150 for v in cpu):>5}{sum(c.errors > 0 for c in clicks):>5}")
 
 
 def report(clicks: list[Click]) -> None:
@@ -540,27 +569,23 @@ def report(clicks: list[Click]) -> None:
     pages: dict[str, list[Click]] = defaultdict(list)
     for c in clicks:
         pages[c.page].append(c)
-    print(f"\n{'page / widget':<28}{'n':>4}{'CPU p50':>9}{'CPU p95':>9}{'wall p50':>10}{'child p50':>10}"
-          f"{'>40':>5}{'>150':>5}{'err':>5}  (ms; ordinary clicks; >40, >150: clicks over; err: runs showing st.error)")
-    every: list[float] = []
+    print(f"\n{'page / widget':<28}{'n':>4}{'CPU p50':>9}{'CPU p95':>9}{'loop p50':>10}{'wall p50':>10}"
+          f"{'child p50':>10}{'>40':>5}{'>150':>5}{'err':>5}")
+    print("  (ms, ordinary clicks. loop: the event loop's share of the CPU; child: the profiling process;"
+          " >40, >150: clicks over; err: runs showing st.error)")
+    every: list[Click] = []
     for page, runs in pages.items():
         plain = [c for c in runs if not c.heavy]
+        every += plain
         cpu = [c.cpu_ms for c in plain]
-        every += cpu
-        flag = "" if pct(cpu, 0.5) <= 40 and pct(cpu, 0.95) <= 150 else "  over target"
-        print(f"{page:<28}{len(cpu):>4}{pct(cpu, 0.5):>9.0f}{pct(cpu, 0.95):>9.0f}"
-              f"{pct([c.wall_ms for c in plain], 0.5):>10.0f}{pct([c.children_ms for c in plain], 0.5):>10.0f}"
-              f"{sum(v > 40 for v in cpu):>5}{sum(v > 150 for v in cpu):>5}{sum(c.errors > 0 for c in plain):>5}{flag}")
+        over = pct(cpu, 0.5) > 40 or pct(cpu, 0.95) > 150
+        print(table_row(page, plain) + ("  over target" if over else ""))
         by_key: dict[str, list[Click]] = defaultdict(list)
         for c in plain:
             by_key[c.key].append(c)
         for key, group in by_key.items():
-            cpu = [c.cpu_ms for c in group]
-            print(f"  {key:<26}{len(cpu):>4}{pct(cpu, 0.5):>9.0f}{pct(cpu, 0.95):>9.0f}"
-                  f"{pct([c.wall_ms for c in group], 0.5):>10.0f}{pct([c.children_ms for c in group], 0.5):>10.0f}"
-                  f"{sum(v > 40 for v in cpu):>5}{sum(v > 150 for v in cpu):>5}{sum(c.errors > 0 for c in group):>5}")
-    print(f"{'all pages':<28}{len(every):>4}{pct(every, 0.5):>9.0f}{pct(every, 0.95):>9.0f}{'':>20}"
-          f"{sum(v > 40 for v in every):>5}{sum(v > 150 for v in every):>5}")
+            print(table_row(f"  {key}"[:28], group))
+    print(table_row("all pages", every))
     heavy = [c for c in clicks if c.heavy]
     if heavy:
         print("\nheavy by nature (not in the medians): CPU of the run, then of its background work")
