@@ -405,7 +405,7 @@ def heavy_reason(key: str, value: Any, tab: Tab, loaded: set[str]) -> str:
         if model not in loaded:
             loaded.add(model)
             return f"first switch to {model}"
-    if any(s.startswith("Loading") for s in tab.spinners):
+    if any("once per server" in s for s in tab.spinners):  # ui.models.loaded_model's spinner: a model is built
         return "builds a model"
     return ""
 
