@@ -10,16 +10,17 @@ started it, or this one restarted) picks the run up from the cluster.
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
+from PIL import Image
 
-from explorer.models import custom_net
-from explorer.runtime import cluster
+from explorer.figures.images import encode
+from explorer.models import custom_net, registry
+from explorer.runtime import cluster, side_process, worker
 from explorer.training import augment, jobs, trainer
 from explorer.training import figures as figs
-from ui.models import model_picker
-from explorer.models import registry
 from explorer.training.config import CUSTOM, STRATEGY_TITLES, TrainConfig, backbones
-from explorer.runtime import worker
+from ui.models import image_key, model_picker, shared
 
 STRATEGY_BY_TITLE = {title: key for key, title in STRATEGY_TITLES.items()}
 MAX_RUNS_KEPT = 12  # runs whose settings and curves the session keeps for comparison
@@ -97,7 +98,8 @@ LR_HELP = {"scratch": "From scratch, every layer starts random and learns at thi
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _frozen_share(backbone: str, strategy: str, blocks: int) -> float:
-    return trainer.frozen_macs_share(TrainConfig(backbone, strategy, finetune_blocks=blocks))
+    """Counted in the side process: a meta-device profile is Python throughout (0.1-0.5 s per backbone)."""
+    return side_process.run(trainer.frozen_macs_share, TrainConfig(backbone, strategy, finetune_blocks=blocks))
 
 
 def _cache_note(config: TrainConfig, num_images: int) -> None:
@@ -177,9 +179,21 @@ def augmentation_preview(images, aug: augment.Augment) -> None:
     if not aug.enabled or not images:
         return
     st.caption(f"Augmentation preview ({aug.describe()}): original on the left, random draws to its right.")
-    rows = augment.preview(images, aug, size=96, per_image=5, seed=int(st.session_state.get("tl_seed", 0)))
-    for row in rows:
-        st.image(row, width=96)
+    seed = int(st.session_state.get("tl_seed", 0))
+    strips = shared(("augmentation preview", tuple(map(image_key, images)), aug, seed),
+                    lambda: [_strip(row) for row in augment.preview(images, aug, size=96, per_image=5, seed=seed)])
+    for strip in strips:
+        st.image(strip, width=6 * 96)
+
+
+def _strip(row: list) -> bytes:
+    """One row of the preview as one PNG (one picture to fetch, not six)."""
+    out = Image.new("RGB", (sum(im.width for im in row), row[0].height))
+    x = 0
+    for im in row:
+        out.paste(im, (x, 0))
+        x += im.width
+    return encode(np.asarray(out))
 
 
 def start_button(config: TrainConfig, train_set, val_set, classes: list[str], data_name: str) -> None:
