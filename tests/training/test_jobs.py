@@ -8,7 +8,7 @@ import time
 import pytest
 from distributed import Event, Variable
 
-from explorer.runtime import cluster, worker, tasks
+from explorer.runtime import cluster, worker
 from explorer.training import jobs, trainer
 from explorer.training.config import TrainConfig
 from explorer.training import classifier
