@@ -181,7 +181,7 @@ def deletion_insertion_figure(result, title: str, label: str) -> go.Figure:
 def top_classes(top: list[tuple[str, float]], title: str, highlight: int | None = None) -> go.Figure:
     """Horizontal bars of [(class name, probability)], highest on top; `highlight` (index in `top`) in red.
 
-    Class names may be user text (a trained model's classes) and are escaped.
+    Class names and the title may be user text (a trained model's classes, a file name) and are escaped.
     """
     labels = [plain(name) for name, _ in top][::-1]
     probs = [p for _, p in top][::-1]
@@ -189,7 +189,7 @@ def top_classes(top: list[tuple[str, float]], title: str, highlight: int | None 
                for i in range(len(top))]
     fig = go.Figure(go.Bar(x=probs, y=labels, orientation="h", text=[f"{p:.1%}" for p in probs],
                            textposition="auto", marker_color=colours, hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="probability", xaxis_range=[0, 1], height=90 + 36 * len(top),
+    fig.update_layout(title=plain(title), xaxis_title="probability", xaxis_range=[0, 1], height=90 + 36 * len(top),
                       margin=dict(l=10, r=10, t=40, b=10))
     fig.update_yaxes(type="category")
     return fig

@@ -18,6 +18,7 @@ from explorer.figures.images import encode
 from explorer.filters import feature_maps, kernels
 from explorer.models import layers, registry, store, zoo
 from ui.models import analysis, layer_table, loaded_model, model_picker, shared, untrained_output
+from ui.safe_text import md
 
 MODEL_SETTINGS = ("ff_layer", "ff_filter", "fm_layer", "fm_channel")  # layer names and indices of one model
 
@@ -71,7 +72,7 @@ def classic_kernels(image: Image.Image, photo: str) -> None:
         try:
             kernel = kernels.parse_kernel(text)
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(md(exc, None))
     if kernel is None:
         return
     sizes, pictures = shared(("kernel steps", photo, kernel.tobytes(), kernel.shape, side, mode, padding, pooling),
