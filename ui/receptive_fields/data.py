@@ -1,7 +1,9 @@
 """The receptive-fields page's network and its cached results (fields, notes, layer maps, effective fields).
 
 The network is a zoo model or the one built on the Architectures page (`st.session_state["custom_network"]`,
-or `rf_net` in a shared address). Results are kept server-wide in `ui.models.shared` (read-only, no copy on a
+or `rf_net` in a shared address). Either must fit `explorer.models.budget` before any weight is built: a custom
+network when it is read (`custom_config`), a zoo model at the address's input size before its maps
+(`within_budget`). Results are kept server-wide in `ui.models.shared` (read-only, no copy on a
 hit): fields once per (network, input size), read from a copy built on the meta device so that the shared
 models are never traced; layer maps per (model build, photo, layer), from `explorer.receptive_fields.fields.layer_output`
 on the shared model, which attaches no hook and so needs no lock. Effective fields are Dask tasks in
@@ -19,7 +21,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explorer.models import custom_net as cn
+from explorer.models import budget, custom_net as cn
 from explorer.receptive_fields import fields as rf
 from explorer.receptive_fields import inputs as rf_inputs, notes as rf_notes
 from explorer.randomness import seeded
@@ -59,15 +61,33 @@ def title(key: str) -> str:
     return CUSTOM_TITLE if key == CUSTOM else registry.info(key).title
 
 
-def custom_config() -> str | None:
-    """The Architectures page's network as text: from this session, else from the address (a shared link)."""
+def custom_config() -> tuple[str | None, str | None]:
+    """(text, None): the Architectures page's network as text, from this session, else from the address (a
+    shared link). (None, why) when it has an invalid layer or is over the budget; (None, None) without one."""
     spec, shape = st.session_state.get("custom_network"), st.session_state.get("custom_network_input")
+    text = st.query_params.get("rf_net")
     if spec and shape:
         try:
-            return cn.to_config(spec, shape)
-        except ValueError:
-            return None
-    return st.query_params.get("rf_net")
+            text = cn.to_config(spec, shape)
+        except ValueError as exc:
+            return None, str(exc)
+    if not text:
+        return None, None
+    try:
+        cn.from_config(text)  # readable, builds, and fits the budget (on the meta device)
+    except ValueError as exc:
+        return None, str(exc)
+    return text, None
+
+
+def within_budget(net: Net) -> None:
+    """Raise `budget.BudgetError` (one sentence) when the network at its input size computes more activation
+    values per image than the server's budget; its maps and effective field are then not computed. (A custom
+    network's parameters were checked when it was read; a zoo model's weights are the server's own.)"""
+    shape = (net.inputs.channels, *net.side)
+    fp = shared(("rf footprint", net.key, net.side, net.config),
+                lambda: budget.footprint(meta_model(net.key, net.config), shape))
+    budget.check_activations(fp, f"{net.title} at {net.side[0]}×{net.side[1]} px")
 
 
 def meta_model(key: str, config: str | None = None) -> nn.Module:
