@@ -244,7 +244,10 @@ def launch(task: Task, fn: Callable, args: tuple = (), kwargs: dict | None = Non
     Raises:
         ClusterError: the scheduler cannot be reached, or the arguments are too large to send.
     """
-    engine = engine or cluster.engine()
+    try:
+        engine = engine or cluster.engine()
+    except OSError as exc:  # TimeoutError: the engine did not start in time
+        raise ClusterError("The job engine has not started yet: try again in a few seconds.") from exc
     if not engine.healthy:
         raise ClusterError("The Dask scheduler is not answering right now: try again in a few seconds.")
     client = engine.client
