@@ -75,6 +75,8 @@ class Task:
         error: one sentence when FAILED.
         result: what the function returned (None unless DONE or STOPPED).
         worker: the address of the worker that runs it, once it started.
+        ephemeral: the cluster drops the task (its arguments and result) as soon as it ended, instead of
+            `TTL_S` later: for page work that this web process alone watches (`submit(..., ephemeral=True)`).
     """
 
     def __init__(self, kind: str = "task", info: dict | None = None) -> None:
@@ -88,6 +90,7 @@ class Task:
         self.queued_at, self.started_at, self.finished_at = time.time(), None, None
         self.engine: cluster.Engine | None = None
         self.resource: str | None = None
+        self.ephemeral = False
         self._future = None
         self._chunks = 0
         self._queue: tuple[int | None, int, int] = (None, 0, 0)
@@ -208,6 +211,20 @@ class Task:
         self._future = None  # the cluster's copy can go once the task expires
         self.status = status  # last: a reader that sees the final status sees the result too
         self._done.set()
+        if self.ephemeral:
+            self._release()
+
+    def _release(self) -> None:
+        """Drop the cluster's copy of an ephemeral task now: unpublished, its arguments (a model, a batch of
+        images) are freed at once, not `TTL_S` later, and the next sweep deletes its record. A link that
+        starts one task after another must not pile up their inputs for ten minutes."""
+        try:
+            client = self.engine.client
+            if client.get_dataset(record_name(self.id), default=None) is not None:
+                client.unpublish_dataset(record_name(self.id))
+            registry_update(client, self.id, x=time.time())
+        except OSError:  # the cluster is gone, and the task with it
+            log.warning("could not release task %s", self.id, exc_info=True)
 
     def _on_event(self, event: dict) -> None:
         """One event of the log, in order. Subclasses sort them (a training run: batches, epochs, ...)."""
@@ -228,13 +245,18 @@ def _place(entries: dict, task: Task, slots: int) -> tuple[int | None, int, int]
     return 1 + sum(e.get("s") == QUEUED and e.get("q", 0) < mine["q"] for e in same), running, slots
 
 
-def submit(fn: Callable, *args: Any, resources: dict[str, float] | None = None, **kwargs: Any) -> Task:
+def submit(fn: Callable, *args: Any, resources: dict[str, float] | None = None, ephemeral: bool = False,
+           **kwargs: Any) -> Task:
     """Run `fn(*args, progress=..., cancel=..., **kwargs)` as a Dask task; return its Task at once.
+
+    `ephemeral`: the cluster forgets the task once it ended (see `Task.ephemeral`); `attach` cannot find it then.
 
     Raises:
         ClusterError: the scheduler cannot be reached, or the arguments are too large to send.
     """
-    return launch(Task(), fn, args, kwargs, resources)
+    task = Task()
+    task.ephemeral = ephemeral
+    return launch(task, fn, args, kwargs, resources)
 
 
 def launch(task: Task, fn: Callable, args: tuple = (), kwargs: dict | None = None,

@@ -137,6 +137,18 @@ def test_a_task_refused_when_the_engine_cannot_start_is_one_sentence(monkeypatch
         tasks.submit(task_functions.divide, 1.0, 2.0)
 
 
+def test_an_ephemeral_task_leaves_the_cluster_as_soon_as_it_ended():
+    """Page work (ui.shared_tasks) is ephemeral: its inputs (a model, a batch of images) are freed when it ends,
+    not TTL_S later, so a link that starts one task after another does not pile them up (issue 19)."""
+    client = cluster.engine().client
+    kept = tasks.submit(task_functions.divide, 6.0, 3.0)
+    gone = tasks.submit(task_functions.divide, 6.0, 2.0, ephemeral=True)
+    assert kept.wait(60) and gone.wait(60) and (kept.result, gone.result) == (2.0, 3.0)
+    until(lambda: client.get_dataset(worker.record_name(gone.id), default=None) is None)
+    assert client.get_dataset(worker.record_name(kept.id), default=None) is not None
+    assert worker.registry(client)[gone.id]["x"] <= time.time() < worker.registry(client)[kept.id]["x"]
+
+
 def test_submit_a_function_with_progress_cancel_and_a_result():
     photos = list(images.sample_images().values())[:3]
     task = tasks.submit(task_functions.top_classes, "efficientnet_lite0", photos)

@@ -121,12 +121,13 @@ def build(net: Net) -> str:
     return f"custom:{net.config}" if net.key == CUSTOM else store.shared().stamp(net.key)
 
 
-def random_copy(net: Net) -> nn.Module:
-    """A fresh, randomly initialised copy of the architecture (seed 0), for Luo et al.'s comparison."""
+def random_weights(net: Net) -> nn.Module:
+    """The network with random weights, for Luo et al.'s comparison: the shared one when its weights are random
+    already (the custom network, seed 0; a zoo model untrained here), else a fresh copy of the architecture
+    (seed 0). A copy lives as long as its task: never one of a 500 MB VGG for a link that asks for its field."""
+    if net.key == CUSTOM or not store.shared().get(net.key).pretrained:
+        return model(net)
     with seeded(0):
-        if net.key == CUSTOM:
-            spec, shape = cn.from_config(net.config)
-            return cn.build(spec, shape).eval()
         return registry.build(net.key)
 
 
@@ -169,7 +170,7 @@ def erf_key(net: Net, layer: str, trained: bool, images_key: str) -> tuple:
 def effective_field(net: Net, layer: str, trained: bool, images_key: str, inputs: Callable[[], torch.Tensor],
                     again: bool = True) -> Shared:
     """The shared Dask task computing `explorer.receptive_fields.fields.effective_rf` of `layer`'s centre unit, with
-    the network's weights (`trained`) or a random copy, over the images of `images_key`.
+    the network's weights (`trained`) or random ones (`random_weights`), over the images of `images_key`.
 
     A running or finished task is joined (this session watches it); otherwise a task is started: the model and
     `inputs()` (the batch [N, C, H, W]) are only built then. One that was stopped or failed is started again
@@ -179,7 +180,7 @@ def effective_field(net: Net, layer: str, trained: bool, images_key: str, inputs
     found = task_store().join(key, session_id())
     if found is not None and found.task is not None and (found.error is None or not again):
         return found
-    network = model(net) if trained else random_copy(net)
+    network = model(net) if trained else random_weights(net)
     weights = "trained" if trained else "random"
     return task_store().start(key, f"Effective receptive field ({weights} weights)", effective.effective_rf, network, layer,
                          inputs(), watcher=session_id())
