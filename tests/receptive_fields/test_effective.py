@@ -109,3 +109,15 @@ def test_centred_square():
     assert effective.centred_square(np.full((4, 4), 1 / 16), (1.5, 1.5), 0.25) == 2  # half-pixel centre: even sides
     with pytest.raises(ValueError, match="mass fraction"):
         effective.centred_square(uniform, (4, 4), 0)
+
+
+def test_photos_preprocessed_one_at_a_time_give_the_batchs_field(lite0, batch):
+    """What the page hands to its task (the photos, not a float batch of its own) computes the same field."""
+    photos = [images.sample_image(n) for n in ("chelsea (cat)", "coffee", "rocket")]
+    spec = rf_inputs.zoo_input("efficientnet_lite0", 224)
+    steps = []
+    erf = effective.effective_rf_of_photos(lite0.model, LAYER, spec, photos, progress=lambda f, m: steps.append(m))
+    np.testing.assert_allclose(erf, effective.effective_rf(lite0.model, LAYER, batch), rtol=1e-9, atol=1e-15)
+    assert steps == ["1 of 3 images", "2 of 3 images", "3 of 3 images"]
+    with pytest.raises(ValueError, match="at least one photo"):
+        effective.effective_rf_of_photos(lite0.model, LAYER, spec, [])

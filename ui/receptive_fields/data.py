@@ -3,17 +3,16 @@
 The network is a zoo model or the one built on the Architectures page (`st.session_state["custom_network"]`,
 or `rf_net` in a shared address). Either must fit `explorer.models.budget` before any weight is built: a custom
 network when it is read (`custom_config`), a zoo model at the address's input size before its maps
-(`within_budget`). Results are kept server-wide in `ui.models.shared` (read-only, no copy on a
-hit): fields once per (network, input size), read from a copy built on the meta device so that the shared
-models are never traced; layer maps per (model build, photo, layer), from `explorer.receptive_fields.fields.layer_output`
-on the shared model, which attaches no hook and so needs no lock. Effective fields are Dask tasks in
+(`within_budget`). Results are kept server-wide (read-only, no copy on a hit): fields once per (network, input
+size) in `ui.models.shared`, read from a copy built on the meta device so that the shared models are never
+traced; photo inputs and layer maps per (model build, photo, layer) in a cache bounded by bytes (`arrays`), from
+`explorer.receptive_fields.graph.layer_output` on the shared model, which attaches no hook and so needs no lock. Effective fields are Dask tasks in
 `ui.shared_tasks`, keyed by (model build, input size, layer, weights, images) and shared by every session.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import streamlit as st
@@ -25,6 +24,7 @@ from explorer.models import budget, custom_net as cn
 from explorer.receptive_fields import fields as rf
 from explorer.receptive_fields import inputs as rf_inputs, notes as rf_notes
 from explorer.randomness import seeded
+from ui.bounded_cache import BoundedCache
 from ui.models import image_key, shared
 from ui.shared_tasks import Shared, session_id, task_store
 from explorer.models import registry
@@ -152,13 +152,25 @@ def prepared(net: Net, photo: str, image: Image.Image) -> tuple[torch.Tensor, np
         x = rf_inputs.preprocess(net.inputs, [image])
         return x, rf_inputs.to_pixels(net.inputs, x[0])
 
-    return shared(("rf input", net.key, net.side, net.config, photo), prepare)
+    return arrays().get(("rf input", net.key, net.side, net.config, photo), prepare,
+                        lambda pair: pair[0].nbytes + pair[1].nbytes)
 
 
 def layer_maps(net: Net, photo: str, layer: str, x: torch.Tensor) -> np.ndarray:
     """float32 [C, H', W'] (shared, read-only): `layer`'s output for the input `x` of the photo `photo`."""
-    return shared(("rf maps", build(net), net.side, photo, layer),
-                  lambda: rf_graph.layer_output(model(net), layer, x)[0].float().numpy())
+    return arrays().get(("rf maps", build(net), net.side, photo, layer),
+                        lambda: rf_graph.layer_output(model(net), layer, x)[0].float().numpy(), lambda m: m.nbytes)
+
+
+#: Server-wide bytes of photo inputs and layer maps kept between runs: their size follows the address's input
+#: size (a VGG-16 first-layer map is 13 MB at 224 px, 43 MB at 408 px), so they are bounded by bytes.
+ARRAYS_MB = 256
+
+
+@st.cache_resource(show_spinner=False)
+def arrays() -> BoundedCache:
+    """This process's cache of the page's inputs and layer maps (`ui.bounded_cache`)."""
+    return BoundedCache(ARRAYS_MB * 2**20)
 
 
 def erf_key(net: Net, layer: str, trained: bool, images_key: str) -> tuple:
@@ -167,14 +179,15 @@ def erf_key(net: Net, layer: str, trained: bool, images_key: str) -> tuple:
     return ("rf erf", build(net) if trained else net.key, net.side, net.config, layer, trained, images_key)
 
 
-def effective_field(net: Net, layer: str, trained: bool, images_key: str, inputs: Callable[[], torch.Tensor],
+def effective_field(net: Net, layer: str, trained: bool, images_key: str, photos: list[Image.Image],
                     again: bool = True) -> Shared:
     """The shared Dask task computing `explorer.receptive_fields.fields.effective_rf` of `layer`'s centre unit, with
     the network's weights (`trained`) or random ones (`random_weights`), over the images of `images_key`.
 
-    A running or finished task is joined (this session watches it); otherwise a task is started: the model and
-    `inputs()` (the batch [N, C, H, W]) are only built then. One that was stopped or failed is started again
-    only when `again` (the student asked anew; not when the page merely redraws it, which would loop).
+    A running or finished task is joined (this session watches it); otherwise a task is started with the model
+    and the `photos` (shared objects: the task preprocesses them one at a time). One that was stopped or failed
+    is started again only when `again` (the student asked anew; not when the page merely redraws it, which
+    would loop).
     """
     key = erf_key(net, layer, trained, images_key)
     found = task_store().join(key, session_id())
@@ -182,8 +195,8 @@ def effective_field(net: Net, layer: str, trained: bool, images_key: str, inputs
         return found
     network = model(net) if trained else random_weights(net)
     weights = "trained" if trained else "random"
-    return task_store().start(key, f"Effective receptive field ({weights} weights)", effective.effective_rf, network, layer,
-                         inputs(), watcher=session_id())
+    return task_store().start(key, f"Effective receptive field ({weights} weights)", effective.effective_rf_of_photos,
+                              network, layer, net.inputs, photos, watcher=session_id())
 
 
 def warm() -> None:
