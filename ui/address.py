@@ -64,10 +64,9 @@ def _shown(value: object) -> str:
 
 
 def sentence(key: str, raw: list[str] | str, instead: str) -> str:
-    """One sentence about an address value the page cannot use (markdown, the value escaped)."""
-    value = " & ".join(raw) if isinstance(raw, list) else raw
-    return (f"The address sets {md(key, 40)} to “{md(value)}”, which this page cannot use: "
-            f"{instead}.")
+    """One sentence about an address value the page cannot use (markdown: each value escaped on its own)."""
+    values = " & ".join(f"“{md(v)}”" for v in (raw if isinstance(raw, list) else [raw]))
+    return f"The address sets {md(key, 40)} to {values}, which this page cannot use: {instead}."
 
 
 @dataclass
@@ -90,7 +89,9 @@ class Check:
                 if st.query_params.get_all(key) == raw:
                     continue  # kept as written
                 value = st.session_state[key]
-                if not _same(raw, value):
+                if value is None:  # an empty choice: the page falls back on the setting's default
+                    self.notes.append(sentence(key, raw, "the setting starts at its default"))
+                elif not _same(raw, value):
                     self.notes.append(sentence(key, raw, f"it shows {md(_shown(value))} instead"))
         if isinstance(sys.exc_info()[1], RerunException):
             st.session_state[_PENDING] = self.notes

@@ -42,7 +42,7 @@ def image_picker() -> tuple[Image.Image, str]:
             source = st.segmented_control(
                 "Image", SOURCES, default="Gallery", key="img_src", required=True,
                 bind="query-params", help="Use a real photo from the gallery, or your own.",
-            )
+            ) or "Gallery"  # an empty address value (?key=) leaves even a required control empty
             if source == "Gallery":
                 choice = st.selectbox("Gallery photo", names, key="img", bind="query-params")
             elif source == "Upload":

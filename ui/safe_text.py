@@ -7,7 +7,7 @@ text inert. Plotly figures have their own escaping (`explorer.figures.safe_text.
 
 How: CommonMark lets any ASCII punctuation be backslash-escaped, and an escaped character is always literal.
 The text is first put on one line, so that only the constructs that can begin mid-line need escaping: emphasis
-and strikethrough (`* _ ~`), code (`` ` ``), links and images (`[ ]`), HTML and autolinks (`< >`), entities
+and strikethrough (`* _ ~`), headings (`#`, mid-line too), code (`` ` ``), links and images (`[ ]`), HTML and autolinks (`< >`), entities
 (`&`), KaTeX (`$`), Streamlit's `:color[...]` directives (`:`), GFM autolinks (`@`, and the dot of `www.`) and
 the backslash itself; the text's first character is escaped too when it could open a line construct (a
 heading, a list, a quote, a table). Commas, parentheses and full stops stay as they are, so a sentence reads
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-_INLINE = re.compile(r"([\\`*_~\[\]<>&$:@])")
+_INLINE = re.compile(r"([\\`*_~\[\]<>&$:@#])")
 _WWW = re.compile(r"(?i)(www)\.")
 _LINE_START = re.compile(r"^([#+\-=>|!]|\d+(?=[.)]))")
 _SHORTCODE = re.compile(r":(?=[\w+-])")

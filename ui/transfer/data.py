@@ -160,7 +160,7 @@ def _zip() -> datasets.DataSet | None:
 def data_section() -> tuple[datasets.DataSet | None, str]:
     """Draw the data choice and return (DataSet or None, short description of the source)."""
     source = st.segmented_control("Data", SOURCES, default=SOURCES[0], key="tl_src", required=True,
-                                  bind="query-params")
+                                  bind="query-params") or SOURCES[0]  # an empty address value (?key=) leaves even a required control empty
     if source == "Demo: shapes":
         n = st.slider("Images per shape", 10, 100, 40, step=10, key="tl_nshape", bind="query-params")
         st.caption("Generated on the fly (`explorer.training.datasets.demo_shapes`): circles, squares and triangles in "
