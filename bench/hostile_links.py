@@ -54,6 +54,8 @@ TARGETED: dict[str, list[str]] = {
         "rf_model=efficientnet_lite2&rf_size=280&rf_erf=true&rf_nimg=12",  # trained and random weights
         # one effective field after another, each with 12 images of 1,024 px: their inputs must not pile up
         *(f"rf_model=alexnet&rf_size={side}&rf_erf=true&rf_nimg=12" for side in range(1016, 1025)),
+        # a 43 MB layer map per size: the page's cache of maps must not keep them all
+        *(f"rf_model=vgg16&rf_size={side}&rf_layer=features.1" for side in range(344, 409, 8)),
         "rf_model=custom&rf_net=3x64x64:Conv2d-8-3-1-1_ReLU_Flatten_Linear-100000&rf_erf=true",
         "rf_model=custom&rf_net=3x1024x1024:Conv2d-64-3-1-1_Conv2d-64-3-1-1_Conv2d-64-3-1-1&rf_erf=true",
         "rf_model=custom&rf_net=3x512x512:Conv2d-64-3-1-1_Conv2d-64-3-1-1_ReLU_GlobalAvgPool_Linear-10"
@@ -126,11 +128,14 @@ def open_link(url: str, page: str, query: str, timeout: float) -> tuple[float, l
 
 
 class Memory:
-    """Samples the server's RSS (the web process, and with its child processes) every `every` seconds."""
+    """Samples the server's memory every `every` seconds: the web process's RSS, and that plus the private memory
+    (USS) of its child processes (the profiling helper is forked from the web process: its RSS counts the
+    libraries they share twice)."""
 
     def __init__(self, proc: psutil.Process | None, every: float = 0.25) -> None:
         self.proc, self.every = proc, every
         self.peak_web = self.peak_total = 0
+        self.peak_at = 0.0  # perf_counter() of the web process's peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         if proc is not None:
@@ -140,10 +145,12 @@ class Memory:
         while not self._stop.wait(self.every):
             try:
                 web = self.proc.memory_info().rss
-                total = web + sum(c.memory_info().rss for c in self.proc.children(recursive=True))
+                total = web + sum(c.memory_full_info().uss for c in self.proc.children(recursive=True))
             except psutil.Error:
                 continue
-            self.peak_web, self.peak_total = max(self.peak_web, web), max(self.peak_total, total)
+            if web > self.peak_web:
+                self.peak_web, self.peak_at = web, time.perf_counter()
+            self.peak_total = max(self.peak_total, total)
 
     def stop(self) -> None:
         self._stop.set()
@@ -169,6 +176,10 @@ def healthy(url: str, pages: list[str], timeout: float) -> tuple[bool, list[str]
     return ok and not problems, problems
 
 
+#: (start, end, page, query) of every link opened by `run`: which links ran around the memory peak.
+spans: list[tuple[float, float, str, str]] = []
+
+
 def run(url: str, pages: list[str], links: int, seed: int, clients: int, timeout: float) -> dict[str, PageStats]:
     """Send `links` generated links per page (and the page's TARGETED ones), `clients` at a time."""
     jobs = []
@@ -181,12 +192,15 @@ def run(url: str, pages: list[str], links: int, seed: int, clients: int, timeout
     stats = {page: PageStats() for page in pages}
     lock = threading.Lock()
     done = [0]
+    spans.clear()
 
     def one(job: tuple[str, str, str | None]) -> None:
         page, query, _ = job
         parsed = {k: (v if len(v) > 1 else v[0]) for k, v in parse_qs(query, keep_blank_values=True).items()}
+        start = time.perf_counter()
         try:
             seconds, exceptions, texts = open_link(url, page, query, timeout)
+            spans.append((start, time.perf_counter(), page, query))
         except ProtocolError as exc:
             with lock:
                 stats[page].links += 1
@@ -224,9 +238,13 @@ def report(stats: dict[str, PageStats], memory: Memory | None, health: tuple[boo
         for query, value in s.rendered[:3]:
             print(f"    markup rendered: {value!r}\n      ?{query[:160]}")
     if memory is not None and memory.proc is not None:
-        print(f"\npeak RSS: web process {memory.peak_web / 2**30:.2f} GiB, with its helper processes "
-              f"{memory.peak_total / 2**30:.2f} GiB (limit {RSS_LIMIT / 2**30:.0f} GiB)")
+        print(f"\npeak RSS of the web process {memory.peak_web / 2**30:.2f} GiB (limit {RSS_LIMIT / 2**30:.0f} GiB); "
+              f"with its helper processes' private memory {memory.peak_total / 2**30:.2f} GiB")
         out.update(peak_rss_web=memory.peak_web, peak_rss_total=memory.peak_total)
+        near = [(page, query) for start, end, page, query in spans if start - 30 <= memory.peak_at <= end + 5]
+        print("links opened up to 30 s before the peak (their background tasks may still run):")
+        for page, query in near[-6:]:
+            print(f"    /{page}?{query[:150]}")
     ok, problems = health
     print(f"healthy afterwards: {'yes' if ok else 'NO'}" + "".join(f"\n    {p}" for p in problems))
     print(f"{sum(s.links for s in stats.values())} links in {took:.0f} s")

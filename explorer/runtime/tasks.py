@@ -75,11 +75,10 @@ class Task:
         error: one sentence when FAILED.
         result: what the function returned (None unless DONE or STOPPED).
         worker: the address of the worker that runs it, once it started.
-        ephemeral: the cluster drops the task (its arguments and result) as soon as it ended, instead of
-            `TTL_S` later: for page work that this web process alone watches (`submit(..., ephemeral=True)`).
+        ephemeral: the cluster drops the task (arguments, result) when it ends, not `TTL_S` later (`submit`).
     """
 
-    def __init__(self, kind: str = "task", info: dict | None = None) -> None:
+    def __init__(self, kind: str = "task", info: dict | None = None, ephemeral: bool = False) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.kind, self.info = kind, dict(info or {})
         self.status, self.fraction, self.message = QUEUED, 0.0, ""
@@ -90,7 +89,7 @@ class Task:
         self.queued_at, self.started_at, self.finished_at = time.time(), None, None
         self.engine: cluster.Engine | None = None
         self.resource: str | None = None
-        self.ephemeral = False
+        self.ephemeral = ephemeral
         self._future = None
         self._chunks = 0
         self._queue: tuple[int | None, int, int] = (None, 0, 0)
@@ -215,14 +214,11 @@ class Task:
             self._release()
 
     def _release(self) -> None:
-        """Drop the cluster's copy of an ephemeral task now: unpublished, its arguments (a model, a batch of
-        images) are freed at once, not `TTL_S` later, and the next sweep deletes its record. A link that
-        starts one task after another must not pile up their inputs for ten minutes."""
+        """Unpublish an ephemeral task: its arguments (a model, photos) are freed now, not `TTL_S` later (a link
+        that starts task after task must not pile them up), and the next sweep deletes its record."""
         try:
-            client = self.engine.client
-            if client.get_dataset(record_name(self.id), default=None) is not None:
-                client.unpublish_dataset(record_name(self.id))
-            registry_update(client, self.id, x=time.time())
+            self.engine.client.unpublish_dataset(record_name(self.id))  # a no-op when not published
+            registry_update(self.engine.client, self.id, x=time.time())
         except OSError:  # the cluster is gone, and the task with it
             log.warning("could not release task %s", self.id, exc_info=True)
 
@@ -249,14 +245,12 @@ def submit(fn: Callable, *args: Any, resources: dict[str, float] | None = None, 
            **kwargs: Any) -> Task:
     """Run `fn(*args, progress=..., cancel=..., **kwargs)` as a Dask task; return its Task at once.
 
-    `ephemeral`: the cluster forgets the task once it ended (see `Task.ephemeral`); `attach` cannot find it then.
+    `ephemeral`: the cluster forgets the task once it ended (`Task.ephemeral`); `attach` cannot find it then.
 
     Raises:
         ClusterError: the scheduler cannot be reached, or the arguments are too large to send.
     """
-    task = Task()
-    task.ephemeral = ephemeral
-    return launch(task, fn, args, kwargs, resources)
+    return launch(Task(ephemeral=ephemeral), fn, args, kwargs, resources)
 
 
 def launch(task: Task, fn: Callable, args: tuple = (), kwargs: dict | None = None,

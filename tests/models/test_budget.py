@@ -7,6 +7,8 @@ import time
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from explorer.architecture.profiling import profile
 from explorer.models import budget, custom_net as cn, registry
@@ -100,3 +102,31 @@ def test_every_zoo_model_fits_at_its_own_input_size():
         entry = registry.info(name)
         fp = budget.footprint(_meta(name), (entry.in_channels, entry.input_size, entry.input_size))
         assert budget.check_activations(fp).activations <= budget.MAX_ACTIVATIONS, name
+
+
+_NUMBER = st.one_of(st.integers(-3, 40), st.integers(0, 10**30), st.sampled_from(["nan", "inf", "1e400", "-0", "x"]))
+
+
+@st.composite
+def _network_texts(draw) -> str:
+    """Network texts as a link may carry them: any layer type, any count of any numbers, any input shape."""
+    layers = []
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from([*cn.FIELDS, "Bogus"]))
+        count = len(cn.FIELDS.get(kind, ())) + draw(st.sampled_from([0, 0, 0, -1, 1]))
+        layers.append("-".join([kind, *(str(draw(_NUMBER)) for _ in range(max(0, count)))]))
+    shape = "x".join(str(draw(st.integers(0, 2048))) for _ in range(draw(st.sampled_from([1, 2, 3, 3, 3]))))
+    return f"{shape}:{'_'.join(layers)}"
+
+
+@settings(max_examples=150, deadline=None, database=None, derandomize=True)
+@given(text=_network_texts())
+def test_any_network_text_builds_within_the_budget_or_gets_a_value_error(text):
+    try:
+        spec, shape = cn.from_config(text)
+    except ValueError as exc:
+        assert "\n" not in str(exc)
+        return
+    with torch.device("meta"):
+        fp = budget.footprint(cn.build(spec, shape), shape)
+    assert fp.params <= budget.MAX_PARAMS and fp.activations <= budget.MAX_ACTIVATIONS

@@ -8,7 +8,7 @@ import time
 import pytest
 from distributed import Event, Variable
 
-from explorer.runtime import cluster, worker, tasks
+from explorer.runtime import cluster, worker
 from explorer.training import jobs, trainer
 from explorer.training.config import TrainConfig
 from explorer.training import classifier
@@ -84,7 +84,7 @@ def test_attach_finds_a_run_by_id_and_expired_or_unknown_ids_are_none(shapes):
     assert jobs.attach("0123456789ab") is None and jobs.attach("../../etc") is None and jobs.attach("") is None
     # Expiry: a sweep after the run's time to live deletes everything the cluster kept about it.
     engine = cluster.engine()
-    assert run.id in tasks.sweep(engine, now=time.time() + worker.TTL_S + 1)
+    assert run.id in worker.sweep(engine.client, now=time.time() + worker.TTL_S + 1)
     assert jobs.attach(run.id) is None and run.id not in worker.registry(engine.client)
     assert engine.client.get_dataset(worker.record_name(run.id), default=None) is None
     assert not Event(worker.cancel_name(run.id), engine.client).is_set()

@@ -188,7 +188,7 @@ def start_button(config: TrainConfig, train_set, val_set, classes: list[str], da
     current = st.session_state.get("tl_run")
     busy = current is not None and current.active
     if cluster.note():
-        st.warning(md(cluster.note(), None), icon=":material/cloud_off:")
+        st.warning(cluster.note(), icon=":material/cloud_off:")
     if st.button("Start training", key="tl_start", type="primary", icon=":material/play_arrow:", disabled=busy,
                  help="Your run trains on the server in the background; you can keep exploring."):
         try:
