@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explorer.receptive_fields.graph import truncated
+from explorer.receptive_fields.graph import release_cuts, truncated
 from explorer.receptive_fields.inputs import InputSpec, preprocess
 from explorer.runtime.batches import CancelFlag, Cancelled
 
@@ -83,23 +83,27 @@ def _effective_rf(model: nn.Module, layer: str, batches: Iterable[torch.Tensor],
     cut = truncated(model, layer)
     total = np.zeros(size, dtype=np.float64)
     done = 0
-    for batch in batches:
-        if cancel is not None and cancel.is_set():
-            raise Cancelled(f"Effective receptive field of {layer} cancelled after {done} of {n} images.")
-        x = batch.detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            out = cut(x)
-            if not torch.is_tensor(out) or out.dim() != 4:
-                raise ValueError(f"{layer} does not produce feature maps; pick a conv layer, block or stage.")
-            seed = torch.zeros_like(out)
-            seed[:, :, out.shape[2] // 2, out.shape[3] // 2] = 1
-            (grad,) = torch.autograd.grad(out, x, seed)
-        maps = grad.detach().abs().sum(dim=1).double()
-        maps = maps / maps.sum(dim=(1, 2), keepdim=True).clamp_min(1e-300)
-        total += maps.sum(dim=0).numpy()
-        done += len(batch)
-        if progress is not None:
-            progress(done / n, f"{done} of {n} images")
+    try:
+        for batch in batches:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"Effective receptive field of {layer} cancelled after {done} of {n} images.")
+            x = batch.detach().clone().requires_grad_(True)
+            with torch.enable_grad():
+                out = cut(x)
+                if not torch.is_tensor(out) or out.dim() != 4:
+                    raise ValueError(f"{layer} does not produce feature maps; pick a conv layer, block or stage.")
+                seed = torch.zeros_like(out)
+                seed[:, :, out.shape[2] // 2, out.shape[3] // 2] = 1
+                (grad,) = torch.autograd.grad(out, x, seed)
+            maps = grad.detach().abs().sum(dim=1).double()
+            maps = maps / maps.sum(dim=(1, 2), keepdim=True).clamp_min(1e-300)
+            total += maps.sum(dim=0).numpy()
+            done += len(batch)
+            if progress is not None:
+                progress(done / n, f"{done} of {n} images")
+    finally:
+        del cut
+        release_cuts()  # the cut holds the model's layers in a reference cycle
     mass = total.sum()
     return total / mass if mass > 0 else total
 

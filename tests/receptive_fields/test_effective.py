@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -121,3 +123,20 @@ def test_photos_preprocessed_one_at_a_time_give_the_batchs_field(lite0, batch):
     assert steps == ["1 of 3 images", "2 of 3 images", "3 of 3 images"]
     with pytest.raises(ValueError, match="at least one photo"):
         effective.effective_rf_of_photos(lite0.model, LAYER, spec, [])
+
+
+def test_a_model_is_freed_once_its_maps_and_field_are_computed():
+    """The truncated module's torch.fx graph is a reference cycle holding the model's layers; with Streamlit's
+    collection after every run turned off (runner.postScriptGC), a model the store dropped stayed in memory."""
+    model = registry.build("lenet5")
+    weight = weakref.ref(next(model.parameters()))
+    layer = rf.default_layer(rf.receptive_fields(model, 32))
+    x = torch.rand(2, 1, 32, 32)
+    gc.disable()  # as between two of Python's own collections
+    try:
+        rf_graph.layer_output(model, layer, x)
+        effective.effective_rf(model, layer, x)
+        del model
+        assert weight() is None
+    finally:
+        gc.enable()

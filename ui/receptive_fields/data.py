@@ -164,7 +164,7 @@ def layer_maps(net: Net, photo: str, layer: str, x: torch.Tensor) -> np.ndarray:
 
 #: Server-wide bytes of photo inputs and layer maps kept between runs: their size follows the address's input
 #: size (a VGG-16 first-layer map is 13 MB at 224 px, 43 MB at 408 px), so they are bounded by bytes.
-ARRAYS_MB = 256
+ARRAYS_MB = 128
 
 
 @st.cache_resource(show_spinner=False)
