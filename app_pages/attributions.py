@@ -7,6 +7,7 @@ from explorer.attribution import figures as figs
 from ui import models as ui_models
 from ui.attributions import checks, choice, maps
 from ui.image_picker import image_picker
+from ui.safe_text import md
 from ui.transfer.mistakes import receive_handoff
 
 st.title("Attributions")
@@ -42,7 +43,7 @@ else:  # an untrained model's "top 5" is an accident of its random weights (ui.m
     left.info(ui_models.untrained_output(chosen.title, float(probs.min()), float(probs.max()), len(probs)),
               icon=":material/casino:")
 if highlight is None:
-    right.caption(f"Explaining “{labels[target]}” ({probs[target]:.2%}), which is not in the top 5.")
+    right.caption(f"Explaining “{md(labels[target])}” ({probs[target]:.2%}), which is not in the top 5.")
 ctx = maps.Context(chosen, image, image_key, target, pixels)
 
 st.header("2 · Maps side by side", divider="gray")
@@ -51,7 +52,7 @@ layers = explained_model.layer_table(chosen.model)
 options = maps.method_options(ctx, layers)
 maps.heavy_button(ctx, methods, options)
 maps.maps_grid(ctx, methods, options)
-st.caption(f"Every map explains the logit (score before softmax) of “{labels[target]}” and is aligned with the "
+st.caption(f"Every map explains the logit (score before softmax) of “{md(labels[target])}” and is aligned with the "
            f"{chosen.input_size}×{chosen.input_size} crop the model sees, drawn in grey underneath.")
 
 st.header("3 · Sanity checks: can the maps be trusted?", divider="gray")

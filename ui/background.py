@@ -35,14 +35,18 @@ def pool(workers: int, name: str) -> ThreadPoolExecutor:
 
 
 class Keyed:
-    """Background work by key on `executor`: one computation per key while it runs; the latest `keep` finished
-    results kept (least recently asked for out: size `keep` by what one result weighs)."""
+    """Background work by key on `executor`: one computation per key while it runs; of the finished results, the
+    latest `keep` kept (least recently asked for out first), and with `max_bytes`, only as many as fit in it as
+    `size(result)` counts them (for results whose size an address decides; a failed one counts 0)."""
 
-    def __init__(self, executor: ThreadPoolExecutor, keep: int = KEEP) -> None:
+    def __init__(self, executor: ThreadPoolExecutor, keep: int = KEEP, max_bytes: int | None = None,
+                 size: Callable[[Any], int] | None = None) -> None:
         self._pool = executor
         self._futures: OrderedDict[tuple, Future] = OrderedDict()
         self._lock = threading.Lock()
         self._keep = keep
+        self._max_bytes = max_bytes
+        self._size = size
 
     def submit(self, key: tuple, fn: Callable[..., Any], *args: Any) -> Future:
         """The future of `fn(*args)` for `key`: the running or finished one, else a new one. One that failed is
@@ -55,11 +59,27 @@ class Keyed:
                 future = self._pool.submit(fn, *args)
                 future.started = time.monotonic()
                 self._futures[key] = future
-                finished = [k for k, f in self._futures.items() if f.done()]
-                for old in finished[:max(0, len(finished) - self._keep)]:
-                    del self._futures[old]
+                self._evict()
             self._futures.move_to_end(key)
             return future
+
+    def _evict(self) -> None:
+        """Drop the least recently asked-for finished results beyond `keep` and `max_bytes` (lock held)."""
+        finished = [k for k, f in self._futures.items() if f.done()]
+        for old in finished[:max(0, len(finished) - self._keep)]:
+            del self._futures[old]
+        if self._max_bytes is None:
+            return
+        sizes = {k: self._bytes(self._futures[k]) for k in finished if k in self._futures}
+        total = sum(sizes.values())
+        for old, n in sizes.items():
+            if total <= self._max_bytes:
+                break
+            del self._futures[old]
+            total -= n
+
+    def _bytes(self, future: Future) -> int:
+        return 0 if future.exception() is not None else self._size(future.result())
 
 
 @st.cache_resource(show_spinner=False)

@@ -190,7 +190,7 @@ def deletion_insertion_figure(result, title: str, label: str) -> RawFigure:
 def top_classes(top: list[tuple[str, float]], title: str, highlight: int | None = None) -> RawFigure:
     """Horizontal bars of [(class name, probability)], highest on top; `highlight` (index in `top`) in red.
 
-    Class names may be user text (a trained model's classes) and are escaped.
+    Class names and the title may be user text (a trained model's classes, a file name) and are escaped.
     """
     labels = [plain(name) for name, _ in top][::-1]
     probs = [p for _, p in top][::-1]
@@ -198,6 +198,6 @@ def top_classes(top: list[tuple[str, float]], title: str, highlight: int | None 
                for i in range(len(top))]
     data = [{"type": "bar", "x": probs, "y": labels, "orientation": "h", "text": [f"{p:.1%}" for p in probs],
              "textposition": "auto", "marker": {"color": colours}, "hovertemplate": "%{y}: %{x:.2%}<extra></extra>"}]
-    layout = {"title": {"text": title}, "xaxis": {"title": {"text": "probability"}, "range": [0, 1]},
+    layout = {"title": {"text": plain(title)}, "xaxis": {"title": {"text": "probability"}, "range": [0, 1]},
               "yaxis": {"type": "category"}, "height": 90 + 36 * len(top), "margin": {"l": 10, "r": 10, "t": 40, "b": 10}}
     return RawFigure({"data": data, "layout": layout})

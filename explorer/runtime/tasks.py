@@ -79,9 +79,10 @@ class Task:
         error: one sentence when FAILED.
         result: what the function returned (None unless DONE or STOPPED).
         worker: the address of the worker that runs it, once it started.
+        ephemeral: the cluster drops the task (arguments, result) when it ends, not `TTL_S` later (`submit`).
     """
 
-    def __init__(self, kind: str = "task", info: dict | None = None) -> None:
+    def __init__(self, kind: str = "task", info: dict | None = None, ephemeral: bool = False) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.kind, self.info = kind, dict(info or {})
         self.status, self.fraction, self.message = QUEUED, 0.0, ""
@@ -92,6 +93,7 @@ class Task:
         self.queued_at, self.started_at, self.finished_at = time.time(), None, None
         self.engine: cluster.Engine | None = None
         self.resource: str | None = None
+        self.ephemeral = ephemeral
         self._future = None
         self._chunks = 0
         self._queue: tuple[int | None, int, int] = (None, 0, 0)
@@ -212,6 +214,17 @@ class Task:
         self._future = None  # the cluster's copy can go once the task expires
         self.status = status  # last: a reader that sees the final status sees the result too
         self._done.set()
+        if self.ephemeral:
+            self._release()
+
+    def _release(self) -> None:
+        """Unpublish an ephemeral task: its arguments (a model, photos) are freed now, not `TTL_S` later (a link
+        that starts task after task must not pile them up), and the next sweep deletes its record."""
+        try:
+            self.engine.client.unpublish_dataset(record_name(self.id))  # a no-op when not published
+            registry_update(self.engine.client, self.id, x=time.time())
+        except OSError:  # the cluster is gone, and the task with it
+            log.warning("could not release task %s", self.id, exc_info=True)
 
     def _on_event(self, event: dict) -> None:
         """One event of the log, in order. Subclasses sort them (a training run: batches, epochs, ...)."""
@@ -232,13 +245,16 @@ def _place(entries: dict, task: Task, slots: int) -> tuple[int | None, int, int]
     return 1 + sum(e.get("s") == QUEUED and e.get("q", 0) < mine["q"] for e in same), running, slots
 
 
-def submit(fn: Callable, *args: Any, resources: dict[str, float] | None = None, **kwargs: Any) -> Task:
+def submit(fn: Callable, *args: Any, resources: dict[str, float] | None = None, ephemeral: bool = False,
+           **kwargs: Any) -> Task:
     """Run `fn(*args, progress=..., cancel=..., **kwargs)` as a Dask task; return its Task at once.
+
+    `ephemeral`: the cluster forgets the task once it ended (`Task.ephemeral`); `attach` cannot find it then.
 
     Raises:
         ClusterError: the scheduler cannot be reached, or the arguments are too large to send.
     """
-    return launch(Task(), fn, args, kwargs, resources)
+    return launch(Task(ephemeral=ephemeral), fn, args, kwargs, resources)
 
 
 def launch(task: Task, fn: Callable, args: tuple = (), kwargs: dict | None = None,
@@ -248,7 +264,10 @@ def launch(task: Task, fn: Callable, args: tuple = (), kwargs: dict | None = Non
     Raises:
         ClusterError: the scheduler cannot be reached, or the arguments are too large to send.
     """
-    engine = engine or cluster.engine()
+    try:
+        engine = engine or cluster.engine()
+    except OSError as exc:  # TimeoutError: the engine did not start in time
+        raise ClusterError("The job engine has not started yet: try again in a few seconds.") from exc
     if not engine.healthy:
         raise ClusterError("The Dask scheduler is not answering right now: try again in a few seconds.")
     client = engine.client

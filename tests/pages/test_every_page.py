@@ -13,8 +13,11 @@ def test_every_page_runs(entry):
 
 def test_home_links_every_page():
     at = open_page(HOME.path)
-    text = " ".join(md.value for md in at.markdown)
-    assert "EfficientNet-Lite0" in text
+    links = {link.proto.page: link.proto.label for link in at.get("page_link")}
+    assert list(links) == [entry.url_path for entry in PAGES]  # every page of ui/catalog.py, in order, once
+    for entry in PAGES:
+        assert links[entry.url_path] == f"**{entry.title}**: {entry.teaches}"
+    assert "EfficientNet-Lite0" in " ".join(md.value for md in at.markdown)
 
 
 def test_zoo_page_restores_model_from_url_and_warns_when_untrained():

@@ -15,7 +15,9 @@ from PIL import Image
 
 from explorer.models import zoo
 from ui import background
+from ui import address
 from ui.models import loaded_model, model_picker, picker_label
+from ui.safe_text import md
 from explorer.models import registry
 from explorer.attribution import explained_model
 from explorer.training import classifier
@@ -81,8 +83,9 @@ def choose_model() -> Choice:
     own = trained_models()
     names = registry.list_models()
     wanted = st.query_params.get("at_model")
+    address.handled("at_model")
     if wanted and wanted not in names and wanted not in own:
-        st.warning(f"The model in this link ({wanted[:60]}) was trained in another session, or is no longer kept: "
+        st.warning(f"The model in this link ({md(wanted, 60)}) was trained in another session, or is no longer kept: "
                    "showing EfficientNet-Lite0. Train one on the Transfer-learning page to explain it here.",
                    icon=":material/link_off:")
     choice = model_picker("Model", list(own) + names, key="at_model",
@@ -94,8 +97,8 @@ def choose_model() -> Choice:
         key, trained = own[choice]
         spec = classifier.input_spec(trained.config)
         size = spec.input_size if isinstance(spec.input_size, int) else spec.input_size[0]
-        note = (f"Your model: classes {', '.join(trained.classes)}, trained on the Transfer-learning page. "
-                f"{trained.weights_note}")
+        note = (f"Your model: classes {md(', '.join(trained.classes), 200)}, trained on the Transfer-learning page. "
+                f"{md(trained.weights_note, 300)}")
         return Choice(key, trained, choice, True, note, size)
     loaded = loaded_model(choice)
     return Choice(store.shared().stamp(choice), loaded, loaded.info.title, loaded.pretrained, loaded.weights_note,
@@ -138,6 +141,7 @@ def choose_target(probs: np.ndarray, labels: list[str]) -> int:
     order = np.argsort(-probs)
     ranks = [r for i, r in enumerate(RANKS[:-1]) if i < len(labels)] + [RANKS[-1]]
     asked = st.query_params.get("at_rank")
+    address.handled("at_rank")
     if asked in RANKS[:-1] and asked not in ranks:
         st.error(f"This model has only {len(labels)} classes, so it has no {asked}: explaining its 1st guess.",
                  icon=":material/rule:")

@@ -78,7 +78,8 @@ def method_options(ctx: Context, layers: list) -> dict[str, dict]:
                                  bind="query-params")
         baseline = c2.segmented_control("IG baseline", list(baselines.BASELINES), default="black", required=True,
                                         key="at_baseline", bind="query-params",
-                                        help=" · ".join(f"{k}: {v}" for k, v in baselines.BASELINES.items()))
+                                        help=" · ".join(f"{k}: {v}" for k, v in baselines.BASELINES.items())
+                                        ) or "black"  # an empty address value (?key=) leaves even a required control empty
         samples = c3.slider("SmoothGrad and GradientShap: samples", 5, 50, 20, step=5, key="at_samples",
                             bind="query-params")
         noise = c3.select_slider("SmoothGrad noise (σ, share of the input's range)", [0.05, 0.1, 0.15, 0.2, 0.3],

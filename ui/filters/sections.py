@@ -18,6 +18,7 @@ from explorer.figures.images import encode
 from explorer.filters import feature_maps, kernels
 from explorer.models import layers, registry, store, zoo
 from ui.models import analysis, layer_table, loaded_model, model_picker, shared, untrained_output
+from ui.safe_text import md
 
 MODEL_SETTINGS = ("ff_layer", "ff_filter", "fm_layer", "fm_channel")  # layer names and indices of one model
 
@@ -62,12 +63,13 @@ def classic_kernels(image: Image.Image, photo: str) -> None:
                                key="fk_kernel", bind="query-params")
     side = c2.selectbox("Image size (px)", [64, 128, 256, 512], index=2, key="fk_size", bind="query-params")
     c1, c2, c3 = st.columns(3)
+    # `or`: an empty address value (?fk_mode=) leaves even a required control empty
     mode = c1.segmented_control("Apply", kernels.MODES, default="grayscale", required=True, key="fk_mode",
-                                bind="query-params")
+                                bind="query-params") or "grayscale"
     padding = c2.segmented_control("Padding", kernels.PADDINGS, default="valid", required=True, key="fk_pad",
-                                   bind="query-params")
+                                   bind="query-params") or "valid"
     pooling = c3.segmented_control("2×2 pooling", kernels.POOLINGS, default="max", required=True, key="fk_pool",
-                                   bind="query-params")
+                                   bind="query-params") or "max"
     kernel = kernels.KERNELS.get(kernel_name)
     if kernel_name == "Custom":
         text = st.text_input("Custom kernel: 3 or 5 rows separated by ';', numbers or fractions such as 1/9",
@@ -75,7 +77,7 @@ def classic_kernels(image: Image.Image, photo: str) -> None:
         try:
             kernel = kernels.parse_kernel(text)
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(md(exc, None))
     if kernel is None:
         return
     sizes, pictures = shared(("kernel steps", photo, kernel.tobytes(), kernel.shape, side, mode, padding, pooling),

@@ -13,7 +13,9 @@ from explorer.receptive_fields import figures as figs
 from explorer.receptive_fields import fields as rf
 from explorer.training.config import CUSTOM
 from ui import background
+from ui import address
 from ui.models import image_key, loaded_model
+from ui.safe_text import md
 from ui.receptive_fields import data
 from ui.receptive_fields.effective_field import effective_section
 
@@ -58,8 +60,9 @@ def _checked_url(key: str, allowed, what: str, where: str, fallback: str) -> Non
     raw = st.query_params.get(key)
     if raw is None or key in st.session_state:
         return
+    address.handled(key)
     if raw not in allowed:
-        st.warning(f"The address asks for {what} {raw}, which {where} does not have: showing {fallback}. "
+        st.warning(f"The address asks for {what} {md(raw)}, which {where} does not have: showing {fallback}. "
                    f"Pick {what} from the slider.", icon=":material/link_off:")
 
 
@@ -112,9 +115,10 @@ def unit(net: data.Net, fields: list[rf.LayerRF], image: Image.Image, caption: s
     box = rf.unit_box(f, row, col)
     photo = image_key(image)
     try:
+        data.within_budget(net)  # before any weight or map is computed
         x, seen = data.prepared(net, photo, image)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(md(exc, None))
         return
     if net.key != CUSTOM:
         loaded = loaded_model(net.key)  # shows the wait while a zoo model loads (once per server)

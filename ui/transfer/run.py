@@ -19,6 +19,7 @@ from explorer.models import custom_net, registry
 from explorer.runtime import cluster, side_process, worker
 from explorer.training import augment, jobs, trainer
 from explorer.training import figures as figs
+from ui.safe_text import md
 from explorer.training.config import CUSTOM, STRATEGY_TITLES, TrainConfig, backbones
 from ui.models import image_key, model_picker, shared
 
@@ -207,7 +208,7 @@ def start_button(config: TrainConfig, train_set, val_set, classes: list[str], da
         try:
             run = jobs.start(config, train_set, val_set, classes, current=current, data_name=data_name)
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(md(exc, None))
             return
         _keep(run, current=True)
 
@@ -251,7 +252,7 @@ def live_view() -> None:
     if run is None:
         missing = st.session_state.get("tl_link_missing")
         if missing:
-            st.info(f"Run {missing} from the link is no longer kept on the server (finished runs are kept for "
+            st.info(f"Run {md(missing, 40)} from the link is no longer kept on the server (finished runs are kept for "
                     f"{worker.TTL_S / 60:.0f} minutes): start it again.", icon=":material/link_off:")
         else:
             st.info("No run yet: choose data and settings, then press Start training.")
@@ -294,7 +295,7 @@ def _draw(run: jobs.Run) -> None:
                                              f"{latest['steps']} · {latest['images_per_s']:.0f} images/s · "
                                              f"ETA {latest['eta_s']:.0f} s")
     elif run.status == worker.FAILED:
-        st.error(run.error or "The run failed.")
+        st.error(md(run.error or "The run failed.", None))
     else:
         s = run.summary
         verb = "Stopped" if run.status == worker.STOPPED else "Finished"
@@ -329,7 +330,7 @@ def near_chance_advice() -> None:
     majority = run.classes[int(ev.majority_class)]
     st.warning(
         f"**Run #{run.number} ended near chance:** {ev.accuracy:.0%} validation accuracy, where always answering "
-        f"“{majority}” scores {ev.chance:.0%}. Trained from scratch, the network starts from random filters and must "
+        f"“{md(majority)}” scores {ev.chance:.0%}. Trained from scratch, the network starts from random filters and must "
         f"learn every edge and texture detector from your {run.n_train} training images. Lecture 3: “You need a lot "
         "of data if you want to train CNNs … a few thousand examples usually doesn't cut it”; lecture 4: training a "
         "convnet from scratch on a small data set “won't work well”. With little data, reuse what a network learned "
