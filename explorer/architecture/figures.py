@@ -40,7 +40,8 @@ def per_layer_bars(frame: pd.DataFrame, label: str = "name", title: str = "") ->
         data.append({"type": "bar", "y": labels, "x": typed(frame[column] / scale), "orientation": "h",
                      "marker": {"color": _COLORS[key]}, "name": column,
                      "hovertemplate": "%{y}: %{x:,.1f}<extra></extra>", "xaxis": "x" + suffix, "yaxis": "y" + suffix})
-        layout["yaxis" + suffix].update(autorange="reversed", tickfont={"size": 11})
+        # Categorical: Plotly strips spaces from "  0 0" and reads it as the number 0 (the builder's axis read 0…100).
+        layout["yaxis" + suffix].update(type="category", autorange="reversed", tickfont={"size": 11})
     layout.update(title={"text": title}, showlegend=False, height=max(320, 17 * len(frame) + 120),
                   margin={"l": 10, "r": 10, "t": 70, "b": 10})
     return RawFigure({"data": data, "layout": layout})

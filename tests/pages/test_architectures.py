@@ -1,5 +1,7 @@
 """AppTest of the Architectures page: each tab, URL restore, interactions and student-facing errors."""
 
+import json
+
 import pytest
 
 from explorer.models import custom_net as cn
@@ -127,3 +129,15 @@ def test_calculators_show_the_lecture_dense_layers_and_refuse_out_of_range_input
     assert "1,600,040,000" in page_text(at) and "≈ 2 B" in page_text(at)
     at.number_input(key="ar_ax_size").set_value(224).run()
     assert "54 × 54 × 96" in " ".join(str(v) for v in at.dataframe[1].value["output"])
+
+
+def test_builder_chart_names_its_layers_on_a_categorical_axis():
+    """Issue 21: labels such as "  0 0" read as the number 0 to Plotly (it strips spaces), so the axis showed 0…100."""
+    at = open_page(PAGE, ar_tab="Build your own")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    bars = [trace for trace in spec["data"] if trace["type"] == "bar"]
+    assert len(bars) == 3
+    for trace in bars:
+        axis = spec["layout"]["yaxis" + trace["yaxis"].removeprefix("y")]
+        assert axis["type"] == "category"
+        assert [label.split()[-1] for label in trace["y"]] == [str(i) for i in range(len(cn.LECTURE_CNN))]
