@@ -10,6 +10,7 @@ from tests.pages.apptest import ROOT, TIMEOUT, open_page
 from explorer.training.config import CUSTOM
 from ui.models import CUSTOM_LABEL
 from explorer.runtime import worker
+from ui.transfer import results as transfer_results, run as transfer_run
 
 
 def _wait(at, run, timeout=120):
@@ -221,3 +222,31 @@ def test_a_from_scratch_run_at_chance_says_why_and_offers_feature_extraction():
     assert at.selectbox(key="tl_bb").value == "efficientnet_lite0"
     assert at.radio(key="tl_strat").value == "Feature extraction (linear probe)"
     assert not at.exception
+
+
+def test_the_address_holds_the_run_shown_and_runs_are_named_by_number():
+    """Issue 21: with run #1 picked in the detail view, the address held run #2's id; the CSV named runs by id."""
+    query = dict(tl_src="Demo: digits", tl_ndig="20", tl_bb="lenet5", tl_strat="From scratch", tl_ep="2", tl_bs="32")
+    at = open_page("app_pages/transfer.py", **query)
+    runs = []
+    for _ in range(2):
+        at.button(key="tl_start").click().run()
+        runs.append(at.session_state["tl_run"])
+        at = _wait(at, runs[-1])
+    first, second = runs
+    assert at.query_params["run"] in (second.id, [second.id])
+    at.selectbox(key="tl_sel").set_value(first.label).run()
+    assert not at.exception
+    assert any(f"Showing run #{first.number}, as you picked" in c.value for c in at.caption)
+    assert at.query_params["run"] in (first.id, [first.id])
+    at.run()  # a later rerun keeps it
+    assert at.query_params["run"] in (first.id, [first.id])
+    csv = transfer_results.metrics_csv(first)
+    assert f"run #{first.number}" in csv and first.id not in csv
+
+
+def test_a_run_waiting_for_a_computer_that_trains_reads_as_a_sentence():
+    text = transfer_run.queue_message(1, 0, 0, "on the server")
+    assert "resource" not in text and "`" not in text
+    assert "none has joined yet" in text and "Your place in the queue: 1." in text
+    assert "2 of 2 runs are training" in transfer_run.queue_message(3, 2, 2, "on the server")

@@ -51,7 +51,7 @@ def mistakes_gradcam(run: jobs.Run, shown: list[int]) -> None:
                 continue
             if col.button("Explain", key=f"tl_explain_{run.id}_{i}", icon=":material/center_focus_strong:",
                           help="Open this image with this model on the Attributions page."):
-                st.session_state[HANDOFF] = (f"validation image {i} of run #{run.id} (true class {true})", image,
+                st.session_state[HANDOFF] = (f"validation image {i} of run #{run.number} (true class {true})", image,
                                              run_option(run))
                 st.switch_page(PAGE, query_params={"at_model": run_option(run)})
 

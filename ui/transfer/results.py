@@ -107,6 +107,7 @@ def detail(runs: list[jobs.Run]) -> None:
                           help="The newest finished run is shown unless you pick another.")
     item = options[choice]
     if isinstance(item, jobs.Run):
+        st.query_params["run"] = item.id  # a copied link opens the run shown, not the one trained last
         newest = finished[-1] if finished else None
         st.caption(f"Showing run #{item.number}, " + ("the newest finished run." if item is newest else
                    f"as you picked: run #{newest.number} is newer.") + f" Its data: {item.data_name}; "
@@ -144,10 +145,15 @@ def _run_detail(run: jobs.Run) -> None:
                        data=lambda: model_io.export_model(trained, facts),
                        file_name=f"cnn-explorer-run{run.number}-{run.config.backbone}.zip", mime="application/zip",
                        key=f"tl_dlm_{run.id}", icon=":material/download:", on_click="ignore")
-    csv = pd.DataFrame(run.epochs).assign(run=run.id, backbone=run.config.backbone_label, strategy=run.config.strategy)
-    c2.download_button(f"Download metrics of run #{run.number} (CSV)", data=csv.to_csv(index=False),
+    c2.download_button(f"Download metrics of run #{run.number} (CSV)", data=metrics_csv(run),
                        file_name=f"cnn-explorer-run{run.number}-metrics.csv",
                        mime="text/csv", key=f"tl_dlc_{run.id}", icon=":material/table:", on_click="ignore")
+
+
+def metrics_csv(run: jobs.Run) -> str:
+    """The run's per-epoch metrics as CSV, each row naming the run as the page does ("run #2"), not by its id."""
+    return pd.DataFrame(run.epochs).assign(run=f"run #{run.number}", backbone=run.config.backbone_label,
+                                           strategy=run.config.strategy).to_csv(index=False)
 
 
 def _try_it(trained: classifier.TrainedModel) -> None:

@@ -275,12 +275,7 @@ def _draw(run: jobs.Run) -> None:
     if run.status == worker.QUEUED:
         pos, running, slots = run.queue()
         where = run.engine.describe() if run.engine else "on the server"
-        if slots:
-            st.info(f"Waiting for a free slot: {running} of {slots} runs are training {where}. "
-                    f"Your place in the queue: {pos if pos else '…'}.", icon=":material/hourglass_top:")
-        else:
-            st.info(f"Waiting for a worker {where} that can train (none offers the `train` resource yet). "
-                    f"Your place in the queue: {pos if pos else '…'}.", icon=":material/hourglass_top:")
+        st.info(queue_message(pos, running, slots, where), icon=":material/hourglass_top:")
     elif run.status == worker.RUNNING:
         prepare = run.prepare
         if latest is None and prepare is not None:
@@ -313,6 +308,16 @@ def _draw(run: jobs.Run) -> None:
     if run.batches or run.epochs:
         st.plotly_chart(figs.training_curves(list(run.epochs), list(run.batches), total_epochs=c.epochs),
                         key=f"tl_curves_{run.id}")
+
+
+def queue_message(pos: int | None, running: int, slots: int, where: str) -> str:
+    """What a waiting student reads: the runs ahead, or (no computer that trains has joined yet) that it waits
+    for one, in words rather than the cluster's resource names."""
+    place = f"Your place in the queue: {pos if pos else '…'}."
+    if slots:
+        return f"Waiting for a free slot: {running} of {slots} runs are training {where}. {place}"
+    return (f"Waiting for a computer that trains models {where}: none has joined yet, and your run starts as soon "
+            f"as one does. {place}")
 
 
 def _use_linear_probe() -> None:
