@@ -58,3 +58,26 @@ def test_a_model_that_is_not_loaded_yet_loads_in_the_background_and_the_page_con
     at.run()
     assert not at.exception and not any(i.value.startswith("Loading ") for i in at.info)
     assert fresh.cached("squeezenet1_1") is not None and any("SqueezeNet" in w.value for w in at.warning)
+
+
+def test_zoo_table_counts_efficientnet_lite_like_the_architectures_page():
+    """Issue 21: the zoo showed "—" for Lite's parameters and GMACs; counted on the real CPU model here."""
+    import torch  # noqa: PLC0415
+    from torch.utils.flop_counter import FlopCounterMode  # noqa: PLC0415
+
+    from explorer.models import registry  # noqa: PLC0415
+
+    at = open_page("app_pages/zoo.py")
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("model")
+    for name in ("efficientnet_lite0", "lenet5"):
+        entry = registry.info(name)
+        model = registry.build(name).eval()
+        counter = FlopCounterMode(display=False)
+        with counter:
+            model(torch.zeros(1, 3 if name != "lenet5" else 1, entry.input_size, entry.input_size))
+        row = table.loc[entry.title]
+        assert row["parameters (M)"] == sum(p.numel() for p in model.parameters()) / 1e6
+        assert row["GMACs"] == pytest.approx(counter.get_total_flops() / 2 / 1e9, rel=1e-6)
+    lite0 = table.loc[registry.info("efficientnet_lite0").title]
+    assert f"{lite0['parameters (M)']:.2f}" == "4.65" and f"{lite0['GMACs']:.3f}" == "0.385"
