@@ -44,7 +44,7 @@ else:  # an untrained model's "top 5" is an accident of its random weights (ui.m
               icon=":material/casino:")
 if highlight is None:
     right.caption(f"Explaining “{md(labels[target])}” ({probs[target]:.2%}), which is not in the top 5.")
-ctx = maps.Context(chosen, image, image_key, target, pixels)
+ctx = maps.Context(chosen, image, image_key, target, pixels, float(probs[target]))
 
 st.header("2 · Maps side by side", divider="gray")
 methods = maps.choose_methods()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from types import SimpleNamespace
 
 from explorer.training import trainer
 from streamlit.testing.v1 import AppTest
@@ -12,6 +13,9 @@ from tests.pages.apptest import ROOT, TIMEOUT, chart_titles, open_page, page_tex
 from explorer.models import registry
 from explorer.training.config import TrainConfig
 from explorer.training import classifier
+from explorer.runtime import worker
+from ui.attributions import checks
+from ui.shared_tasks import task_store
 
 PAGE = "app_pages/attributions.py"
 
@@ -125,8 +129,14 @@ def test_sanity_checks_run_and_say_which_methods_pass():
     assert not at.exception
     table = at.dataframe[0].value
     assert table["method"].tolist() == ["Grad-CAM"]
-    verdicts = {"✅ pass", "❌ fail"}
+    verdicts = {"pass", "fail"}  # words, not emoji (boxes on a machine without an emoji font): issue 21
     assert set(table["randomization"]) <= verdicts and set(table["deletion/insertion"]) <= verdicts
+    lines = " ".join(m.value for m in at.markdown)
+    for check, column in (("randomization", "randomization"), ("deletion/insertion", "deletion/insertion")):
+        passed = table[column][0] == "pass"
+        icon = ":material/check_circle:" if passed else ":material/cancel:"
+        assert f"{icon} **Grad-CAM** {'passes' if passed else 'fails'} {check}" in lines
+    assert not any(ch in page_text(at) for ch in "✅❌")
     titles = chart_titles(at)
     assert any(t.startswith("Cascading randomization") for t in titles)
     assert any(t.startswith("Grad-CAM: the map as the weights are re-initialized") for t in titles)
@@ -154,7 +164,7 @@ def test_transfer_mistakes_show_grad_cam_and_open_on_this_page():
     assert at.title[0].value == "Attributions"
     assert at.selectbox(key="at_model").value == f"your run {run.label}"
     assert at.segmented_control(key="img_src").value == "Upload"
-    assert at.session_state["picker_image"][0].startswith(f"validation image {wrong[0]} of run #{run.id}")
+    assert at.session_state["picker_image"][0].startswith(f"validation image {wrong[0]} of run #{run.number}")
     assert "Grad-CAM · features.3" in chart_titles(at)
 
 
@@ -178,3 +188,75 @@ def test_a_new_model_or_photo_never_holds_the_page_while_the_maps_are_computed(m
         at.run()
     assert seen_waiting and not at.exception
     assert {"Saliency (gradient)", "Grad-CAM · features.12"} <= set(chart_titles(at))
+
+
+class _StuckTask:
+    """A heavy map that stays at 25% until cancelled (what a student sees while it runs)."""
+
+    def __init__(self, message: str) -> None:
+        self.status, self.fraction, self.message = worker.RUNNING, 0.25, message
+        self.result = self.error = None
+        self.active = True
+
+    def stop(self) -> None:
+        self.active, self.status = False, worker.STOPPED
+
+    def queue(self) -> tuple:
+        return None, 1, 1
+
+
+def _stuck_store(monkeypatch, message: str):
+    store = task_store()
+    stuck = []
+
+    def submit(*_args, **_kwargs):
+        stuck.append(_StuckTask(message))
+        return stuck[-1]
+
+    monkeypatch.setattr(store, "_submit", submit)
+    return store, stuck
+
+
+def _forget(store, stuck) -> None:
+    for key in [k for k, s in store._tasks.items() if s.task in stuck]:
+        store._tasks.pop(key)
+
+
+def test_a_heavy_maps_progress_is_under_its_compute_button(monkeypatch):
+    """Issue 21: the progress sat in the card far below the button; now right under it, naming the method."""
+    store, stuck = _stuck_store(monkeypatch, "batch 2 of 8")
+    try:
+        at = open_page(PAGE, at_methods="Integrated Gradients", at_steps="128")
+        at.button(key="at_compute").click().run()
+        assert not at.exception and stuck
+        order = [(node.type, getattr(node, "key", None), getattr(node, "text", None)) for node in at.main
+                 if getattr(node, "type", None) in ("progress", "slider")]
+        bar = next(i for i, (kind, _, text) in enumerate(order) if kind == "progress")
+        assert order[bar][2] == "Integrated Gradients: batch 2 of 8"
+        assert bar < next(i for i, (_, key, _) in enumerate(order) if key == "at_opacity")  # above the maps
+        assert any("progress and Cancel are under the Compute button" in i.value for i in at.info)
+        at.button(key="at_cancel_integrated_gradients").click().run()
+        assert not stuck[0].active
+    finally:
+        _forget(store, stuck)
+
+
+def test_sanity_check_progress_names_its_method(monkeypatch):
+    store, stuck = _stuck_store(monkeypatch, "Randomization test: block 2 of 5")
+    try:
+        at = open_page(PAGE, at_model="lenet5", at_methods="Grad-CAM", at_checks="Grad-CAM", at_rank="3rd guess")
+        at.button(key="at_run_checks").click().run()  # another class than the test above: checks not run yet
+        assert not at.exception
+        texts = [p.text for p in at.get("progress")]
+        assert "Grad-CAM: randomization · Randomization test: block 2 of 5" in texts
+        assert "Grad-CAM: deletion/insertion · Randomization test: block 2 of 5" in texts
+    finally:
+        _forget(store, stuck)
+
+
+def test_deletion_and_insertion_warn_when_the_class_is_improbable():
+    ctx = SimpleNamespace(probability=0.04)
+    warning = checks.low_confidence(ctx, "<b>cats</b>")
+    assert "4.0%" in warning and "flat" in warning and "<b>" not in warning
+    assert checks.low_confidence(SimpleNamespace(probability=0.10), "cat") is None
+    assert checks.low_confidence(SimpleNamespace(probability=0.95), "cat") is None

@@ -15,11 +15,13 @@ from explorer.attribution import methods as attr
 from explorer.attribution import sanity_checks as checks
 from explorer.attribution import figures as figs
 from ui.attributions.maps import TITLES, Context, result_of
+from ui.safe_text import md
 from ui.shared_tasks import session_id, task_store
 from explorer.attribution import explained_model
 
 DEFAULT = ("grad_cam", "saliency", "guided_grad_cam")  # one or two passes each: the whole cascade in seconds
 DELETION_STEPS = 24
+LOW_PROBABILITY = 0.10  # below it, deletion/insertion curves of the explained class are flat (issue 21)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -82,8 +84,8 @@ def checks_section(ctx: Context, options: dict[str, dict]) -> None:
         pairs = _tasks(ctx, methods, options)
         running = [t for pair in pairs.values() for t in pair if t is not None and t.active]
         for t in running:
-            c1, c2 = st.columns([5, 1])
-            c1.progress(t.fraction, text=t.message)
+            c1, c2 = st.columns([5, 1], vertical_alignment="bottom")
+            c1.progress(t.fraction, text=progress_text(t.title, t.message))
             c2.button("Cancel", key=f"at_cancel_{t.title}", on_click=task_store().cancel, args=(t.key, session_id()))
         for t in (t for pair in pairs.values() for t in pair if t is not None and t.error):
             st.warning(t.error)
@@ -97,16 +99,47 @@ def checks_section(ctx: Context, options: dict[str, dict]) -> None:
     results()
 
 
+def progress_text(title: str, message: str) -> str:
+    """A check's progress line, naming its method and check ("Grad-CAM: randomization · block 2 of 5")."""
+    return message if message.startswith(title) else f"{title} · {message}"
+
+
+def verdict(passed: bool) -> str:
+    """Pass or fail in words (a table cell: no emoji, which a machine without an emoji font draws as boxes)."""
+    return "pass" if passed else "fail"
+
+
+def _verdict_lines(done: dict) -> str:
+    """One markdown line per method with Material icons, which render on every machine."""
+    lines = []
+    for m, (_, steps, di) in done.items():
+        title = attr.METHODS[m].title
+        for check, passed in (("randomization", checks.passes_randomization(steps)),
+                              ("deletion/insertion", di.beats_inverse)):
+            icon = ":material/check_circle:" if passed else ":material/cancel:"
+            lines.append(f"- {icon} **{title}** {'passes' if passed else 'fails'} {check}")
+    return "\n".join(lines)
+
+
+def low_confidence(ctx: Context, label: str) -> str | None:
+    """The warning for deletion/insertion when the explained class is below `LOW_PROBABILITY` (markdown), else None."""
+    if ctx.probability >= LOW_PROBABILITY:
+        return None
+    return (f"The explained class “{md(label)}” has a probability of only {ctx.probability:.1%}: deleting or "
+            "inserting pixels can hardly move it, so its deletion and insertion curves are flat and mean little. "
+            "Explain a class the model believes in (its 1st guess) to judge the maps.")
+
+
 def _results(ctx: Context, done: dict) -> None:
     rows = []
     for m, (ref, steps, di) in done.items():
         top = steps[:max(1, math.ceil(len(steps) / 2))]
         rows.append({
             "method": attr.METHODS[m].title,
-            "randomization": "✅ pass" if checks.passes_randomization(steps) else "❌ fail",
+            "randomization": verdict(checks.passes_randomization(steps)),
             "ρ, classifier random": steps[0].spearman,
             "largest ρ, top half": max((s.spearman for s in top if not math.isnan(s.spearman)), default=float("nan")),
-            "deletion/insertion": "✅ pass" if di.beats_inverse else "❌ fail",
+            "deletion/insertion": verdict(di.beats_inverse),
             "deletion area: map · inverse · random": " · ".join(f"{di.auc('deletion', o):.3f}"
                                                                 for o in checks.ORDERS),
             "insertion area: map · inverse · random": " · ".join(f"{di.auc('insertion', o):.3f}"
@@ -115,6 +148,10 @@ def _results(ctx: Context, done: dict) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
         "ρ, classifier random": st.column_config.NumberColumn(format="%.2f", width="small"),
         "largest ρ, top half": st.column_config.NumberColumn(format="%.2f", width="small")})
+    st.markdown(_verdict_lines(done))
+    label = next(iter(done.values()))[0].label
+    if low_confidence(ctx, label):
+        st.warning(low_confidence(ctx, label), icon=":material/warning:")
     st.caption(f"Randomization passes when the map has changed (Spearman ρ of |map| below "
                f"{checks.RANDOMIZATION_THRESHOLD}, or blank) at every step of the top half of the cascade. "
                "Deletion/insertion passes when deleting the map's most relevant pixels first lowers the probability "

@@ -52,6 +52,7 @@ class Context:
     image_key: str
     target: int
     pixels: np.ndarray  # uint8 [S, S, 3], the model's input crop
+    probability: float = 1.0  # the model's probability of the explained class `target`
 
 
 def choose_methods() -> list[str]:
@@ -151,16 +152,37 @@ def heavy_button(ctx: Context, methods: list[str], options: dict[str, dict]) -> 
             continue
         waiting.append(m)
         forward, backward = forward + f, backward + b
-    if not waiting:
-        return
-    names = ", ".join(attr.METHODS[m].title for m in waiting)
-    if st.button(f"Compute {names}", key="at_compute", type="primary", icon=":material/play_arrow:",
-                 help="They run in the background on the server's cores; you can change the display meanwhile."):
-        for m in waiting:
-            start_heavy(ctx, m, options[m])
-    else:
-        st.caption(f"{forward:,} forward + {backward:,} backward passes: about {_estimate(forward, backward):.0f} s "
-                   "for EfficientNet-Lite0 on a quiet server, longer when the class is busy.")
+    if waiting:
+        names = ", ".join(attr.METHODS[m].title for m in waiting)
+        if st.button(f"Compute {names}", key="at_compute", type="primary", icon=":material/play_arrow:",
+                     help="They run in the background on the server's cores; you can change the display meanwhile."):
+            for m in waiting:
+                start_heavy(ctx, m, options[m])
+        else:
+            st.caption(f"{forward:,} forward + {backward:,} backward passes: about {_estimate(forward, backward):.0f} s "
+                       "for EfficientNet-Lite0 on a quiet server, longer when the class is busy.")
+    heavy_progress(ctx, [m for m in methods if attr.METHODS[m].heavy], options)
+
+
+def heavy_progress(ctx: Context, methods: list[str], options: dict[str, dict]) -> None:
+    """Under the Compute button, where the click was: each running heavy map's progress and its Cancel, redrawn
+    twice a second (the cards further down only say that it is computing)."""
+    active = any(_running(ctx, m, options[m]) for m in methods)
+
+    @st.fragment(run_every=0.5 if active else None)
+    def bars() -> None:
+        for m in methods:
+            task = _task(ctx, m, options[m])
+            if task is None or not task.active:
+                continue
+            c1, c2 = st.columns([5, 1], vertical_alignment="bottom")
+            title = attr.METHODS[m].title
+            c1.progress(task.fraction, text=task.message if task.message.startswith(title)
+                        else f"{title}: {task.message}")
+            c2.button("Cancel", key=f"at_cancel_{m}", icon=":material/stop:",
+                      on_click=task_store().cancel, args=(task.key, session_id()))
+
+    bars()
 
 
 def _estimate(forward: int, backward: int) -> float:
@@ -240,9 +262,8 @@ def _card(ctx: Context, method: str, options: dict, display: Display) -> bool:
                 return False
             if task.active:
                 st.markdown(f"**{info.title}**")
-                st.progress(task.fraction, text=task.message)
-                st.button("Cancel", key=f"at_cancel_{method}", icon=":material/stop:",
-                          on_click=task_store().cancel, args=(task.key, session_id()))
+                st.info("Computing: its progress and Cancel are under the Compute button above.",
+                        icon=":material/hourglass_top:")
                 st.caption(f"{info.explanation} Cost: {cost}.")
                 return True
             result = task.result
