@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import operator
 import os
 import pickle
@@ -34,7 +33,6 @@ import re
 import threading
 import time
 import uuid
-import weakref
 from typing import Any, Callable
 
 from dask.sizeof import sizeof
@@ -43,10 +41,10 @@ from distributed.protocol.pickle import dumps
 from distributed.scheduler import KilledWorker
 
 from explorer.runtime import cluster
-from explorer.runtime import worker
+from explorer.runtime.polling import POLL_S, SWEEP_S, TOPOLOGY_S, poller as _poller  # noqa: F401 - re-exported
 from explorer.runtime.worker import (
     FAILED, QUEUED, RUNNING, STOPPED, TTL_S, WORKER_DIED, cancel_name, chunk_name, execute, get_var,
-    plain, record_name, registry, registry_update,
+    plain, record_name, registry_update,
 )
 
 log = logging.getLogger(__name__)
@@ -54,10 +52,6 @@ log = logging.getLogger(__name__)
 #: Most bytes of arguments one task may send to a remote cluster (CNN_EXPLORER_MAX_JOB_MB, default 256).
 MAX_SEND_BYTES = int(float(os.environ.get("CNN_EXPLORER_MAX_JOB_MB", "256")) * 2**20)
 SCATTER_BYTES = 2**20  # larger arguments go to a worker once, beside the task, not through the scheduler
-#: Seconds between refreshes of the active tasks (one scheduler round trip each, Python on the web process's
-#: event loop, which held 12% of the GIL under a class: issue 17), sweeps of expired ones, and checks of the
-#: cluster's workers and slots (a remote cluster's: the embedded worker is this process).
-POLL_S, SWEEP_S, TOPOLOGY_S = 1.0, 60.0, 10.0
 CLUSTER_LOST = "The connection to the Dask scheduler was lost: the run failed, start it again."
 _ID = re.compile(r"[0-9a-f]{12}")
 
@@ -338,80 +332,3 @@ def attach(task_id: str, factory: Callable[[dict], Task] = Task.from_record, kin
     task.refresh()
     _poller(engine).track(task)
     return task
-
-
-class _Poller:
-    """One thread per engine: refreshes the tracked active tasks every POLL_S (and as soon as one finishes),
-    sweeps every SWEEP_S."""
-
-    def __init__(self, engine: cluster.Engine) -> None:
-        self.engine = engine
-        self.tasks: weakref.WeakSet[Task] = weakref.WeakSet()  # a task nobody holds is not polled
-        self.lock = threading.Lock()
-        self.swept = self.checked = time.monotonic()
-        self.slots: dict[str, tuple[float, int]] = {}  # resource -> (when read, units the cluster offers)
-        self.wake = threading.Event()  # set when a tracked task's future finishes
-        threading.Thread(target=self._loop, name="dask-task-poller", daemon=True).start()
-
-    def track(self, task: Task) -> None:
-        """Refresh `task` until it ends; refresh at once when its future finishes, not at the next round."""
-        with self.lock:
-            self.tasks.add(task)
-        if task._future is not None:
-            task._future.add_done_callback(lambda _: self.wake.set())
-
-    def _loop(self) -> None:
-        while True:
-            self.wake.wait(POLL_S)
-            self.wake.clear()
-            with self.lock:
-                active = [t for t in self.tasks if t.active]
-            if self.engine.client.status == "closed" and not active:
-                with _pollers_lock:
-                    _pollers.pop(self.engine, None)
-                return
-            try:
-                self.poll(active)
-            except Exception:  # noqa: BLE001 - keep polling; the next round may succeed
-                log.warning("polling Dask tasks failed", exc_info=True)
-
-    def poll(self, active: list[Task]) -> None:
-        registry_now, slots = None, {}
-        if self.engine.healthy and any(t.status == QUEUED for t in active):
-            registry_now = registry(self.engine.client)
-            slots = {r: self._slots(r) for r in {t.resource for t in active if t.resource}}
-        for task in active:
-            task.refresh(registry_now, slots.get(task.resource, 0))
-        running = [t for t in active if t.status == RUNNING and t.worker]
-        due = time.monotonic() - self.checked > TOPOLOGY_S
-        if running and due and self.engine.kind == "remote" and self.engine.healthy:
-            # workers listed after the records were read: no false alarm
-            self.checked = time.monotonic()
-            workers = self.engine.workers()
-            for task in running:
-                if task.worker not in workers:
-                    log.warning("task %s: its worker %s left the cluster (workers now: %s)", task.id, task.worker,
-                                sorted(workers))
-                    task.fail(WORKER_DIED)
-        if self.engine.healthy and time.monotonic() - self.swept > SWEEP_S:
-            self.swept = time.monotonic()
-            worker.sweep(self.engine.client)
-
-    def _slots(self, resource: str) -> int:
-        """Units of `resource` the cluster offers, read at most every TOPOLOGY_S (it asks for every worker's info)."""
-        when, units = self.slots.get(resource, (-math.inf, 0))
-        if time.monotonic() - when > TOPOLOGY_S:
-            units = self.engine.slots(resource)
-            self.slots[resource] = (time.monotonic(), units)
-        return units
-
-
-_pollers: dict[cluster.Engine, _Poller] = {}
-_pollers_lock = threading.Lock()
-
-
-def _poller(engine: cluster.Engine) -> _Poller:
-    with _pollers_lock:
-        if engine not in _pollers:
-            _pollers[engine] = _Poller(engine)
-        return _pollers[engine]
