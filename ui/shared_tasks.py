@@ -45,7 +45,14 @@ class Shared:
 
     @property
     def message(self) -> str:
-        return (self.task.message if self.task else "") or f"{self.title}: waiting for a free core…"
+        """The task's latest progress sentence; while it waits, how many computations are ahead of it (tasks of
+        its kind running, and those queued before it), never a speed guess."""
+        if self.task is not None and self.task.message:
+            return self.task.message
+        place, running, _ = self.task.queue() if self.task is not None else (None, 0, 0)
+        if place:
+            return f"{self.title}: {queue_note(place - 1 + running)}…"
+        return f"{self.title}: waiting for a free core…"
 
     @property
     def result(self) -> Any:
@@ -106,6 +113,12 @@ class TaskStore:
             self._evict()
             return shared
 
+    def ahead(self, exclude: tuple = ()) -> int:
+        """How many computations of this web process are running or waiting (those keyed in `exclude` aside): a
+        new one queues behind them on the server's cores."""
+        with self._lock:
+            return sum(1 for key, s in self._tasks.items() if s.active and key not in exclude)
+
     def cancel(self, key: tuple, watcher: str) -> None:
         """Withdraw `watcher`'s interest; the task stops within a batch if nobody else waits for it."""
         with self._lock:
@@ -120,6 +133,19 @@ class TaskStore:
         finished = [k for k, s in self._tasks.items() if not s.active]
         for key in finished[:max(0, len(finished) - KEEP_FINISHED)]:
             del self._tasks[key]
+
+
+def queue_note(ahead: int) -> str:
+    """"queued behind 3 other computations": said instead of a time estimate when others go first (a fixed-speed
+    "about 3 s" took 17.6 s under a class, issue 21)."""
+    return f"queued behind {ahead} other computation{'s' if ahead != 1 else ''}"
+
+
+def time_note(quiet_s: float, ahead: int) -> str:
+    """How long a new computation takes: "about N s" on a quiet server, or the queue ahead of it when there is one."""
+    if ahead:
+        return f"{queue_note(ahead)} on the server, so it takes longer than the {quiet_s:.0f} s it needs alone"
+    return f"about {quiet_s:.0f} s on a quiet server"
 
 
 @st.cache_resource(show_spinner=False)

@@ -260,3 +260,20 @@ def test_deletion_and_insertion_warn_when_the_class_is_improbable():
     assert "4.0%" in warning and "flat" in warning and "<b>" not in warning
     assert checks.low_confidence(SimpleNamespace(probability=0.10), "cat") is None
     assert checks.low_confidence(SimpleNamespace(probability=0.95), "cat") is None
+
+
+def test_the_time_estimate_says_what_is_queued_ahead(monkeypatch):
+    """Issue 21: with other computations running, "about N s" was 4-6× off; the page says what goes first instead."""
+    store, stuck = _stuck_store(monkeypatch, "batch 1 of 8")
+    try:
+        quiet = open_page(PAGE, at_methods="Integrated Gradients", at_steps="32")
+        assert any("on a quiet server" in c.value for c in quiet.caption)
+        busy = open_page(PAGE, at_methods="Integrated Gradients", at_steps="16")
+        busy.button(key="at_compute").click().run()  # one computation now runs (and never ends)
+        at = open_page(PAGE, at_methods="Integrated Gradients", at_steps="32")
+        ahead = store.ahead()
+        assert ahead >= 1
+        note = f"queued behind {ahead} other computation{'s' if ahead > 1 else ''} on the server"
+        assert any(note in c.value for c in at.caption)
+    finally:
+        _forget(store, stuck)

@@ -188,3 +188,22 @@ def test_the_box_keeps_its_place_as_the_layer_slider_goes_deeper_and_back_and_a_
     assert not at.exception
     h, w = rf.find(data.fields("resnet18", (224, 224)), at.select_slider(key="rf_layer").value).output_size
     assert (at.slider(key="rf_row").value, at.slider(key="rf_col").value) == (h // 2, w // 2)
+
+
+def test_the_effective_field_says_what_is_queued_ahead_instead_of_a_few_seconds(monkeypatch):
+    """Issue 21: "a few seconds" is honest only on a quiet server; with computations ahead the page says so."""
+    from tests.pages.test_attributions import _StuckTask  # noqa: PLC0415
+
+    store = task_store()
+    monkeypatch.setattr(store, "_submit", lambda *a, **k: _StuckTask("image 1 of 8"))
+    shared = store.start(("stuck for this test",), "Occlusion", print, watcher="someone")
+    try:
+        at = open_page(PAGE)
+        assert not at.exception
+        ahead = store.ahead()
+        assert any(f"queued behind {ahead} other computation" in c.value for c in at.caption)
+    finally:
+        shared.task.stop()
+        store._tasks.pop(("stuck for this test",), None)
+    at = open_page(PAGE)
+    assert not any("queued behind" in c.value for c in at.caption) or store.ahead()

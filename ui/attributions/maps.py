@@ -23,7 +23,7 @@ from explorer.attribution import figures as figs
 from ui import background
 from ui.attributions.choice import Choice
 from ui.models import shared
-from ui.shared_tasks import session_id, task_store
+from ui.shared_tasks import session_id, task_store, time_note
 from explorer.attribution import occlusion
 from explorer.attribution import explained_model
 from explorer.attribution import baselines
@@ -159,8 +159,8 @@ def heavy_button(ctx: Context, methods: list[str], options: dict[str, dict]) -> 
             for m in waiting:
                 start_heavy(ctx, m, options[m])
         else:
-            st.caption(f"{forward:,} forward + {backward:,} backward passes: about {_estimate(forward, backward):.0f} s "
-                       "for EfficientNet-Lite0 on a quiet server, longer when the class is busy.")
+            st.caption(f"{forward:,} forward + {backward:,} backward passes: "
+                       f"{time_note(_estimate(forward, backward), task_store().ahead())} (for EfficientNet-Lite0).")
     heavy_progress(ctx, [m for m in methods if attr.METHODS[m].heavy], options)
 
 

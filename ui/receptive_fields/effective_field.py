@@ -17,7 +17,7 @@ from explorer.receptive_fields import fields as rf
 from explorer.training.config import CUSTOM
 from ui.models import loaded_model
 from ui.receptive_fields import data
-from ui.shared_tasks import Shared, session_id, task_store
+from ui.shared_tasks import Shared, queue_note, session_id, task_store
 from explorer.runtime import worker
 
 
@@ -129,6 +129,9 @@ def effective_section(net: data.Net, f: rf.LayerRF, image: Image.Image, photo: s
                             format_func=lambda v: f"{v}%", bind="query-params")
     count = c3.select_slider("Images", [1, 4, 8, 12], 8, key="rf_nimg", bind="query-params")
     if not on:
+        ahead = task_store().ahead()
+        if ahead:
+            c1.caption(f"Now it would be {queue_note(ahead)} on the server: longer than a few seconds.")
         return
     pretrained = net.key != CUSTOM and loaded_model(net.key).pretrained
     runs = ([("trained weights", True)] if pretrained else []) + [("random weights", False)]
