@@ -123,6 +123,11 @@ def opened(page: str) -> Check:
     return check
 
 
+def current_page() -> str | None:
+    """The url path of the page this run shows ("attributions"), as the router passed it to `opened`."""
+    return st.session_state.get(_PAGE)
+
+
 def handled(key: str) -> None:
     """The page explains the address's `key` itself (or takes it as it is): `Check.report` leaves it alone."""
     check = st.session_state.get(_CHECK)

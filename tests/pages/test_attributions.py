@@ -164,8 +164,20 @@ def test_transfer_mistakes_show_grad_cam_and_open_on_this_page():
     assert at.title[0].value == "Attributions"
     assert at.selectbox(key="at_model").value == f"your run {run.label}"
     assert at.segmented_control(key="img_src").value == "Upload"
-    assert at.session_state["picker_image"][0].startswith(f"validation image {wrong[0]} of run #{run.number}")
+    shown = f"validation image {wrong[0]} of run #{run.number}"
+    assert any(c.replace("\\", "").startswith(shown) for image in at.get("image") for c in
+               [i.caption for i in image.proto.imgs]), [i.caption for image in at.get("image") for i in image.proto.imgs]
     assert "Grad-CAM · features.3" in chart_titles(at)
+    # Issue 21: the picture belongs to this page; the zoo page shows the student's own choice (the gallery).
+    at.switch_page("app_pages/zoo.py").run()
+    at.run()  # a click on the zoo page: the picker as the student keeps seeing it
+    assert not at.exception
+    captions = [i.caption for image in at.get("image") for i in image.proto.imgs]
+    assert not any("validation image" in c or "run" in c for c in captions), captions
+    assert any(c.startswith("gallery photo") for c in captions)
+    assert at.segmented_control(key="img_src").value == "Gallery"
+    at.switch_page(PAGE).run()  # nor back on this page: it was handed over once
+    assert not any("validation image" in i.caption for image in at.get("image") for i in image.proto.imgs)
 
 
 def test_a_new_model_or_photo_never_holds_the_page_while_the_maps_are_computed(monkeypatch):

@@ -61,5 +61,5 @@ def receive_handoff() -> None:
     handoff = st.session_state.pop(HANDOFF, None)
     if handoff is not None:
         caption, image, model = handoff
-        use_image(image, caption)  # the picker shows it under "Upload"
+        use_image(image, caption, "attributions")  # the picker shows it under "Upload", on that page only
         st.session_state["at_model"] = model
