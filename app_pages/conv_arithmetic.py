@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui import guess
 from ui.convolution import sections, widgets
 from ui.safe_text import md
 
@@ -11,14 +12,15 @@ st.markdown("Watch the window slide: every output cell is a sum of products of t
             "the address bar keeps them all, so a link opens this exact view.")
 widgets.presets()
 settings = widgets.settings_sidebar()
+guess.toggle()
 
 try:
     lab, fig, multi = sections.view(settings)
 except ValueError as err:
     st.error(md(err, None), icon=":material/block:")  # may quote the typed values
     st.stop()
-sections.numbers(lab)
+shown = sections.numbers(lab)
 sections.animation(lab, fig)
-sections.formulas(lab)
+sections.formulas(lab, shown)
 sections.multichannel(lab, multi)
 sections.typed_values(lab)

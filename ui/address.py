@@ -123,6 +123,37 @@ def opened(page: str) -> Check:
     return check
 
 
+#: On/off settings of the address ("?guess=1"), as written by the app, and the other spellings accepted.
+_ON, _OFF = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
+
+
+def flag(key: str, what: str) -> bool:
+    """An on/off setting of the address (`?key=1` on, `?key=0` or no key off; true/false, on/off, yes/no too).
+
+    Anything else (a repeated key, text, a number other than 0 and 1) is off, and the run that opened the page
+    says so in one sentence naming `what` ("guess-first mode"). The page reads it itself (`handled`).
+    """
+    handled(key)
+    raw = st.query_params.get_all(key)
+    text = raw[0].strip().lower() if len(raw) == 1 else None
+    if not raw or text in _OFF:
+        return False
+    if text in _ON:
+        return True
+    check = st.session_state.get(_CHECK)
+    if check is not None and check.opened:
+        check.notes.append(sentence(key, raw[:4], f"{what} stays off (1 turns it on, 0 off)"))
+    return False
+
+
+def set_flag(key: str, on: bool) -> None:
+    """Write an on/off setting into the address ("1"), or take it out (off is the default)."""
+    if on:
+        st.query_params[key] = "1"
+    elif key in st.query_params:
+        del st.query_params[key]
+
+
 def current_page() -> str | None:
     """The url path of the page this run shows ("attributions"), as the router passed it to `opened`."""
     return st.session_state.get(_PAGE)

@@ -97,3 +97,43 @@ def test_padding_and_output_padding_appear_only_where_they_apply():
     at.radio(key="ca_padmode").set_value("valid").run()
     assert not [s for s in at.slider if s.key == "ca_pad"]
     assert not at.exception and _size(at) == "1 × 2 × 2"  # 5×5, 3×3 kernel, stride 2, no padding
+
+
+def test_guess_first_hides_the_numbers_until_reveal_then_says_how_close_each_guess_was():
+    """Issue 21, guess first: ?guess=1 hides the output size, parameters and multiply-adds (and the formulas)."""
+    import torch  # noqa: PLC0415
+    from torch.utils.flop_counter import FlopCounterMode  # noqa: PLC0415
+
+    conv = torch.nn.Conv2d(1, 1, 3)  # this setting: 7×7 input, one 3×3 filter, stride 1, no padding
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out = conv(torch.zeros(1, 1, 7, 7))
+    params, macs = sum(p.numel() for p in conv.parameters()), counter.get_total_flops() // 2
+    assert (tuple(out.shape[2:]), params, macs) == ((5, 5), 10, 225)
+
+    at = open_page(PAGE, ca_h="7", ca_w="7", guess="1")
+    assert not at.exception
+    assert not at.metric and not at.latex  # hidden: no big numbers, no formulas
+    assert at.toggle(key="guess_toggle").value is True
+    at.button(key="guess_ca_reveal").click().run()  # nothing typed yet
+    assert not at.metric and any("Type a guess for every answer first" in w.value for w in at.warning)
+    for i, value in enumerate((6, 5, params, 200)):
+        at.number_input(key=f"guess_ca_{i}").set_value(value)
+    at.button(key="guess_ca_reveal").click().run()
+    assert not at.exception
+    assert _size(at) == "1 × 5 × 5" and at.metric[1].value == f"{params:,}" and at.metric[2].value == f"{macs:,}"
+    text = " ".join(m.value for m in at.markdown)
+    assert "you said 6, it is 5: 1 too high (20% off)" in text
+    assert "you said 5, it is 5: exactly right" in text
+    assert "you said 200, it is 225: 25 too low (11% off)" in text
+    assert at.latex  # the formulas are back
+    at.slider(key="ca_stride").set_value(2).run()  # new answers: hidden again
+    assert not at.metric and at.button(key="guess_ca_reveal")
+    at.toggle(key="guess_toggle").set_value(False).run()
+    assert "guess" not in at.query_params and _size(at) == "1 × 3 × 3"
+
+
+def test_an_unusable_guess_value_in_the_address_says_so_and_shows_the_answers():
+    at = open_page(PAGE, ca_h="7", ca_w="7", guess="[x](https://example.com)")
+    assert not at.exception and _size(at) == "1 × 5 × 5"
+    assert any("guess-first mode stays off" in w.value and "\\[x\\]" in w.value for w in at.warning)

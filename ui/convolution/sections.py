@@ -11,6 +11,7 @@ import streamlit as st
 from explorer.convolution import worked_example as L
 from explorer.convolution import figures as figs
 from explorer.figures.raw import RawFigure
+from ui import guess
 from ui.convolution import widgets as w
 
 
@@ -21,10 +22,20 @@ def view(s: L.Settings) -> tuple[L.Lab, RawFigure, RawFigure]:
     return lab, figs.sliding_window_figure(lab), figs.multichannel_figure(lab)
 
 
-def numbers(lab: L.Lab) -> None:
-    """Output size, parameters and multiply-adds, in big digits; for a transposed convolution, how it is drawn."""
+def numbers(lab: L.Lab) -> bool:
+    """Output size, parameters and multiply-adds, in big digits; for a transposed convolution, how it is drawn.
+
+    In guess-first mode (`ui.guess`) they wait for the student's guess and Reveal. Returns whether they are shown.
+    """
     s = lab.s
     oh, ow = lab.out.shape[1:]
+    answers = [guess.Answer("output height O_h", int(lab.out_shape[-2])),
+               guess.Answer("output width O_w", int(lab.out_shape[-1]))]
+    if not lab.pooling:
+        answers += [guess.Answer("parameters", int(L.params(s))), guess.Answer("multiply-adds", int(L.macs(lab)))]
+    if guess.hidden("ca", "What comes out of this layer" + ("?" if lab.pooling else ", and what does it cost?"),
+                    answers):
+        return False
     c1, c2, c3 = st.columns(3)
     c1.metric("Output size (C_out × O_h × O_w)", " × ".join(f"{n:,}" for n in lab.out_shape))
     c2.metric("Parameters (K·K·C_in + 1)·C_out", f"{L.params(s):,}")
@@ -37,6 +48,7 @@ def numbers(lab: L.Lab) -> None:
                    f"the result is cropped by P − D·(K−1) = {-lab.offset} cell(s) on each side")
                 + ", and the window carries the kernel flipped 180°.",
                 icon=":material/swap_vert:")
+    return True
 
 
 def animation(lab: L.Lab, fig: RawFigure) -> None:
@@ -58,11 +70,15 @@ def animation(lab: L.Lab, fig: RawFigure) -> None:
                   "all of them." if s.cout > len(lab.out) else ""))
 
 
-def formulas(lab: L.Lab) -> None:
-    """Size, inverse size, parameter and multiply-add formulas with this setting's numbers, and the torch code."""
+def formulas(lab: L.Lab, shown: bool = True) -> None:
+    """Size, inverse size, parameter and multiply-add formulas with this setting's numbers, and the torch code
+    (not while a guess is pending, `shown` False: they would give the answers away)."""
     s = lab.s
     oh, ow = lab.out.shape[1:]
     st.subheader("Formulas, with the numbers of this setting")
+    if not shown:
+        st.caption("They give the answers away: they appear once you pressed Reveal above.")
+        return
     note = L.divisibility_note(lab)
     if note:
         st.warning(note, icon=":material/warning:")
