@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui import guess
 from ui.architectures import builder as arch_builder, lecture as arch_lecture
 from ui.architectures import sections as sec
 from explorer.models import registry
@@ -13,6 +14,7 @@ st.markdown("Shapes, parameters, activation memory and multiply-adds of every la
 
 tabs = st.tabs(["One model", "Compare models", "Lecture tables", "Calculators", "Build your own"],
                key="ar_tab", bind="query-params")
+guess.toggle()  # guess first: the calculators' results wait for a guess (?guess=1)
 
 if tabs[0].open:
     with tabs[0]:

@@ -141,3 +141,26 @@ def test_builder_chart_names_its_layers_on_a_categorical_axis():
         axis = spec["layout"]["yaxis" + trace["yaxis"].removeprefix("y")]
         assert axis["type"] == "category"
         assert [label.split()[-1] for label in trace["y"]] == [str(i) for i in range(len(cn.LECTURE_CNN))]
+
+
+def test_guess_first_hides_the_calculators_results_until_reveal():
+    """Issue 21: with ?guess=1 each calculator's table waits for a guess of its counts and Reveal."""
+    import torch  # noqa: PLC0415
+
+    with torch.device("meta"):  # the lecture's dense layer has 921 M weights: count them without allocating
+        dense, conv = torch.nn.Linear(640 * 480 * 3, 1000), torch.nn.Conv2d(3, 1000, 3)
+    truth = [sum(p.numel() for p in m.parameters()) for m in (dense, conv)]
+    at = open_page(PAGE, ar_tab="Calculators", guess="1")
+    assert not at.exception
+    hidden = len(at.dataframe)
+    assert not any("part" in d.value.columns for d in at.dataframe) and "43,713,331,200" not in page_text(at)
+    at.number_input(key="guess_ar_c1_table_0").set_value(truth[0])
+    at.number_input(key="guess_ar_c1_table_1").set_value(30_000)
+    at.button(key="guess_ar_c1_table_reveal").click().run()
+    assert not at.exception
+    text = page_text(at)
+    assert f"it is {truth[0]:,}: exactly right" in text
+    assert f"you said 30,000, it is {truth[1]:,}: 2,000 too high (7% off)" in text
+    assert f"The dense layer needs **{truth[0]:,}** parameters" in text  # the panel's sentence is back
+    assert "guess_ar_ax_table_reveal" in [b.key for b in at.button]  # the next panel still waits
+    assert len(at.dataframe) == hidden + 1 and at.dataframe[0].value["part"][0] == "Dense 640×480×3 → 1000"

@@ -9,6 +9,7 @@ from explorer.architecture import calculators as calc
 from explorer.architecture import lecture_tables as lt
 from explorer.architecture.profiling import CONVENTION
 from explorer.runtime import side_process
+from ui import guess
 from ui.architectures.sections import convention, layer_table
 from ui.models import shared
 
@@ -71,8 +72,14 @@ def lecture_tables() -> None:
     st.caption("Top-5 errors are torchvision's IMAGENET1K_V1 weights (the original training recipe).")
 
 
-def _calc(result: calc.Calculation, key: str) -> None:
+def _calc(result: calc.Calculation, key: str) -> bool:
+    """The calculation's table; in guess-first mode (`ui.guess`) only after a guess of each row's live count and
+    Reveal. Returns whether it is shown (the panel's own sentences, which quote the counts, wait with it)."""
+    answers = [guess.Answer(f"{row['part']}: {result.quantity}", int(row["live"])) for row in result.rows]
+    if guess.hidden(key, f"How many {result.quantity}?", answers):
+        return False
     table(result.to_frame(), key, hide=())
+    return True
 
 
 def _int(col, label: str, default: int, key: str, help: str | None = None) -> int:
@@ -115,8 +122,7 @@ def _dense_vs_conv() -> None:
                 _int(c[2], "channels", 3, "ar_c1_c"), _int(c[3], "units / filters", 1000, "ar_c1_u"),
                 _int(c[4], "conv kernel", 3, "ar_c1_k"))
         r = _try(calc.dense_vs_conv, *args, args[3])
-        if r is not None:
-            _calc(r, "ar_c1_table")
+        if r is not None and _calc(r, "ar_c1_table"):
             dense, conv = r.rows[0]["live"], r.rows[1]["live"]
             lecture = ("The lecture rounds 921,601,000 to \"922M\"." if args[:4] == (640, 480, 3, 1000) else
                        "The lecture's example, 640 × 480 × 3 → 1,000 units, has 921,601,000 (\"922M\").")
@@ -133,8 +139,10 @@ def _alexnet_conv1() -> None:
                 _int(c[2], "filters", 96, "ar_ax_n"), _int(c[3], "kernel", 11, "ar_ax_k"),
                 _int(c[4], "stride", 4, "ar_ax_s"), _int(c[5], "padding", 0, "ar_ax_p"))
         r = _try(calc.alexnet_conv1, *args)
-        if r is not None:
-            _calc(r, "ar_ax_table")
+        shown = r is not None and _calc(r, "ar_ax_table")
+        if r is not None and not shown:
+            return  # the lecture's dense layer below would give the answer away
+        if shown:
             conv, dense = r.rows
             st.markdown(f"For the same {conv['output']} output the dense layer needs **{dense['live']:,}** "
                         f"parameters, the convolution **{conv['live']:,}** ({dense['live'] / conv['live']:,.0f}× "
@@ -151,8 +159,7 @@ def _dense_on_image() -> None:
         args = (_int(c[0], "height", 200, "ar_fc_h"), _int(c[1], "width", 200, "ar_fc_w"),
                 _int(c[2], "channels", 1, "ar_fc_c"), _int(c[3], "hidden units", 40_000, "ar_fc_u"))
         r = _try(calc.dense_on_image, *args)
-        if r is not None:
-            _calc(r, "ar_fc_table")
+        if r is not None and _calc(r, "ar_fc_table"):
             total = r.rows[2]["live"]
             lecture = calc.DENSE_IMAGE_LECTURE
             if args == (lecture["height"], lecture["width"], lecture["channels"], lecture["units"]):
@@ -196,8 +203,7 @@ def _small_vs_large() -> None:
         c = st.columns(2)
         r = _try(calc.one_5x5_vs_two_3x3, _int(c[0], "channels C", 64, "ar_c3_c"),
                  _int(c[1], "feature map size", 56, "ar_c3_s"))
-        if r is not None:
-            _calc(r, "ar_c3_table")
+        if r is not None and _calc(r, "ar_c3_table"):
             st.markdown("Both see a 5 × 5 window of the input; the stack uses 18C² instead of 25C² weights "
                         f"({r.rows[1]['live'] / r.rows[0]['live']:.0%}) and adds a non-linearity in between.")
 
@@ -222,7 +228,8 @@ def _inception() -> None:
 def _inception_branch() -> None:
     with st.expander("A 5 × 5 convolution 256 → 256 against an Inception branch (lecture 4)"):
         r = shared(("calculator", "conv5_vs_inception_branch"), calc.conv5_vs_inception_branch)
-        _calc(r, "ar_c5_table")
+        if not _calc(r, "ar_c5_table"):
+            return
         st.markdown(f"{r.rows[0]['live']:,} against {r.rows[1]['live']:,} weights: the lecture's 1.6 M and 120 k "
                     f"({r.rows[0]['live'] / r.rows[1]['live']:.1f}× fewer); biases left out, as in the lecture.")
 
@@ -235,8 +242,7 @@ def _depthwise() -> None:
                  _int(c[1], "output channels N", 2, "ar_c6_n"), _int(c[2], "kernel K", 3, "ar_c6_k"),
                  _int(c[3], "feature map size", 14, "ar_c6_s", help="Height and width of the input (and, with "
                       "'same' padding, of the output); the MACs depend on it, the parameters do not."))
-        if r is not None:
-            _calc(r, "ar_c6_table")
+        if r is not None and _calc(r, "ar_c6_table"):
             st.markdown(f"Regular O(MK²N) against separable O(MK² + MN): {r.rows[0]['live']:,} against "
                         f"{r.rows[1]['live']:,} weights. The lecture's examples: M=4, N=2 gives 72 against 44; "
                         "M=N=512 gives 2,359,296 (2.4 M) against 266,752 (267 k).")
@@ -248,8 +254,7 @@ def _bottleneck() -> None:
         c = st.columns(2)
         width = _int(c[0], "width C", 64, "ar_c7_w")
         r = _try(calc.basic_vs_bottleneck, width, _int(c[1], "feature map size", 56, "ar_c7_s"))
-        if r is not None:
-            _calc(r, "ar_c7_table")
+        if r is not None and _calc(r, "ar_c7_table"):
             st.markdown(f"The bottleneck block carries 4× the channels ({4 * int(width)}) through three layers for "
                         f"about the parameters and MACs of a basic block on {int(width)} channels "
                         f"({r.rows[1]['live MACs'] / r.rows[0]['live MACs']:.0%} of its MACs): \"more layers, less "
