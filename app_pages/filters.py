@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui import guess
 from ui.filters import sections
 from ui.image_picker import image_picker
 from ui.models import image_key
@@ -14,6 +15,7 @@ name, loaded, build = sections.model_choice()
 image, caption = image_picker()
 photo = image_key(image)
 sections.weights_note(loaded)
+guess.toggle()  # guess first: the top-1 class waits for a guess (?guess=1)
 
 st.header("1 · Classic kernels (lecture 3)")
 sections.classic_kernels(image, photo)

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui import guess
 from ui.image_picker import image_picker
 from ui.receptive_fields import data, network, toy_stack, unit
 from ui.safe_text import md
@@ -27,4 +28,5 @@ image, caption = image_picker()
 if fields:
     unit.unit(net, fields, image, caption)
 st.header("3 · The lecture's toy stack")
+guess.toggle()  # guess first: the toy stack's field waits for a guess (?guess=1)
 toy_stack.toy()

@@ -86,3 +86,21 @@ def test_switching_the_model_drops_the_old_models_layer_settings():
     assert at.selectbox(key="fm_layer").value == "layer1 · stage · 64×56×56"  # the new model's default
     at.selectbox(key="fm_model").set_value("efficientnet_lite0").run()
     assert "fm_model" not in at.query_params  # the default model: no parameter
+
+
+def test_guess_first_hides_the_top5_until_a_class_is_guessed():
+    """Issue 21: with ?guess=1 the predictions wait for a guess of the top-1 class and Reveal."""
+    loaded = zoo.load(registry.DEFAULT_MODEL)
+    top = zoo.predict(loaded, images.sample_image("chelsea (cat)"), k=5)
+    at = open_page(PAGE, guess="1")
+    assert not at.exception
+    assert not any("top-5" in t for t in chart_titles(at))
+    picker = at.selectbox(key="guess_fm_top1_0")
+    assert picker.value is None and top[1][0] in picker.options and len(picker.options) == 1000
+    picker.set_value(top[1][0])
+    at.button(key="guess_fm_top1_reveal").click().run()
+    assert not at.exception
+    assert any("top-5" in t for t in chart_titles(at))
+    text = " ".join(m.value for m in at.markdown)
+    assert f"the model says “{top[0][0]}”: not its first choice, but its guess number 2" in text
+    assert f"({top[1][1]:.1%}, against {top[0][1]:.1%})" in text

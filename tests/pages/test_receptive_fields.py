@@ -207,3 +207,27 @@ def test_the_effective_field_says_what_is_queued_ahead_instead_of_a_few_seconds(
         store._tasks.pop(("stuck for this test",), None)
     at = open_page(PAGE)
     assert not any("queued behind" in c.value for c in at.caption) or store.ahead()
+
+
+def test_guess_first_hides_the_toy_stacks_field_until_reveal():
+    """Issue 21: with ?guess=1 the toy stack's field size (and its picture) waits for a guess and Reveal."""
+    import torch  # noqa: PLC0415
+
+    stack = torch.nn.Sequential(*[torch.nn.Conv2d(1, 1, 3) for _ in range(3)])  # L = 3, K = 3, S = D = 1
+    x = torch.zeros(1, 1, 15, 15, requires_grad=True)
+    out = stack(x)
+    out[0, 0, out.shape[2] // 2, out.shape[3] // 2].backward()
+    rows = (x.grad[0, 0].abs().sum(1) > 0).nonzero()
+    field = int(rows.max() - rows.min() + 1)
+    assert field == 7
+    at = open_page(PAGE, rf_L="3", rf_K="3", rf_S="1", rf_D="1", guess="1")
+    assert not at.exception
+    assert "input pixels (number = paths from that pixel)" not in json.dumps([c.proto.spec for c in at.get("plotly_chart")])
+    assert "**Receptive field:**" not in page_text(at)
+    assert at.select_slider(key="rf_n")  # the 3×3-against-5×5 table stays
+    at.number_input(key="guess_rf_toy_0").set_value(5)
+    at.button(key="guess_rf_toy_reveal").click().run()
+    assert not at.exception
+    text = page_text(at)
+    assert f"you said 5, it is {field}: 2 too low (29% off)" in text and "**Receptive field:**" in text
+    assert "input pixels (number = paths from that pixel)" in json.dumps([c.proto.spec for c in at.get("plotly_chart")])

@@ -17,6 +17,7 @@ from explorer.filters import kernel_figures as kfig
 from explorer.figures.images import encode
 from explorer.filters import feature_maps, kernels
 from explorer.models import layers, registry, store, zoo
+from ui import guess
 from ui.models import analysis, layer_table, loaded_model, model_picker, shared, untrained_output
 from ui.safe_text import md
 
@@ -184,6 +185,10 @@ def predictions(loaded: zoo.LoadedModel, build: str, photo: str, result: feature
                 caption: str) -> None:
     """The top-5 of a trained model; an untrained one's output described for what it is."""
     if loaded.pretrained:
+        answer = guess.Answer(f"{loaded.info.title}'s top-1 class", result.top[0][0], tuple(result.top),
+                              tuple(loaded.labels or ()))
+        if guess.hidden("fm_top1", "Which class will the network pick for this picture?", [answer]):
+            return
         title = f"{loaded.info.title}: top-5 on {caption}"
         st.plotly_chart(shared(("top-5", build, photo, title), lambda: ffig.top5_figure(result.top, title)),
                         key="fm_top5")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from explorer.receptive_fields import figures as figs
 from explorer.receptive_fields import lecture as rf_lecture
+from ui import guess
 from ui.models import shared
 
 
@@ -29,12 +30,18 @@ def _compare(channels: int, small: int) -> tuple[rf_lecture.StackFacts, rf_lectu
 
 @st.fragment
 def toy() -> None:
+    """L layers of K×K (stride S, dilation D): the field's growth and the paths to the centre unit; in guess-first
+    mode (`ui.guess`) the field's size waits for a guess and Reveal."""
     c = st.columns(4)
     layers = c[0].slider("Layers L", 1, 6, 3, key="rf_L", bind="query-params")
     kernel = c[1].slider("Kernel K", 1, 7, 3, key="rf_K", bind="query-params")
     stride = c[2].slider("Stride S", 1, 3, 1, key="rf_S", bind="query-params")
     dilation = c[3].slider("Dilation D", 1, 3, 1, key="rf_D", bind="query-params")
     sizes, counts = _toy(layers, kernel, stride, dilation)
+    if guess.hidden("rf_toy", "How many pixels wide is the receptive field of the last layer's unit?",
+                    [guess.Answer("receptive field (px)", int(sizes[-1]))]):
+        _compare_section()
+        return
     st.markdown(f"**Receptive field:** {rf_lecture.formula_text(layers, kernel, stride, dilation)} px. Layer by "
                 f"layer: {' → '.join(map(str, sizes))} px.")
     if isinstance(counts, str):
@@ -46,7 +53,11 @@ def toy() -> None:
                    f"explorer.receptive_fields.fields; back-propagating through it (every weight 1) reaches {reached}×{reached} "
                    "input pixels. Each number counts the paths from that pixel to the centre unit: pixels near the "
                    "centre have far more, which is why the effective field is smaller than the box.")
+    _compare_section()
 
+
+def _compare_section() -> None:
+    """Two 3×3 convolutions against one 5×5: field, parameters, non-linearities and multiply-adds."""
     st.subheader("Two 3×3 convolutions or one 5×5?")
     c1, c2 = st.columns(2)
     small = c1.select_slider("3×3 convolutions stacked", [2, 3, 4], 2, key="rf_n", bind="query-params")
