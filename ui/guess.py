@@ -61,12 +61,17 @@ def _toggled() -> None:
     address.set_flag(KEY, bool(st.session_state[_TOGGLE]))
 
 
+def number(x: float) -> str:
+    """A guess or a difference as the page writes numbers: "921,601,000", "0.25"."""
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.4g}"
+
+
 def closeness(guess: float, truth: float) -> str:
     """How far a number guess is from the truth, in words: "exactly right", "2 too high (8% off)"."""
     if guess == truth:
         return "exactly right"
     diff = guess - truth
-    size = f"{abs(diff):,.6g}"
+    size = number(abs(diff))
     share = f" ({abs(diff) / abs(truth):.0%} off)" if truth else ""
     return f"{size} too {'high' if diff > 0 else 'low'}{share}"
 
@@ -92,7 +97,7 @@ def _feedback(answers: list[Answer], guesses: dict[str, object]) -> list[str]:
             lines.append(f"- **{md(a.name)}**: you said “{md(guess)}”, the model says “{md(a.value)}”: {how}.")
         else:
             how = closeness(float(guess), float(a.value))
-            lines.append(f"- **{md(a.name)}**: you said {float(guess):,.6g}, it is {a.value:,}: {how}.")
+            lines.append(f"- **{md(a.name)}**: you said {number(float(guess))}, it is {a.value:,}: {how}.")
     return lines
 
 

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import SHOTS, screenshot, wait_for_app
+from tests.e2e.conftest import SHOTS, screenshot, wait_for_app, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -82,3 +82,25 @@ def test_the_largest_setting_draws_and_shows_values_on_hover(page, app_url):
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     page.mouse.move(0, 0)
     screenshot(page, "conv_arithmetic_largest")
+
+
+def test_guess_first_hides_the_numbers_then_reveals_them_with_feedback(page, app_url):
+    """Issue 21: a teacher's link with ?guess=1: the class guesses, presses Reveal, and reads how close it was."""
+    _open(page, f"{app_url}/conv?ca_h=7&ca_w=7&guess=1")
+    expect(page.get_by_text("Guess first.", exact=False).first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("1 × 5 × 5")).to_have_count(0)  # the output size is hidden
+    boxes = page.locator(".st-key-guess_box_ca input")  # O_h, O_w, parameters, multiply-adds
+    expect(boxes).to_have_count(4)
+    for i, value in enumerate(("6", "5", "10", "200")):
+        box = boxes.nth(i)
+        box.fill(value)
+        box.press("Enter")
+        expect(box).to_have_value(value)
+    wait_until_idle(page)
+    page.get_by_role("button", name="Reveal").click()
+    expect(page.get_by_text("1 × 5 × 5")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("you said 6, it is 5: 1 too high (20% off)")).to_be_visible()
+    expect(page.get_by_text("you said 200, it is 225: 25 too low (11% off)")).to_be_visible()
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    assert "guess=1" in page.url
+    screenshot(page, "conv_arithmetic_guess_revealed")
