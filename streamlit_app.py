@@ -17,9 +17,11 @@ warm.imports()
 cluster.set_process_threads()
 cluster.start()
 
+from ui import presenter  # noqa: E402
 from ui.catalog import HOME, PAGES  # noqa: E402
 
-st.set_page_config(page_title="CNN Explorer", page_icon="assets/favicon.png", layout="wide")
+st.set_page_config(page_title="CNN Explorer", page_icon="assets/favicon.png", layout="wide",
+                   initial_sidebar_state=presenter.sidebar_state())  # collapsed for ?present=1
 
 pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p is HOME)
          for p in [HOME, *PAGES]]

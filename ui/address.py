@@ -127,6 +127,14 @@ def opened(page: str) -> Check:
 _ON, _OFF = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
 
 
+def flag_value(raw: list[str]) -> bool | None:
+    """What the address values `raw` of an on/off setting say: True, False (no value is off), or None (unusable)."""
+    text = raw[0].strip().lower() if len(raw) == 1 else None
+    if not raw or text in _OFF:
+        return False
+    return True if text in _ON else None
+
+
 def flag(key: str, what: str) -> bool:
     """An on/off setting of the address (`?key=1` on, `?key=0` or no key off; true/false, on/off, yes/no too).
 
@@ -135,11 +143,9 @@ def flag(key: str, what: str) -> bool:
     """
     handled(key)
     raw = st.query_params.get_all(key)
-    text = raw[0].strip().lower() if len(raw) == 1 else None
-    if not raw or text in _OFF:
-        return False
-    if text in _ON:
-        return True
+    value = flag_value(raw)
+    if value is not None:
+        return value
     check = st.session_state.get(_CHECK)
     if check is not None and check.opened:
         check.notes.append(sentence(key, raw[:4], f"{what} stays off (1 turns it on, 0 off)"))

@@ -24,7 +24,7 @@ PREFIXES: dict[str, tuple[str, ...]] = {
 #: Keys that no prefix names: the image picker's (every page with a photo), the zoo's model, a run's id, guess-first,
 #: and the settings whose keys are built with an f-string (`f"{key}_group"`).
 EXTRA: dict[str, tuple[str, ...]] = {
-    "home": (), "conv": ("guess",), "filters": ("img_src", "img", "guess"),
+    "home": (), "conv": ("guess", "present"), "filters": ("img_src", "img", "guess"),
     "receptive-fields": ("img_src", "img", "guess"),
     "architectures": ("ar_group", "ar_b_group", "ar_tbatch", "guess"), "transfer": ("run", "img_src", "img"),
     "attributions": ("img_src", "img"), "zoo": ("model", "img_src", "img"),

@@ -137,3 +137,29 @@ def test_an_unusable_guess_value_in_the_address_says_so_and_shows_the_answers():
     at = open_page(PAGE, ca_h="7", ca_w="7", guess="[x](https://example.com)")
     assert not at.exception and _size(at) == "1 × 5 × 5"
     assert any("guess-first mode stays off" in w.value and "\\[x\\]" in w.value for w in at.warning)
+
+
+def test_presenter_mode_folds_the_intro_puts_the_geometry_beside_the_picture_and_enlarges_its_text():
+    """Issue 21, presenter mode on /conv: ?present=1."""
+    from explorer.figures.large_text import MIN_PX, smallest_font  # noqa: PLC0415
+    from explorer.figures.raw import RawFigure  # noqa: PLC0415
+
+    normal = open_page(PAGE, ca_h="7", ca_w="7")
+    assert "ca_h" in [s.key for s in normal.sidebar.slider]
+    assert smallest_font(RawFigure(_anim_spec(normal))) < MIN_PX
+    at = open_page(PAGE, ca_h="7", ca_w="7", present="1")
+    assert not at.exception
+    assert at.expander[0].label == "About this page" and "Watch the window slide" in at.expander[0].markdown[0].value
+    assert not any("Watch the window slide" in m.value for m in at.main.markdown if m not in at.expander[0].markdown)
+    assert "ca_h" not in [s.key for s in at.sidebar.slider]  # beside the picture instead
+    assert at.slider(key="ca_h").value == 7 and "ca_seed" in [n.key for n in at.sidebar.number_input]
+    assert smallest_font(RawFigure(_anim_spec(at))) >= MIN_PX
+    assert _size(at) == "1 × 5 × 5"
+    at.slider(key="ca_stride").set_value(2).run()  # the settings beside the picture work
+    assert _size(at) == "1 × 3 × 3" and not at.exception
+
+
+def test_an_unusable_present_value_says_so_and_shows_the_normal_page():
+    at = open_page(PAGE, present="yes please")
+    assert not at.exception and "ca_h" in [s.key for s in at.sidebar.slider]
+    assert any("presenter mode stays off" in w.value for w in at.warning)

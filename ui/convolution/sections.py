@@ -10,7 +10,9 @@ import streamlit as st
 
 from explorer.convolution import worked_example as L
 from explorer.convolution import figures as figs
+from explorer.figures.large_text import enlarged
 from explorer.figures.raw import RawFigure
+from streamlit.delta_generator import DeltaGenerator
 from ui import guess
 from ui.convolution import widgets as w
 
@@ -20,6 +22,21 @@ def view(s: L.Settings) -> tuple[L.Lab, RawFigure, RawFigure]:
     """Everything the page draws for one setting, computed once for the whole class (one link, one setting)."""
     lab = L.compute(s)
     return lab, figs.sliding_window_figure(lab), figs.multichannel_figure(lab)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def presented(s: L.Settings) -> RawFigure:
+    """The sliding window of `view(s)` with chart text of at least 18 px (presenter mode), once per setting."""
+    return enlarged(view(s)[1])
+
+
+def stage(present: bool) -> tuple[DeltaGenerator, DeltaGenerator | None, DeltaGenerator]:
+    """Where the numbers, the settings beside the picture (presenter mode only) and the picture go, in order."""
+    numbers_slot = st.container()
+    if not present:
+        return numbers_slot, None, st.container()
+    beside, picture = st.columns([1, 3], gap="medium")
+    return numbers_slot, beside, picture
 
 
 def numbers(lab: L.Lab) -> bool:

@@ -55,29 +55,32 @@ def _start_typing(which: str) -> None:
         st.session_state["ca_wv"] = L.format_grids(L.kernel_values(replace(s, w_mode="random")))
 
 
-def presets() -> None:
-    st.selectbox("Preset", list(L.PRESETS), index=None, key="ca_preset", on_change=_apply_preset,
+def presets(where=st) -> None:
+    """The preset choice (in the page, or in `where`: the sidebar in presenter mode)."""
+    where.selectbox("Preset", list(L.PRESETS), index=None, key="ca_preset", on_change=_apply_preset,
                  placeholder="Choose a preset: the lecture's examples and the conv_arithmetic cases…")
 
 
-def settings_sidebar() -> L.Settings:
-    """All settings, in the sidebar. Returns the Settings they describe."""
+def settings_sidebar(beside=None) -> L.Settings:
+    """All settings, in the sidebar; the geometry (operation, sizes, kernel, stride, padding, dilation) in `beside`
+    instead when given (presenter mode: next to the picture). Returns the Settings they describe."""
     d = L.Settings()
     sb = st.sidebar
-    op = sb.selectbox("Operation", L.OPERATIONS, key="ca_op", **Q)
-    c1, c2 = sb.columns(2)
+    top = beside if beside is not None else sb
+    op = top.selectbox("Operation", L.OPERATIONS, key="ca_op", **Q)
+    c1, c2 = top.columns(2)
     c1.slider("Input height", 1, L.MAX_SIZE, key="ca_h", **_v("ca_h", d.h), **Q)
     c2.slider("Input width", 1, L.MAX_SIZE, key="ca_w", **_v("ca_w", d.w), **Q)
-    sb.slider("Kernel size K", 1, L.MAX_K, key="ca_k", **_v("ca_k", d.k), **Q)
-    sb.slider("Stride S", 1, 4, key="ca_stride", **_v("ca_stride", d.stride), **Q)
-    mode = sb.radio("Padding", L.PAD_MODES, key="ca_padmode", horizontal=True, **Q,
-                    help="'valid' is no padding; 'same' keeps the size (stride 1), like torch's padding='same'.")
+    top.slider("Kernel size K", 1, L.MAX_K, key="ca_k", **_v("ca_k", d.k), **Q)
+    top.slider("Stride S", 1, 4, key="ca_stride", **_v("ca_stride", d.stride), **Q)
+    mode = top.radio("Padding", L.PAD_MODES, key="ca_padmode", horizontal=True, **Q,
+                     help="'valid' is no padding; 'same' keeps the size (stride 1), like torch's padding='same'.")
     # Padding P and output padding OP appear only where they apply, so the URL carries only live settings.
     if mode == "custom":
-        sb.slider("Padding P", 0, 4, key="ca_pad", **_v("ca_pad", d.pad), **Q)
-    sb.slider("Dilation D", 1, 3, key="ca_dil", **_v("ca_dil", d.dilation), **Q)
+        top.slider("Padding P", 0, 4, key="ca_pad", **_v("ca_pad", d.pad), **Q)
+    top.slider("Dilation D", 1, 3, key="ca_dil", **_v("ca_dil", d.dilation), **Q)
     if op == L.TCONV:
-        sb.slider("Output padding OP", 0, 3, key="ca_opad", **_v("ca_opad", d.out_pad), **Q)
+        top.slider("Output padding OP", 0, 3, key="ca_opad", **_v("ca_opad", d.out_pad), **Q)
     # Number inputs carry no bounds: `conv_lab.compute` refuses an out-of-range value with a message (a bounded
     # widget would keep it in a red box and silently use the previous value).
     c1, c2 = sb.columns(2)
