@@ -18,13 +18,14 @@ guess.toggle()
 
 try:
     lab, fig, multi = sections.view(settings)
+    fig, multi = sections.presented(settings) if present else (fig, multi)
 except ValueError as err:
     st.error(md(err, None), icon=":material/block:")  # may quote the typed values
     st.stop()
 with numbers_slot:
     shown = sections.numbers(lab)
 with picture:
-    sections.animation(lab, sections.presented(settings) if present else fig)
+    sections.animation(lab, fig)
 sections.formulas(lab, shown)
 sections.multichannel(lab, multi)
 sections.typed_values(lab)

@@ -40,6 +40,9 @@ def enlarged(fig: RawFigure, min_px: int = MIN_PX) -> RawFigure:
     layout = spec.setdefault("layout", {})
     font = layout.setdefault("font", {})
     font["size"] = max(font.get("size", 12), min_px)  # plotly's default is 12
+    for trace in spec.get("data", []):  # a heatmap's cell text without a textfont is fitted to its cells, smaller
+        if "texttemplate" in trace or "text" in trace:
+            trace.setdefault("textfont", {}).setdefault("size", min_px)
     _raise(spec, min_px)
     return RawFigure(spec)
 

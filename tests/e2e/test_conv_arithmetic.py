@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import SHOTS, screenshot, wait_for_app, wait_until_idle
+from tests.e2e.conftest import SHOTS, projector_screenshots, screenshot, wait_for_app, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -104,3 +104,30 @@ def test_guess_first_hides_the_numbers_then_reveals_them_with_feedback(page, app
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     assert "guess=1" in page.url
     screenshot(page, "conv_arithmetic_guess_revealed")
+
+
+def test_presenter_mode_fits_the_picture_and_numbers_on_a_projector_screen(projector, app_url):
+    """Issue 21: /conv?present=1 at 1280×720: the sidebar collapsed, the numbers and the sliding window on the first
+    screen with the geometry settings beside it, and no chart text under 18 px (read from the SVG)."""
+    page = projector
+    _open(page, f"{app_url}/conv?ca_h=7&ca_w=7&present=1")
+    _shows(page, "output (1, 1)")
+    expect(page.get_by_text("1 × 5 × 5")).to_be_visible()
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert sidebar.get_attribute("data-collapsed") == "true" and sidebar.bounding_box()["x"] < 0
+    expect(page.get_by_text("Watch the window slide")).to_be_hidden()  # folded into "About this page"
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    chart.locator(".main-svg").first.wait_for(state="attached")
+    box, size = chart.bounding_box(), page.locator('[data-testid="stMetricValue"]').first.bounding_box()
+    assert box["y"] >= 0 and size["y"] + size["height"] <= 720
+    assert box["y"] + 200 <= 720  # the picture starts on the first screen, well above its bottom edge
+    stride = page.get_by_text("Stride S", exact=True)
+    expect(stride).to_be_visible()  # beside the picture, not in the collapsed sidebar
+    assert stride.bounding_box()["x"] < box["x"]
+    sizes = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot text')]
+        .filter(t => t.textContent.trim() && getComputedStyle(t).fill !== 'rgba(0, 0, 0, 0)'
+                     && t.getBoundingClientRect().width > 0)
+        .map(t => parseFloat(getComputedStyle(t).fontSize))""")
+    assert len(sizes) > 50 and min(sizes) >= 18, sorted(sizes)[:5]  # both charts: the window and the channel sums
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    projector_screenshots(page, "conv_arithmetic_presenter")

@@ -153,7 +153,7 @@ def test_presenter_mode_folds_the_intro_puts_the_geometry_beside_the_picture_and
     assert not any("Watch the window slide" in m.value for m in at.main.markdown if m not in at.expander[0].markdown)
     assert "ca_h" not in [s.key for s in at.sidebar.slider]  # beside the picture instead
     assert at.slider(key="ca_h").value == 7 and "ca_seed" in [n.key for n in at.sidebar.number_input]
-    assert smallest_font(RawFigure(_anim_spec(at))) >= MIN_PX
+    assert all(smallest_font(RawFigure(json.loads(c.proto.spec))) >= MIN_PX for c in at.get("plotly_chart"))
     assert _size(at) == "1 × 5 × 5"
     at.slider(key="ca_stride").set_value(2).run()  # the settings beside the picture work
     assert _size(at) == "1 × 3 × 3" and not at.exception

@@ -25,9 +25,11 @@ def view(s: L.Settings) -> tuple[L.Lab, RawFigure, RawFigure]:
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def presented(s: L.Settings) -> RawFigure:
-    """The sliding window of `view(s)` with chart text of at least 18 px (presenter mode), once per setting."""
-    return enlarged(view(s)[1])
+def presented(s: L.Settings) -> tuple[RawFigure, RawFigure]:
+    """The sliding window and the multi-channel figure of `view(s)` with chart text of at least 18 px (presenter
+    mode), once per setting."""
+    _, fig, multi = view(s)
+    return enlarged(fig), enlarged(multi)
 
 
 def stage(present: bool) -> tuple[DeltaGenerator, DeltaGenerator | None, DeltaGenerator]:
