@@ -34,11 +34,10 @@ def presented(s: L.Settings) -> tuple[RawFigure, RawFigure]:
 
 def stage(present: bool) -> tuple[DeltaGenerator, DeltaGenerator | None, DeltaGenerator]:
     """Where the numbers, the settings beside the picture (presenter mode only) and the picture go, in order."""
-    numbers_slot = st.container()
     if not present:
-        return numbers_slot, None, st.container()
+        return st.container(), None, st.container()
     beside, picture = st.columns([1, 3], gap="medium")
-    return numbers_slot, beside, picture
+    return picture.container(), beside, picture.container()  # the numbers over the picture, the settings from the top
 
 
 def numbers(lab: L.Lab) -> bool:
