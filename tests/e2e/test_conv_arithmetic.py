@@ -131,3 +131,25 @@ def test_presenter_mode_fits_the_picture_and_numbers_on_a_projector_screen(proje
     assert len(sizes) > 50 and min(sizes) >= 18, sorted(sizes)[:5]  # both charts: the window and the channel sums
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     projector_screenshots(page, "conv_arithmetic_presenter")
+
+
+def test_presenter_mode_at_150_percent_zoom_has_no_overlapping_buttons(browser, app_url):
+    """Issue 21: at 150% zoom (a 1280×720 screen shows 853×480 CSS px) the animation's buttons must not overlap."""
+    context = browser.new_context(viewport={"width": 853, "height": 480}, device_scale_factor=1.5)
+    page = context.new_page()
+    try:
+        _open(page, f"{app_url}/conv?ca_h=7&ca_w=7&present=1")
+        _shows(page, "output (1, 1)")
+        boxes = page.evaluate("""() => [...document.querySelectorAll(
+                'button, [role="button"], .updatemenu-button, .slider-grip')]
+            .map(b => b.getBoundingClientRect()).filter(r => r.width > 0 && r.height > 0)
+            .map(r => [r.left, r.top, r.right, r.bottom])""")
+        assert len(boxes) >= 6  # start, play, pause, ◀ step, step ▶, speed, ...
+        overlaps = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                    if min(a[2], b[2]) - max(a[0], b[0]) > 1 and min(a[3], b[3]) - max(a[1], b[1]) > 1
+                    and not (a[0] <= b[0] and a[1] <= b[1] and a[2] >= b[2] and a[3] >= b[3])  # nested
+                    and not (b[0] <= a[0] and b[1] <= a[1] and b[2] >= a[2] and b[3] >= a[3])]
+        screenshot(page, "conv_arithmetic_presenter_150")
+        assert not overlaps, overlaps[:3]
+    finally:
+        context.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from explorer.convolution import figures, worked_example as L
-from explorer.figures.large_text import MIN_PX, enlarged, smallest_font
+from explorer.figures.large_text import MIN_PX, enlarged, smallest_font, stacked_menus
 
 
 def test_the_sliding_window_is_enlarged_in_every_frame_and_the_original_is_kept():
@@ -24,3 +24,16 @@ def test_heatmap_cell_text_gets_a_font_size_instead_of_being_fitted_to_its_cells
     multi = figures.multichannel_figure(L.compute(L.Settings()))
     assert smallest_font(enlarged(multi)) >= MIN_PX
     assert all(t["textfont"]["size"] >= MIN_PX for t in enlarged(multi).spec["data"] if "texttemplate" in t)
+
+
+def test_menus_go_on_two_rows_and_the_plot_keeps_its_size():
+    fig = figures.sliding_window_figure(L.compute(L.Settings()))
+    menus = fig.spec["layout"]["updatemenus"]
+    assert len({m["y"] for m in menus}) == 1  # one row: it overlapped at 150% zoom (issue 21)
+    stacked = stacked_menus(fig, row_px=50).spec["layout"]
+    rows = [m["y"] for m in stacked["updatemenus"]]
+    assert rows[0] == 1.0 and rows[1] == rows[2] > 1.0
+    assert [m["xanchor"] for m in stacked["updatemenus"][1:]] == ["left", "right"]
+    layout = fig.spec["layout"]
+    assert stacked["height"] - stacked["margin"]["t"] == layout["height"] - layout["margin"]["t"]  # same plot area
+    assert stacked["height"] == layout["height"] + 50 and len({m["y"] for m in menus}) == 1  # the original kept

@@ -10,7 +10,7 @@ import streamlit as st
 
 from explorer.convolution import worked_example as L
 from explorer.convolution import figures as figs
-from explorer.figures.large_text import enlarged
+from explorer.figures.large_text import enlarged, stacked_menus
 from explorer.figures.raw import RawFigure
 from streamlit.delta_generator import DeltaGenerator
 from ui import guess
@@ -29,7 +29,7 @@ def presented(s: L.Settings) -> tuple[RawFigure, RawFigure]:
     """The sliding window and the multi-channel figure of `view(s)` with chart text of at least 18 px (presenter
     mode), once per setting."""
     _, fig, multi = view(s)
-    return enlarged(fig), enlarged(multi)
+    return stacked_menus(enlarged(fig)), enlarged(multi)
 
 
 def stage(present: bool) -> tuple[DeltaGenerator, DeltaGenerator | None, DeltaGenerator]:
