@@ -1,7 +1,7 @@
 """Heavy work as Dask tasks, with live progress, a cooperative cancel and a result, by task id.
 
     task = tasks.submit(fn, *args, resources={"train": 1}, **kwargs)   # returns at once
-    task.status, task.fraction, task.message, task.events   # refreshed every POLL_S seconds
+    task.status, task.fraction, task.message, task.events   # refreshed every polling.POLL_S seconds
     task.stop(); task.wait(timeout); task.result, task.error
     tasks.attach(task.id)   # the same task, from any web process connected to the same scheduler
 
@@ -18,15 +18,14 @@ passed as an argument, or by name and read from the worker process's `explorer.m
 
 State lives in the cluster (see `explorer.runtime.worker`), so a task outlives the web process that
 submitted it, and any web replica can follow it. Each web process keeps one poller thread per
-engine that refreshes its active tasks and, every `SWEEP_S`, deletes tasks that ended more than
-`worker.TTL_S` seconds ago. This module never imports streamlit.
+engine (`explorer.runtime.polling`) that refreshes its active tasks and deletes expired ones.
+This module never imports streamlit.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import math
 import operator
 import os
 import pickle
@@ -34,19 +33,29 @@ import re
 import threading
 import time
 import uuid
-import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from dask.sizeof import sizeof
 from distributed import Event, Variable
 from distributed.protocol.pickle import dumps
 from distributed.scheduler import KilledWorker
 
-from explorer.runtime import cluster
-from explorer.runtime import worker
+from explorer.runtime import cluster, polling
 from explorer.runtime.worker import (
-    FAILED, QUEUED, RUNNING, STOPPED, TTL_S, WORKER_DIED, cancel_name, chunk_name, execute, get_var,
-    plain, record_name, registry, registry_update,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    TTL_S,
+    WORKER_DIED,
+    cancel_name,
+    chunk_name,
+    execute,
+    get_var,
+    plain,
+    record_name,
+    registry_update,
 )
 
 log = logging.getLogger(__name__)
@@ -54,10 +63,6 @@ log = logging.getLogger(__name__)
 #: Most bytes of arguments one task may send to a remote cluster (CNN_EXPLORER_MAX_JOB_MB, default 256).
 MAX_SEND_BYTES = int(float(os.environ.get("CNN_EXPLORER_MAX_JOB_MB", "256")) * 2**20)
 SCATTER_BYTES = 2**20  # larger arguments go to a worker once, beside the task, not through the scheduler
-#: Seconds between refreshes of the active tasks (one scheduler round trip each, Python on the web process's
-#: event loop, which held 12% of the GIL under a class: issue 17), sweeps of expired ones, and checks of the
-#: cluster's workers and slots (a remote cluster's: the embedded worker is this process).
-POLL_S, SWEEP_S, TOPOLOGY_S = 1.0, 60.0, 10.0
 CLUSTER_LOST = "The connection to the Dask scheduler was lost: the run failed, start it again."
 _ID = re.compile(r"[0-9a-f]{12}")
 
@@ -101,7 +106,7 @@ class Task:
         self._done = threading.Event()
 
     @classmethod
-    def from_record(cls, record: dict) -> "Task":
+    def from_record(cls, record: dict) -> Task:
         """A Task for a record another web process published (used by `attach`)."""
         return cls(record.get("kind", "task"), record.get("info"))
 
@@ -288,7 +293,7 @@ def launch(task: Task, fn: Callable, args: tuple = (), kwargs: dict | None = Non
         raise ClusterError(f"The job could not be handed to the Dask scheduler ({exc.__class__.__name__}): "
                            "try again in a few seconds.") from exc
     task.engine, task._future = engine, future
-    _poller(engine).track(task)
+    polling.poller(engine).track(task)
     return task
 
 
@@ -336,82 +341,5 @@ def attach(task_id: str, factory: Callable[[dict], Task] = Task.from_record, kin
     task.id, task.queued_at, task.engine = task_id, record.get("queued_at", task.queued_at), engine
     task.resource, task._future = record.get("resource"), future
     task.refresh()
-    _poller(engine).track(task)
+    polling.poller(engine).track(task)
     return task
-
-
-class _Poller:
-    """One thread per engine: refreshes the tracked active tasks every POLL_S (and as soon as one finishes),
-    sweeps every SWEEP_S."""
-
-    def __init__(self, engine: cluster.Engine) -> None:
-        self.engine = engine
-        self.tasks: weakref.WeakSet[Task] = weakref.WeakSet()  # a task nobody holds is not polled
-        self.lock = threading.Lock()
-        self.swept = self.checked = time.monotonic()
-        self.slots: dict[str, tuple[float, int]] = {}  # resource -> (when read, units the cluster offers)
-        self.wake = threading.Event()  # set when a tracked task's future finishes
-        threading.Thread(target=self._loop, name="dask-task-poller", daemon=True).start()
-
-    def track(self, task: Task) -> None:
-        """Refresh `task` until it ends; refresh at once when its future finishes, not at the next round."""
-        with self.lock:
-            self.tasks.add(task)
-        if task._future is not None:
-            task._future.add_done_callback(lambda _: self.wake.set())
-
-    def _loop(self) -> None:
-        while True:
-            self.wake.wait(POLL_S)
-            self.wake.clear()
-            with self.lock:
-                active = [t for t in self.tasks if t.active]
-            if self.engine.client.status == "closed" and not active:
-                with _pollers_lock:
-                    _pollers.pop(self.engine, None)
-                return
-            try:
-                self.poll(active)
-            except Exception:  # noqa: BLE001 - keep polling; the next round may succeed
-                log.warning("polling Dask tasks failed", exc_info=True)
-
-    def poll(self, active: list[Task]) -> None:
-        registry_now, slots = None, {}
-        if self.engine.healthy and any(t.status == QUEUED for t in active):
-            registry_now = registry(self.engine.client)
-            slots = {r: self._slots(r) for r in {t.resource for t in active if t.resource}}
-        for task in active:
-            task.refresh(registry_now, slots.get(task.resource, 0))
-        running = [t for t in active if t.status == RUNNING and t.worker]
-        due = time.monotonic() - self.checked > TOPOLOGY_S
-        if running and due and self.engine.kind == "remote" and self.engine.healthy:
-            # workers listed after the records were read: no false alarm
-            self.checked = time.monotonic()
-            workers = self.engine.workers()
-            for task in running:
-                if task.worker not in workers:
-                    log.warning("task %s: its worker %s left the cluster (workers now: %s)", task.id, task.worker,
-                                sorted(workers))
-                    task.fail(WORKER_DIED)
-        if self.engine.healthy and time.monotonic() - self.swept > SWEEP_S:
-            self.swept = time.monotonic()
-            worker.sweep(self.engine.client)
-
-    def _slots(self, resource: str) -> int:
-        """Units of `resource` the cluster offers, read at most every TOPOLOGY_S (it asks for every worker's info)."""
-        when, units = self.slots.get(resource, (-math.inf, 0))
-        if time.monotonic() - when > TOPOLOGY_S:
-            units = self.engine.slots(resource)
-            self.slots[resource] = (time.monotonic(), units)
-        return units
-
-
-_pollers: dict[cluster.Engine, _Poller] = {}
-_pollers_lock = threading.Lock()
-
-
-def _poller(engine: cluster.Engine) -> _Poller:
-    with _pollers_lock:
-        if engine not in _pollers:
-            _pollers[engine] = _Poller(engine)
-        return _pollers[engine]

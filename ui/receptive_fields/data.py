@@ -89,7 +89,8 @@ def within_budget(net: Net) -> None:
     network's parameters were checked when it was read; a zoo model's weights are the server's own.)"""
     shape = (net.inputs.channels, *net.side)
     fp = shared(("rf footprint", net.key, net.side, net.config),
-                lambda: budget.footprint(meta_model(net.key, net.config), shape))
+                lambda: budget.footprint(rf.meta_architecture(None if net.key == CUSTOM else net.key,
+                                                                  net.config if net.key == CUSTOM else None), shape))
     budget.check_activations(fp, f"{net.title} at {net.side[0]}×{net.side[1]} px")
 
 
