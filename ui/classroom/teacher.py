@@ -30,11 +30,11 @@ from ui.classroom.poller import POLLER
 
 COUNT_S = 1.0  # the teacher's counts refresh (and fragment-made changes are published) this often
 
-_BIG = ('<div style="text-align:center;line-height:1.1">'
+_BIG = ('<div style="text-align:center;line-height:1.15">'
         '<div style="font-size:1.3rem">Join at</div>'
-        '<div style="font-size:clamp(1.4rem,3.2vw,2.6rem);font-weight:600;word-break:break-all">{link}</div>'
+        '<div style="font-size:clamp(1.1rem,2.1vw,2.2rem);font-weight:600;overflow-wrap:anywhere">{link}</div>'
         '<div style="font-size:1.3rem;margin-top:1.2rem">with the code</div>'
-        '<div style="font-size:clamp(4rem,11vw,9rem);font-weight:800;letter-spacing:0.08em;'
+        '<div style="font-size:clamp(3rem,6.5vw,7.5rem);font-weight:800;letter-spacing:0.06em;white-space:nowrap;'
         'font-family:ui-monospace,monospace" data-testid="cls-code">{code}</div></div>')
 
 
