@@ -147,24 +147,27 @@ def before_page(pages: dict[str, str]) -> tuple[Member, store.ClassState] | None
     Args:
         pages: {url path: page script hash} of the navigation.
     """
+    joined = _place(pages)
+    notice = st.session_state.pop("cls_notice", None)  # after any redirect: shown on the run that lands
+    if notice:
+        st.info(notice, icon=":material/groups:")
+    return joined
+
+
+def _place(pages: dict[str, str]) -> tuple[Member, store.ClassState] | None:
     try:
         me = _arrive(pages)
         state = POLLER.state(me.code) if me is not None else None
     except (OSError, TimeoutError):  # the scheduler cannot be asked: the ordinary app, and one sentence
-        st.warning(NO_CLUSTER, icon=":material/cloud_off:")
+        st.session_state["cls_notice"] = NO_CLUSTER
         return None
-    notice = st.session_state.pop("cls_notice", None)
-    if notice:
-        st.info(notice, icon=":material/groups:")
     if me is None:
         return None
     if state is None or not state.live():
-        leave(me)
-        st.info(ENDED, icon=":material/groups:")
+        leave(me, ENDED)
         return None
     if me.teacher and state.seat != me.seat:
-        leave(me)
-        st.info(MOVED, icon=":material/groups:")
+        leave(me, MOVED)
         return None
     if me.teacher and st.session_state.pop("cls_announce", False):
         hooks.announce_address()
