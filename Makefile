@@ -1,12 +1,22 @@
 # Two commands for a newcomer: `make run` and `make test`. Both (re)create .venv when
-# requirements.txt is newer than the last install.
+# requirements.txt is newer than the last install. `make run REPLICAS=4` serves a larger class:
+# 4 web processes behind Caddy on PORT, sharing one Dask scheduler and worker (ui/replicas/).
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+REPLICAS ?= 1
+ifneq ($(filter-out 0 1,$(REPLICAS)),)
+SERVE := $(PY) -m ui.replicas --replicas $(REPLICAS) --port $(PORT)
+else
+SERVE := $(PY) -m ui.server --server.port $(PORT)
+endif
 
 .PHONY: run test bench clean
+
+# Modules the benchmarks import, not benchmarks themselves.
+BENCH_HELPERS := bench/appserver.py bench/streamlit_client.py bench/collapsed.py
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,13 +25,13 @@ $(STAMP): requirements.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	CNN_EXPLORER_OFFLINE=$${CNN_EXPLORER_OFFLINE:-1} $(PY) -m ui.server --server.port $(PORT)
+	CNN_EXPLORER_OFFLINE=$${CNN_EXPLORER_OFFLINE:-1} $(SERVE)
 
 test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@mkdir -p bench/results; for script in $(filter-out $(BENCH_HELPERS),$(wildcard bench/*.py)); do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/e2e/screenshots

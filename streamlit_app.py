@@ -1,4 +1,6 @@
-"""CNN Explorer: the router. Page config, navigation over ui.catalog, shared sidebar, class mode (ui.classroom).
+"""CNN Explorer: the router. Page config, navigation over ui.catalog, shared sidebar, class mode (ui.classroom),
+and the address check every page shares (`ui.address`: a value the page cannot use gets one sentence, never an
+exception).
 
 `make run` starts it through `ui.server`, which has already warmed the process; under a plain
 `streamlit run` the first session does the imports (once, under a lock: `ui.warm.imports`).
@@ -7,7 +9,7 @@
 import streamlit as st
 
 from explorer.runtime import cluster
-from ui import warm
+from ui import address, warm
 
 warm.imports()
 # torch's threads (once per process) and the Dask cluster for heavy work (embedded, or
@@ -32,7 +34,9 @@ with st.sidebar:
         "Settings live in the page address: copy it to share exactly what you see."
     )
 
+check = address.opened(page.url_path)
 try:
     page.run()
-finally:
+finally:  # also after st.stop() or st.rerun(): the sentences then wait for the next run
+    check.report()
     classroom.after(pages, joined)  # the teacher publishes a changed view

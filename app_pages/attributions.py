@@ -7,6 +7,7 @@ from explorer.attribution import figures as figs
 from ui import models as ui_models
 from ui.attributions import checks, choice, maps
 from ui.image_picker import image_picker
+from ui.safe_text import md
 from ui.transfer.mistakes import receive_handoff
 
 st.title("Attributions")
@@ -26,7 +27,7 @@ else:
                "you trained on the Transfer-learning page.", icon=":material/warning:")
 image, caption = image_picker()
 image_key = ui_models.image_key(image)
-probs = choice.probabilities(chosen.key, image_key, chosen.model, image)
+probs, pixels = choice.first_look(chosen, image, image_key)
 labels = choice.labels_of(chosen)
 
 st.header("1 · What the model predicts", divider="gray")
@@ -42,18 +43,16 @@ else:  # an untrained model's "top 5" is an accident of its random weights (ui.m
     left.info(ui_models.untrained_output(chosen.title, float(probs.min()), float(probs.max()), len(probs)),
               icon=":material/casino:")
 if highlight is None:
-    right.caption(f"Explaining “{labels[target]}” ({probs[target]:.2%}), which is not in the top 5.")
-ctx = maps.Context(chosen, image, image_key, target,
-                   choice.model_view(chosen.key, image_key, chosen.model, image))
+    right.caption(f"Explaining “{md(labels[target])}” ({probs[target]:.2%}), which is not in the top 5.")
+ctx = maps.Context(chosen, image, image_key, target, pixels)
 
 st.header("2 · Maps side by side", divider="gray")
 methods = maps.choose_methods()
 layers = explained_model.layer_table(chosen.model)
 options = maps.method_options(ctx, layers)
-display = maps.display_controls()
 maps.heavy_button(ctx, methods, options)
-maps.maps_grid(ctx, methods, options, display)
-st.caption(f"Every map explains the logit (score before softmax) of “{labels[target]}” and is aligned with the "
+maps.maps_grid(ctx, methods, options)
+st.caption(f"Every map explains the logit (score before softmax) of “{md(labels[target])}” and is aligned with the "
            f"{chosen.input_size}×{chosen.input_size} crop the model sees, drawn in grey underneath.")
 
 st.header("3 · Sanity checks: can the maps be trusted?", divider="gray")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.convolution import sections, widgets
+from ui.safe_text import md
 
 st.title("Convolution arithmetic")
 st.markdown("Watch the window slide: every output cell is a sum of products of the cells under the window and "
@@ -14,7 +15,7 @@ settings = widgets.settings_sidebar()
 try:
     lab, fig, multi = sections.view(settings)
 except ValueError as err:
-    st.error(str(err), icon=":material/block:")
+    st.error(md(err, None), icon=":material/block:")  # may quote the typed values
     st.stop()
 sections.numbers(lab)
 sections.animation(lab, fig)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui.image_picker import image_picker
 from ui.receptive_fields import data, network, toy_stack, unit
+from ui.safe_text import md
 
 st.title("Receptive fields")
 st.markdown("Lecture 3: *each successive convolution adds K − 1 to the receptive field; with L layers it is "
@@ -15,7 +16,7 @@ net = network.network()
 try:
     fields = data.fields(net.key, net.side, net.config)
 except ValueError as exc:
-    st.error(str(exc))
+    st.error(md(exc, None))  # may quote the network in the address
     fields = None
 
 st.header("1 · How far each layer sees")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from explorer.training import datasets
+from ui.safe_text import md
 from ui.transfer import data as transfer_data, results as transfer_results, run as transfer_run
 
 st.title("Transfer learning")
@@ -19,12 +20,12 @@ val_pct = st.slider("Validation share (%)", 10, 50, 25, step=5, key="tl_val", bi
 split = None
 if data is not None:
     counts = data.counts()
-    st.caption(" · ".join(f"{name}: {n}" for name, n in counts.items()) +
+    st.caption(" · ".join(f"{md(name, 40)}: {n}" for name, n in counts.items()) +
                f" — {data.nbytes() / 1e6:.1f} MB of pixels kept in your session.")
     try:
         split = datasets.split(data, val_pct / 100, seed=int(st.session_state.get("tl_seed", 0)))
     except ValueError as exc:
-        st.error(str(exc), icon=":material/rule:")
+        st.error(md(exc, None), icon=":material/rule:")
 
 st.header("2. Model and training", divider="gray")
 config = transfer_run.settings(len(data.samples) if data is not None else 0)

@@ -1,4 +1,5 @@
-"""Classroom load benchmark: a class of N students on one server, started as a user starts it (`make run`).
+"""Classroom load benchmark: a class of N students on one server, started as a user starts it (`make run`,
+or `make run REPLICAS=2` for web replicas behind Caddy).
 
 Each simulated student is a Locust user holding one websocket (`bench/streamlit_client.py`) and
 speaking Streamlit's protocol as the browser does. The class opens the teacher's link together,
@@ -12,10 +13,14 @@ Usage:
     .venv/bin/python bench/classroom.py --students 30 --minutes 3 --trainers 4
     .venv/bin/python bench/classroom.py --soak 200           # the soak: 200 short sessions, RSS over time
     .venv/bin/python bench/classroom.py --url http://host:8501 --students 30   # an already running server
+    .venv/bin/python bench/classroom.py --students 60 --replicas 1 2 --warm-first   # 1 process, then 2 replicas
 
 Per page it prints first-visit and rerun p50/p95/max (seconds), runs per second and errors:
 exception elements, timeouts, disconnects and images that fail to load; and the server's CPU
-(cores busy, averaged) and peak RSS. A CSV of every request goes to bench/results/.
+(cores busy, averaged) and peak RSS and PSS of all its processes (web processes, profiling helpers,
+Dask scheduler and worker, Caddy), with the load average before and after; with replicas, how many
+students each one got. With several `--replicas` values, a table compares them at the end. A CSV of
+every request goes to bench/results/.
 Targets (issue 10): 30 students: 0 errors, rerun p95 <= 1 s and first-visit p95 <= 3 s on every page,
 peak RSS <= 3 GB; 60 students: 0 errors, rerun p95 <= 2 s.
 """
@@ -34,6 +39,7 @@ import random  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import urllib.request  # noqa: E402
 from collections import Counter, defaultdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -193,6 +199,7 @@ class Student(User):
             self._record("visit", TEACHER_LINK[0], None, 0.0, exc)
             raise
         self.page = ""
+        PLACED[self.session.replica] += 1
         self._open(*TEACHER_LINK)
 
     def on_stop(self) -> None:
@@ -229,6 +236,7 @@ class Student(User):
     def _reconnect(self) -> None:
         self.session.close()
         self.session = Session(self.host, timeout=60)
+        PLACED[self.session.replica] += 1
         self.visited.clear()
         self._open(*TEACHER_LINK)
 
@@ -275,6 +283,7 @@ class Student(User):
 
 
 ALERTS: Counter = Counter()
+PLACED: Counter = Counter()  # sessions per replica (the proxy's X-Replica), counted as students connect
 
 
 # ----------------------------------------------------------------------------------- one level
@@ -297,7 +306,11 @@ def run_level(url: str, students: int, minutes: float, ramp: float, trainers: in
     env.events.request.add_listener(on_request)
     Student.trainers_left = trainers
     ALERTS.clear()
+    PLACED.clear()
+    load_before = os.getloadavg()
     monitor = gevent.spawn(server.monitor) if server else None  # monkey-patched: a greenlet
+    probes: list[float | None] = []  # seconds each health probe took, None when it got no answer
+    prober = gevent.spawn(probe_health, url, probes)
     started, me = time.perf_counter(), psutil.Process()
     cpu_before = sum(me.cpu_times()[:2])
     runner = env.create_local_runner()
@@ -308,15 +321,40 @@ def run_level(url: str, students: int, minutes: float, ramp: float, trainers: in
     client_cpu = (sum(me.cpu_times()[:2]) - cpu_before) / elapsed
     if monitor:
         monitor.kill()
+    prober.kill()
     env.events.request.remove_listener(on_request)
 
     RESULTS.mkdir(exist_ok=True)
-    with open(RESULTS / f"classroom-{students}.csv", "w", newline="") as f:
+    replicas = f"-{server.replicas}replicas" if server and server.replicas > 1 else ""
+    with open(RESULTS / f"classroom-{students}{replicas}.csv", "w", newline="") as f:
         csv.writer(f).writerows([("kind", "page", "seconds", "bytes", "error"), *records])
-    return summarize(records, students, elapsed, server, client_cpu)
+    summary = summarize(records, students, elapsed, server, client_cpu, (load_before, os.getloadavg()))
+    answered = [p for p in probes if p is not None]
+    summary["missed_probes"] = len(probes) - len(answered)
+    print(f"health probes (one a second, {PROBE_TIMEOUT_S:.0f} s timeout): {len(probes)} sent, "
+          f"{summary['missed_probes']} missed; slowest answer {max(answered, default=float('nan')):.2f} s")
+    return summary
 
 
-def summarize(records: list, students: int, elapsed: float, server: Server | None, client_cpu: float) -> dict:
+PROBE_TIMEOUT_S = 5.0
+
+
+def probe_health(url: str, out: list[float | None]) -> None:
+    """Ask /_stcore/health once a second (a greenlet), appending each answer's seconds, or None if none came
+    within PROBE_TIMEOUT_S: a server that stops answering (the deadlock of issue 17) shows up as misses."""
+    while True:
+        start = time.perf_counter()
+        try:
+            ok = urllib.request.urlopen(f"{url}/_stcore/health", timeout=PROBE_TIMEOUT_S).read() == b"ok"
+        except OSError:
+            ok = False
+        took = time.perf_counter() - start
+        out.append(took if ok else None)
+        gevent.sleep(max(0.0, 1.0 - took))
+
+
+def summarize(records: list, students: int, elapsed: float, server: Server | None, client_cpu: float,
+              load: tuple[tuple[float, ...], tuple[float, ...]]) -> dict:
     by_page: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     errors: Counter = Counter()
     for kind, page, seconds, _, error in records:
@@ -324,9 +362,11 @@ def summarize(records: list, students: int, elapsed: float, server: Server | Non
             errors[(page, kind, error.split(":")[0] + ":" + error.split(":", 1)[-1][:70])] += 1
         else:
             by_page[page][kind].append(seconds)
-    print(f"\n== {students} students, {elapsed:.0f} s ==")
+    setup = f", {server.replicas} web replicas behind Caddy" if server and server.replicas > 1 else ""
+    print(f"\n== {students} students{setup}, {elapsed:.0f} s ==")
     print(f"{'page':<18}{'kind':<9}{'n':>6}{'p50':>8}{'p95':>8}{'max':>8}{'runs/s':>8}")
-    summary = {"students": students, "pages": {}, "errors": sum(errors.values())}
+    summary = {"students": students, "replicas": server.replicas if server else None, "pages": {},
+               "errors": sum(errors.values()), "load": load}
     for page in sorted(by_page):
         for kind in ("visit", "revisit", "rerun", "upload", "train", "fragment", "image"):
             times = by_page[page].get(kind)
@@ -344,13 +384,20 @@ def summarize(records: list, students: int, elapsed: float, server: Server | Non
         print("error messages shown to students (st.error; expected for impossible settings):")
         for (page, text), n in ALERTS.most_common(6):
             print(f"  {n:>4} × {page}: {text}")
+    if len(PLACED) > 1 or any(PLACED):
+        print("sessions per replica: " + ", ".join(f"{r}: {n}" for r, n in sorted(PLACED.items())))
     if server and server.samples:
         cpu = [c for _, c, _ in server.samples]
         peak = max(r for *_, r in server.samples)
-        summary.update(cpu=statistics.mean(cpu), rss=peak)
-        print(f"server CPU: {statistics.mean(cpu):.2f} cores busy on average (max {max(cpu):.2f} of "
-              f"{os.cpu_count()}); peak RSS {peak / 2**30:.2f} GiB")
+        pss = sum(server.peak.values())
+        summary.update(cpu=statistics.mean(cpu), rss=peak, pss=pss)
+        parts = ", ".join(f"{k} {v / 2**30:.2f}" for k, v in server.peak.most_common() if v > 2**26)
+        print(f"server, all its processes: CPU {statistics.mean(cpu):.2f} cores busy on average (max {max(cpu):.2f} "
+              f"of {os.cpu_count()}); peak RSS {peak / 2**30:.2f} GiB (shared pages counted in each process), "
+              f"peak PSS {pss / 2**30:.2f} GiB ({parts})")
     print(f"load generator CPU (this process, on the same machine): {client_cpu:.2f} cores busy on average")
+    print("load average (1, 5, 15 min) before: {:.1f} {:.1f} {:.1f}; after: {:.1f} {:.1f} {:.1f}".format(*load[0],
+                                                                                                     *load[1]))
     return summary
 
 
@@ -431,7 +478,15 @@ def main() -> None:
     parser.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE", help="extra server environment")
     parser.add_argument("--checkout", type=Path, default=None,
                         help="serve another checkout of the project (`make run` there), e.g. an older version")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each level this many times back to back on the same server (the hang soak: "
+                             "--students 60 --minutes 5 --repeat 3 passes only with 0 missed health probes)")
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1],
+                        help="web processes: 1 is `make run`, more is `make run REPLICAS=N` (Caddy in front); "
+                             "several values run one after the other and are compared at the end")
     args = parser.parse_args()
+    if args.soak and args.replicas != [1]:
+        parser.error("the soak follows one web process's memory: leave out --replicas")
     RESULTS.mkdir(exist_ok=True)
     Student.photo = photo_jpeg()
     print(f"load average before: {os.getloadavg()}")
@@ -442,8 +497,10 @@ def main() -> None:
         for page in set(PAGE_WEIGHTS) - set(args.pages):
             del PAGE_WEIGHTS[page]
     levels = [args.soak] if args.soak else args.students
-    for students in levels:
-        server = None if args.url else Server(env, **({"root": args.checkout} if args.checkout else {}))
+    summaries = []
+    for replicas, students in [(r, n) for r in args.replicas for n in levels]:
+        server = None if args.url else Server(env, replicas=replicas,
+                                               **({"root": args.checkout} if args.checkout else {}))
         try:
             url = args.url or server.url
             if server:
@@ -454,11 +511,40 @@ def main() -> None:
                 ttl = args.ttl if args.ttl is not None else 130.0
                 soak(url, students, server, ttl)
             else:
-                run_level(url, students, args.minutes, args.ramp, args.trainers, server)
+                for _ in range(args.repeat):
+                    summaries.append(run_level(url, students, args.minutes, args.ramp, args.trainers, server))
         finally:
             if server:
                 server.stop()
+    if len(args.replicas) > 1 and summaries:
+        compare(summaries)
+    if summaries:
+        missed = sum(s["missed_probes"] for s in summaries)
+        print(f"health probes missed over every level: {missed}" + (" (a hang?)" if missed else ""))
     print(f"load average after: {os.getloadavg()}")
+
+
+def compare(summaries: list[dict]) -> None:
+    """One table for levels run with different numbers of web processes: p50 / p95 per page, errors, CPU, RSS."""
+    def label(s: dict) -> str:
+        return f"{s['students']} st., " + ("1 process" if s["replicas"] == 1 else f"{s['replicas']} replicas")
+
+    width = 20
+    print("\n== comparison (seconds: p50 / p95) ==")
+    print(f"{'page':<18}{'kind':<8}" + "".join(f"{label(s):>{width}}" for s in summaries))
+    rows = sorted({key for s in summaries for key in s["pages"] if key[1] in ("rerun", "visit", "upload")})
+    for page, kind in rows:
+        cells = []
+        for s in summaries:
+            row = s["pages"].get((page, kind))
+            cells.append(f"{row[1]:.2f} / {row[2]:.2f}" if row else "-")
+        print(f"{page:<18}{kind:<8}" + "".join(f"{c:>{width}}" for c in cells))
+    print(f"{'errors':<26}" + "".join(f"{s['errors']:>{width}}" for s in summaries))
+    print(f"{'CPU, cores busy':<26}" + "".join(f"{s.get('cpu', float('nan')):>{width}.2f}" for s in summaries))
+    print(f"{'peak RSS, GiB':<26}" + "".join(f"{s.get('rss', float('nan')) / 2**30:>{width}.2f}" for s in summaries))
+    print(f"{'peak PSS, GiB':<26}" + "".join(f"{s.get('pss', float('nan')) / 2**30:>{width}.2f}" for s in summaries))
+    print(f"{'load avg before, after':<26}"
+          + "".join(f"{s['load'][0][0]:>{width - 7}.1f}, {s['load'][1][0]:>5.1f}" for s in summaries))
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def click(repeats: int) -> None:
     photo = image_key(image)
     x, _ = rf_data.prepared(net, photo, image)
     rf_data.fields(net.key, net.side)
-    rf_data.layer_maps(net, photo, "features.3", x)
+    rf_data.layer_maps(net, photo, "features.3", x).result()
     row = iter(range(10**6))
 
     def fragment_work() -> None:
@@ -98,7 +98,7 @@ def click(repeats: int) -> None:
         box = rf.unit_box(f, r, 25)
         key = image_key(image)
         _, seen = rf_data.prepared(net, key, image)
-        maps = rf_data.layer_maps(net, key, "features.3", x)
+        maps = rf_data.layer_maps(net, key, "features.3", x).result()
         unit_fig = figs.unit_figure(seen, box, "features.3", "on the cat", unit._earlier_boxes(fields, f, r, 25))
         map_fig = figs.map_figure(maps.mean(axis=0), (r, 25), "features.3")
         unit_fig.to_json(), map_fig.to_json()

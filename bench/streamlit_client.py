@@ -56,6 +56,7 @@ class RunResult:
     status: str = ""  # the `script_finished` value, e.g. "FINISHED_SUCCESSFULLY"
     exceptions: list[str] = field(default_factory=list)  # st.exception elements (tracebacks on the page)
     errors: list[str] = field(default_factory=list)  # st.error alerts
+    texts: list[str] = field(default_factory=list)  # every alert's and markdown's text, errors included
     images: list[str] = field(default_factory=list)  # /media/... URLs of st.image elements
     fragment: tuple[float, str] | None = None  # (interval s, fragment id) of a run_every fragment
 
@@ -72,7 +73,10 @@ class Session:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.http = requests.Session()
-        self.http.get(self.base_url + "/_stcore/health", timeout=timeout)  # sets the XSRF cookie, as in the browser
+        # Sets the XSRF cookie, as in the browser, and behind `make run REPLICAS=N` the proxy's sticky cookie, which
+        # this session's websocket, uploads and /media requests then carry: all reach one replica (named here).
+        health = self.http.get(self.base_url + "/_stcore/health", timeout=timeout)
+        self.replica = health.headers.get("X-Replica", "")  # = ui.replicas.proxy.REPLICA_HEADER; "" without a proxy
         self.xsrf = self.http.cookies.get(XSRF_COOKIE, "")
         ws_url = "ws" + self.base_url[4:] + "/_stcore/stream"
         cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
@@ -263,6 +267,10 @@ class Session:
             result.exceptions.append(f"{element.exception.type}: {element.exception.message}")
         elif kind == "alert" and element.alert.format == element.alert.ERROR:
             result.errors.append(element.alert.body)
+        if kind == "alert":
+            result.texts.append(element.alert.body)
+        elif kind == "markdown":
+            result.texts.append(element.markdown.body)
         elif kind == "imgs":
             result.images += [img.url for img in element.imgs.imgs if img.url.startswith("/media")]
         inner = getattr(element, kind) if kind else None

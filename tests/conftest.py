@@ -1,8 +1,11 @@
-"""Shared test setup: no downloads, a private torch hub cache, the app's thread setting, and the fixtures
-more than one folder uses (Lite0, the gallery cat, the demo shapes, a Dask cluster of real processes)."""
+"""Shared test setup: no downloads, a private torch hub cache and temporary folder, the app's thread setting, and
+the fixtures more than one folder uses (Lite0, the gallery cat, the demo shapes, a Dask cluster of real processes)."""
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,10 +13,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# Tests never reach for the network, and a developer's own torch hub cache must not change
-# what they see: point TORCH_HOME at an empty folder unless a test sets its own.
-os.environ.setdefault("CNN_EXPLORER_OFFLINE", "1")
-os.environ.setdefault("TORCH_HOME", str(ROOT / ".pytest_cache" / "torch_home"))
+# The tests see the same machine whatever the developer's environment says (set, not setdefault): they never
+# reach for the network, read a torch hub cache of their own (empty: a developer's cached torchvision weights
+# would turn "untrained here" models into trained ones), write their temporary files into a folder of their
+# own (the servers they start inherit both), and run jobs on the embedded cluster unless a test asks for another.
+_OWN = Path(tempfile.mkdtemp(prefix="cnn-explorer-tests-"))
+atexit.register(shutil.rmtree, _OWN, ignore_errors=True)
+(_OWN / "torch_home").mkdir()
+(_OWN / "tmp").mkdir()
+os.environ["CNN_EXPLORER_OFFLINE"] = "1"
+os.environ["TORCH_HOME"] = str(_OWN / "torch_home")
+os.environ["TMPDIR"] = str(_OWN / "tmp")
+tempfile.tempdir = None  # read TMPDIR again
+os.environ.pop("CNN_EXPLORER_DASK_SCHEDULER", None)
 
 # The tests run under the app's process-wide torch setting: one thread per computation, set once
 # where the process starts (explorer.runtime.cluster.set_process_threads).

@@ -11,6 +11,7 @@ import streamlit as st
 from PIL import Image
 
 from explorer import images
+from ui.safe_text import md
 from ui.uploads import release
 
 #: Largest upload the picker accepts, in megabytes (photos from phones are 2-12 MB).
@@ -28,7 +29,7 @@ def _decode_into_session(upload, caption: str) -> None:
     try:
         st.session_state[_STATE] = (caption, images.load_image(upload.getvalue()))
     except images.ImageError as exc:
-        st.session_state["picker_error"] = f"{upload.name}: {exc}"
+        st.session_state["picker_error"] = f"{md(upload.name)}: {md(exc, None)}"
     release([upload])  # the session keeps the decoded photo (at most 1024 px), not the file
 
 
@@ -41,7 +42,7 @@ def image_picker() -> tuple[Image.Image, str]:
             source = st.segmented_control(
                 "Image", SOURCES, default="Gallery", key="img_src", required=True,
                 bind="query-params", help="Use a real photo from the gallery, or your own.",
-            )
+            ) or "Gallery"  # an empty address value (?key=) leaves even a required control empty
             if source == "Gallery":
                 choice = st.selectbox("Gallery photo", names, key="img", bind="query-params")
             elif source == "Upload":
@@ -70,7 +71,7 @@ def image_picker() -> tuple[Image.Image, str]:
         with right:
             thumb = image.copy()
             thumb.thumbnail((320, 320))  # sent to the browser at 2× its drawn size, not at working size
-            st.image(thumb, caption=f"{caption} · {image.width}×{image.height} px", width=160)
+            st.image(thumb, caption=f"{md(caption)} · {image.width}×{image.height} px", width=160)
     return image, caption
 
 

@@ -1,9 +1,12 @@
 """Models shared by every session, and what they compute on the gallery and the students' photos.
 
 The models themselves live in the process's one store (`explorer.models.store`: loaded once, never
-mutated, within a memory budget). Here: the spinner that names a model while it loads (the other
-students' pages keep running: a build is one torch thread), the server-wide caches of what the
-pages compute with them, and how model pickers name them.
+mutated, within a memory budget). Here: loading a model in the background while the page says so, the
+server-wide caches of what the pages compute with them, and how model pickers name them.
+
+Issue 17: a first switch to a large model (VGG-16 builds 138 M parameters) took seconds on the page's
+script thread. It now loads on one background thread (at the priority of background work), and the
+page shows which model is loading until it is there, then reruns itself.
 """
 
 from __future__ import annotations
@@ -20,27 +23,44 @@ from explorer.models import layers
 from explorer.models import weights
 from explorer.models import registry
 from explorer.training.config import CUSTOM
+from ui import background
 
 T = TypeVar("T")
+
+
+#: Seconds a page waits for a model load before it shows the loading message instead (most loads are faster).
+QUICK_LOAD_S = 1.0
+
+
+@st.cache_resource(show_spinner=False)
+def _loads() -> background.Keyed:
+    """Model loads, one at a time: each builds a whole network (most of it C, with the GIL released)."""
+    return background.Keyed(background.pool(1, "model-load"), keep=64)
 
 
 def loaded_model(name: str, pretrained: bool = True) -> zoo.LoadedModel:
     """The server-wide shared copy of a zoo model (see `explorer.models.zoo.load`); never mutate it.
 
-    When it is not loaded yet, the student sees which model is being built and for how long.
+    When it is not loaded yet, it loads in the background: the page says which model is loading and
+    stops there (`st.stop`), and reruns by itself once the model is there.
+
+    Raises:
+        ValueError: an unknown model name.
     """
-    models = store.shared()
-    loaded = models.cached(name, pretrained)
+    loaded = store.shared().cached(name, pretrained)
     if loaded is not None:
         return loaded
     entry = registry.info(name)
+    future = _loads().submit((name, pretrained), store.shared().get, name, pretrained)
+    if background.ready(future, QUICK_LOAD_S):
+        return future.result()
     size = f", {entry.num_params / 1e6:.0f} M parameters" if entry.num_params else ""
-    with st.spinner(f"Loading {entry.title}{size}… (once per server: every student then shares it)",
-                    show_time=True):
-        return models.get(name, pretrained)
+    background.rerun_when_done(future, f"Loading {entry.title}{size} (once per server: every student then shares "
+                                       "it). The page continues by itself when it is ready:")
+    st.stop()
 
 
-@st.cache_resource(max_entries=96, show_spinner=False)
+@st.cache_resource(max_entries=256, show_spinner=False)
 def shared(key: tuple, _build: Callable[[], T]) -> T:
     """`_build()` computed once per server for `key`, then shared read-only by every session.
 

@@ -98,8 +98,8 @@ class TaskStore:
                 shared.watchers.add(watcher)
                 self._tasks.move_to_end(key)
                 return shared
-            try:
-                shared = Shared(key, title, self._submit(fn, *args, **kwargs), {watcher})
+            try:  # ephemeral: the result stays here, and the cluster frees the task's inputs as soon as it ends
+                shared = Shared(key, title, self._submit(fn, *args, ephemeral=True, **kwargs), {watcher})
             except tasks.ClusterError as exc:
                 shared = Shared(key, title, None, refused=str(exc))
             self._tasks[key] = shared

@@ -7,13 +7,18 @@ plotly a partly initialised module. So:
 - `imports()` imports every heavy module once, under a lock, before any page needs it
   (the launcher `ui.server` calls it before Streamlit listens; `streamlit_app.py` calls it too,
   so a plain `streamlit run` is protected from the import race as well);
-- `before_serving()` also loads the default model and computes what the default pages show for
-  every gallery photo (predictions, the default layer's feature maps), then moves the objects
-  that live as long as the process out of the garbage collector's way (`gc.freeze`: with
-  `runner.postScriptGC` off, collections then scan only the young objects, not ~500 k);
-- `in_background()` fills the rest of the shared caches after the server listens: the receptive-
-  fields page's defaults, the profile of every registry model at its crop size, the full
-  comparison, the lecture tables and the other pretrained models.
+- `before_serving()` fills every shared cache a first visit reads, before the server listens: the
+  default model and what the default pages show for every gallery photo (predictions, feature maps,
+  the receptive-fields page's fields and maps), the other pretrained models, and, in the side process
+  meanwhile, the profile of every registry model, the full comparison and the lecture tables. Then it
+  moves the objects that live as long as the process out of the garbage collector's way (`gc.freeze`:
+  with `runner.postScriptGC` off, collections then scan only the young objects, not ~500 k).
+
+Issue 17: filling the caches after the server listened made the first minute of a class compete with
+it (the warm-start thread held 10% of the GIL while students arrived, still building the ResNet lecture
+tables). Now nothing is computed for the caches once students are in. The profiles are Python from end
+to end, so they run in the side process (`explorer.runtime.side_process`), on the other core, while
+this process loads the models.
 
 Everything goes into the same server-wide caches (`st.cache_resource`) that the pages read.
 """
@@ -63,15 +68,26 @@ def imports() -> None:
 
 
 def before_serving() -> None:
-    """Imports, the default model and the default pages' results for the gallery; then gc.freeze()."""
+    """Imports, then every shared cache a first visit reads (see the module docstring); then gc.freeze()."""
     start = time.perf_counter()
     from explorer.runtime import side_process  # noqa: PLC0415 - light: imports nothing heavy
 
     side_process.start()  # the profiling process imports torch meanwhile
     imports()
+    profiles = threading.Thread(target=_profiles, name="warm-profiles")  # waits on the side process, not the GIL
+    profiles.start()
+    _models_and_gallery()
+    profiles.join()
+    _freeze()
+    log.info("warm start: ready to serve in %.1f s", time.perf_counter() - start)
+
+
+def _models_and_gallery() -> None:
+    """The pretrained models, and what the default pages show for every gallery photo (in this process)."""
     from explorer import images  # noqa: PLC0415 - imported above, named here
     from explorer.models import layers, registry, store  # noqa: PLC0415
     from ui import models  # noqa: PLC0415
+    from ui.receptive_fields import data as rf_data  # noqa: PLC0415
 
     loaded = store.shared().get(registry.DEFAULT_MODEL)
     layer = layers.default_layer(models.layer_table(registry.DEFAULT_MODEL))
@@ -80,33 +96,23 @@ def before_serving() -> None:
         key = models.image_key(photo)
         models.predictions(loaded.name, key, photo)
         models.analysis(loaded.name, key, layer, photo)
-    _freeze()
-    log.info("warm start: ready to serve in %.1f s", time.perf_counter() - start)
+    rf_data.warm()
+    for name in ("efficientnet_lite1", "efficientnet_lite2"):
+        store.shared().get(name)
 
 
-def in_background() -> None:
-    """Fill the remaining shared caches (meant for a daemon thread once the server listens), at the priority of
-    background work: students who arrive meanwhile come first."""
-    start = time.perf_counter()
+def _profiles() -> None:
+    """Every registry model's profile at its crop size, the comparison and the lecture tables (side process)."""
     try:
-        from explorer.models import registry, store  # noqa: PLC0415
-        from explorer.runtime import cluster  # noqa: PLC0415
-
-        cluster.as_background()
+        from explorer.models import registry  # noqa: PLC0415
         from ui.architectures import lecture as arch_lecture, sections as arch_sections  # noqa: PLC0415
-        from ui.receptive_fields import data as rf_data
 
-        rf_data.warm()
         for name in [*arch_sections.DEFAULT_COMPARE, *registry.list_models()]:
             arch_sections.crop_profile(name)
         arch_sections.comparison_table()
         arch_lecture.lecture_tables_data()
-        for name in ("efficientnet_lite1", "efficientnet_lite2"):
-            store.shared().get(name)
-        _freeze()
     except Exception:  # noqa: BLE001 - a failed warm-up only means a slower first visit; the page computes it
-        log.exception("background warm start failed")
-    log.info("warm start: shared caches filled in %.1f s", time.perf_counter() - start)
+        log.exception("warm start: profiling in the side process failed")
 
 
 def _freeze() -> None:

@@ -1,9 +1,11 @@
 """Figures for the Architectures page: per-layer bars, training memory, and the model comparison.
 
-Data in (profiles and frames from explorer.architecture.profiling / comparison / training_memory), go.Figure out.
+Data in (profiles and frames from explorer.architecture.profiling / comparison / training_memory), figure out.
 Memory is in binary units everywhere (KiB = 1,024 bytes, MiB = 1,024² bytes), as in the page's tables.
 Charts are sized to read on a projector at 1280×720: no minor-tick digits, labels that do not overlap,
 captions outside the plot (the page writes them under the chart).
+Figures are plain dicts (`explorer.figures.raw`): as a go.Figure (make_subplots, every property validated) the
+per-layer bars took 27 ms of CPU to build, as dicts 1 ms (bench/figures.py).
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from explorer.figures.layout import LABEL_FONT, log_ticks, place_labels, to_px
+from explorer.figures.raw import COLORWAY, RawFigure, colorscale, subplot_row, typed
 from explorer.figures.safe_text import plain
 from explorer.architecture.profiling import Profile
 
@@ -23,7 +24,7 @@ KIB, MIB = 1024, 1024 ** 2
 _COLORS = {"memory": "#1f77b4", "params": "#ff7f0e", "macs": "#2ca02c"}
 
 
-def per_layer_bars(frame: pd.DataFrame, label: str = "name", title: str = "") -> go.Figure:
+def per_layer_bars(frame: pd.DataFrame, label: str = "name", title: str = "") -> RawFigure:
     """Three horizontal bar charts side by side, one bar per row of `frame`, in execution order.
 
     Args:
@@ -31,16 +32,18 @@ def per_layer_bars(frame: pd.DataFrame, label: str = "name", title: str = "") ->
         label: the column naming each bar ("name" for layers, "group" for blocks).
     """
     labels = [f"{i:>3} {n}" for i, n in enumerate(frame[label])]  # unique, ordered labels
-    fig = make_subplots(rows=1, cols=3, shared_yaxes=True, horizontal_spacing=0.02,
-                        subplot_titles=("activation memory (KiB)", "parameters (thousands)", "MACs (millions)"))
+    layout = subplot_row(["activation memory (KiB)", "parameters (thousands)", "MACs (millions)"], 0.02, shared_y=True)
+    data = []
     for col, (column, scale, key) in enumerate([("activation bytes", KIB, "memory"), ("params", 1e3, "params"),
                                                 ("MACs", 1e6, "macs")], start=1):
-        fig.add_trace(go.Bar(y=labels, x=frame[column] / scale, orientation="h", marker_color=_COLORS[key],
-                             name=column, hovertemplate="%{y}: %{x:,.1f}<extra></extra>"), row=1, col=col)
-    fig.update_yaxes(autorange="reversed", tickfont=dict(size=11))
-    fig.update_layout(title=title, showlegend=False, height=max(320, 17 * len(frame) + 120),
-                      margin=dict(l=10, r=10, t=70, b=10))
-    return fig
+        suffix = "" if col == 1 else str(col)
+        data.append({"type": "bar", "y": labels, "x": typed(frame[column] / scale), "orientation": "h",
+                     "marker": {"color": _COLORS[key]}, "name": column,
+                     "hovertemplate": "%{y}: %{x:,.1f}<extra></extra>", "xaxis": "x" + suffix, "yaxis": "y" + suffix})
+        layout["yaxis" + suffix].update(autorange="reversed", tickfont={"size": 11})
+    layout.update(title={"text": title}, showlegend=False, height=max(320, 17 * len(frame) + 120),
+                  margin={"l": 10, "r": 10, "t": 70, "b": 10})
+    return RawFigure({"data": data, "layout": layout})
 
 
 def story(prof: Profile) -> str:
@@ -63,26 +66,24 @@ def story(prof: Profile) -> str:
             f"{m_share:.0%} of the multiply-adds.")
 
 
-def training_memory_bars(estimates: dict[str, dict[str, int]], batch_size: int) -> go.Figure:
+def training_memory_bars(estimates: dict[str, dict[str, int]], batch_size: int) -> RawFigure:
     """Stacked bars, one per optimizer, of weights + gradients + optimizer state + activations (MiB).
 
     Args:
         estimates: optimizer -> `training_memory()` result.
     """
-    fig = go.Figure()
     parts = next(iter(estimates.values())).keys()
-    for part in parts:
-        values = [estimates[opt][part] / MIB for opt in estimates]
-        fig.add_trace(go.Bar(x=list(estimates), y=values, name=part,
-                             hovertemplate=part + ": %{y:,.1f} MiB<extra></extra>"))
+    data = [{"type": "bar", "x": list(estimates), "y": [estimates[opt][part] / MIB for opt in estimates], "name": part,
+             "hovertemplate": part + ": %{y:,.1f} MiB<extra></extra>"} for part in parts]
     totals = [sum(e.values()) / MIB for e in estimates.values()]
-    fig.add_trace(go.Scatter(x=list(estimates), y=totals, mode="text", text=[f"{t:,.0f} MiB" for t in totals],
-                             textposition="top center", textfont=dict(size=13), showlegend=False, hoverinfo="skip",
-                             cliponaxis=False))
-    fig.update_layout(barmode="stack", title=f"Training memory at batch size {batch_size} (float32)",
-                      yaxis_title="MiB", yaxis_range=[0, 1.15 * max(totals, default=1)], height=380,
-                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(traceorder="reversed"))
-    return fig
+    data.append({"type": "scatter", "x": list(estimates), "y": totals, "mode": "text",
+                 "text": [f"{t:,.0f} MiB" for t in totals], "textposition": "top center", "textfont": {"size": 13},
+                 "showlegend": False, "hoverinfo": "skip", "cliponaxis": False})
+    layout = {"barmode": "stack", "title": {"text": f"Training memory at batch size {batch_size} (float32)"},
+              "yaxis": {"title": {"text": "MiB"}, "range": [0, 1.15 * max(totals, default=1)]}, "height": 380,
+              "margin": {"l": 10, "r": 10, "t": 50, "b": 10}, "legend": {"traceorder": "reversed"},
+              "colorway": COLORWAY}
+    return RawFigure({"data": data, "layout": layout})
 
 
 #: The smallest plot area the comparison chart gets (px): at 1280×720 with the sidebar open. Labels are placed
@@ -91,13 +92,13 @@ BUBBLE_PLOT_PX = (560, 360)
 BUBBLE_MAX_PX = 50  # diameter of the largest bubble
 
 
-def accuracy_bubbles(table: pd.DataFrame) -> go.Figure:
+def accuracy_bubbles(table: pd.DataFrame) -> RawFigure:
     """ImageNet top-1 against GMACs (log axis, 1-2-5 ticks), bubble area proportional to parameters, each
     bubble labelled with its model's name where the label overlaps no other label or bubble."""
     data = table.dropna(subset=["ImageNet top-1 (%)"]).reset_index(drop=True)
-    fig = go.Figure()
     if data.empty:
-        return fig.update_layout(title="No model with torchvision accuracy metadata selected", height=200)
+        return RawFigure({"data": [], "layout": {"title": {"text": "No model with torchvision accuracy metadata selected"},
+                                                 "height": 200}})
     gmacs, top1, params = data["MACs"] / 1e9, data["ImageNet top-1 (%)"].astype(float), data["params"]
     lx = [math.log10(v) for v in gmacs]
     x_range = [min(lx) - 0.25, max(lx) + 0.25]
@@ -107,35 +108,35 @@ def accuracy_bubbles(table: pd.DataFrame) -> go.Figure:
     xy = to_px(lx, list(top1), x_range, y_range, BUBBLE_PLOT_PX)
     names = [plain(n) for n in data["model"]]
     offsets = place_labels(xy, [max(r, 4) for r in radii], list(data["model"]), BUBBLE_PLOT_PX)
-    fig.add_trace(go.Scatter(
-        x=gmacs, y=top1, mode="markers", text=names,
-        marker=dict(size=params, sizemode="area", sizeref=size_ref, sizemin=4, color=data["year"],
-                    colorscale="Viridis", showscale=True, colorbar=dict(title="year", tickformat="d"),
-                    line=dict(width=1, color="white")),
-        customdata=params / 1e6,
-        hovertemplate="%{text}<br>%{x:.2f} GMACs<br>top-1 %{y:.1f}%<br>%{customdata:.1f} M params<extra></extra>"))
-    for x, y, name, (dx, dy) in zip(lx, top1, names, offsets):
-        fig.add_annotation(x=x, y=y, text=name, showarrow=False, xshift=dx, yshift=dy,
-                           font=dict(size=LABEL_FONT, color="#222"))
+    trace = {"type": "scatter", "x": typed(gmacs), "y": typed(top1), "mode": "markers", "text": names,
+             "marker": {"size": typed(params), "sizemode": "area", "sizeref": size_ref, "sizemin": 4,
+                        "color": typed(data["year"]), "colorscale": colorscale("Viridis"), "showscale": True,
+                        "colorbar": {"title": {"text": "year"}, "tickformat": "d"}, "line": {"width": 1, "color": "white"}},
+             "customdata": typed(params / 1e6),
+             "hovertemplate": "%{text}<br>%{x:.2f} GMACs<br>top-1 %{y:.1f}%<br>%{customdata:.1f} M params<extra></extra>"}
+    labels = [{"x": x, "y": float(y), "text": name, "showarrow": False, "xshift": dx, "yshift": dy,
+               "font": {"size": LABEL_FONT, "color": "#222"}} for x, y, name, (dx, dy) in zip(lx, top1, names, offsets)]
     tickvals, ticktext = log_ticks(10 ** x_range[0], 10 ** x_range[1])
-    fig.update_layout(title="Top-1 accuracy, compute and size (bubble area = parameters)",
-                      xaxis=dict(title="GMACs per image (log scale)", type="log", range=x_range, tickvals=tickvals,
-                                 ticktext=ticktext, minor=dict(showgrid=False, ticks="")),
-                      yaxis=dict(title="ImageNet top-1 (%)", range=y_range), height=480, showlegend=False,
-                      margin=dict(l=10, r=10, t=50, b=10), font=dict(size=13))
-    return fig
+    layout = {"title": {"text": "Top-1 accuracy, compute and size (bubble area = parameters)"}, "annotations": labels,
+              "xaxis": {"title": {"text": "GMACs per image (log scale)"}, "type": "log", "range": x_range,
+                        "tickvals": tickvals, "ticktext": ticktext, "minor": {"showgrid": False, "ticks": ""}},
+              "yaxis": {"title": {"text": "ImageNet top-1 (%)"}, "range": y_range}, "height": 480, "showlegend": False,
+              "margin": {"l": 10, "r": 10, "t": 50, "b": 10}, "font": {"size": 13}}
+    return RawFigure({"data": [trace], "layout": layout})
 
 
-def comparison_bars(table: pd.DataFrame) -> go.Figure:
+def comparison_bars(table: pd.DataFrame) -> RawFigure:
     """Parameters, GMACs and activation memory (MiB) of each model, side by side."""
-    fig = make_subplots(rows=1, cols=3, shared_yaxes=True, horizontal_spacing=0.03,
-                        subplot_titles=("parameters (M)", "GMACs", "activation memory (MiB)"))
+    layout = subplot_row(["parameters (M)", "GMACs", "activation memory (MiB)"], 0.03, shared_y=True)
+    models = [plain(m) for m in table["model"]]
+    data = []
     for col, (column, scale, key) in enumerate([("params", 1e6, "params"), ("MACs", 1e9, "macs"),
                                                 ("activation bytes", MIB, "memory")], start=1):
-        fig.add_trace(go.Bar(y=[plain(m) for m in table["model"]], x=table[column] / scale, orientation="h",
-                             marker_color=_COLORS[key],
-                             hovertemplate="%{y}: %{x:,.2f}<extra></extra>"), row=1, col=col)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(showlegend=False, height=max(300, 26 * len(table) + 100), margin=dict(l=10, r=10, t=50, b=10),
-                      font=dict(size=13))
-    return fig
+        suffix = "" if col == 1 else str(col)
+        data.append({"type": "bar", "y": models, "x": typed(table[column] / scale), "orientation": "h",
+                     "marker": {"color": _COLORS[key]}, "hovertemplate": "%{y}: %{x:,.2f}<extra></extra>",
+                     "xaxis": "x" + suffix, "yaxis": "y" + suffix})
+        layout["yaxis" + suffix]["autorange"] = "reversed"
+    layout.update(showlegend=False, height=max(300, 26 * len(table) + 100), margin={"l": 10, "r": 10, "t": 50, "b": 10},
+                  font={"size": 13})
+    return RawFigure({"data": data, "layout": layout})

@@ -232,3 +232,11 @@ VGG_VS_ALEXNET_NOTE = ("The lecture's totals (1.9 vs 48.6 MB) sit below the sums
                        "their ratio survives; its 13.6 G for VGG-16 is 12 % below the 15.5 G multiply-adds of the "
                        "lecture's own formula and torchvision's metadata, so the compute ratio is about 21.7×, "
                        "not 19.4×.")
+
+
+def all_tables() -> dict[str, object]:
+    """Every table above, by name ("alexnet", "vgg", "vgg_totals", "stem", "stem_totals", "resnet"): what the
+    Architectures page shows, computed in one call (the page runs it in the side process: it is Python throughout)."""
+    stem, stem_totals = googlenet_stem_table()
+    return {"alexnet": alexnet_table(), "vgg": vgg16_table(), "vgg_totals": vgg16_totals(),
+            "stem": stem, "stem_totals": stem_totals, "resnet": resnet_table()}

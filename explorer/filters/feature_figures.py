@@ -1,35 +1,41 @@
-"""Figures for the filters and feature-maps page: filter grids, feature-map grids, one map large, top-5."""
+"""Figures for the filters and feature-maps page: filter grids, feature-map grids, one map large, top-5.
+
+Figures are plain dicts (`explorer.figures.raw`): on this page Streamlit's `Figure.to_dict()` of the cached
+go.Figures (a deep copy and a walk of each, on every rerun) was about a third of a rerun, and the top-5
+chart, rebuilt on every run, another large share.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
 import torch.nn.functional as F
 
 from explorer.figures.images import colorize, mosaic, normalise, data_uri, tile_origin, to_uint8, upscale
+from explorer.figures.raw import COLORWAY, RawFigure, colorscale, typed
 from explorer.figures.safe_text import plain, plain_all
 
 
-def _image_figure(pixels: np.ndarray, title: str, height: int | None = None, fmt: str = "png") -> go.Figure:
-    """A figure holding one image (a mosaic) as PNG or JPEG, in pixel coordinates, no axes."""
-    fig = go.Figure(go.Image(source=data_uri(pixels, fmt), hoverinfo="skip"))
-    fig.update_xaxes(visible=False, range=[0, pixels.shape[1]])
-    fig.update_yaxes(visible=False, range=[pixels.shape[0], 0], scaleanchor="x")
-    fig.update_layout(title=title, margin=dict(l=0, r=0, t=40, b=0), dragmode=False,
-                      height=height or min(900, pixels.shape[0] + 60))
-    return fig
+def _image_figure(pixels: np.ndarray, title: str, fmt: str = "png", labels: list[dict] | None = None) -> RawFigure:
+    """A figure holding one image (a mosaic) as PNG or JPEG, in pixel coordinates, no axes; `labels` from `_labels`."""
+    layout = {"xaxis": {"visible": False, "range": [0, pixels.shape[1]]},
+              "yaxis": {"visible": False, "range": [pixels.shape[0], 0], "scaleanchor": "x"},
+              "title": {"text": title}, "margin": {"l": 0, "r": 0, "t": 40, "b": 0}, "dragmode": False,
+              "height": min(900, pixels.shape[0] + 60)}
+    if labels is not None:
+        layout["annotations"] = labels
+    return RawFigure({"data": [{"type": "image", "source": data_uri(pixels, fmt), "hoverinfo": "skip"}],
+                      "layout": layout})
 
 
-def _labels(fig: go.Figure, corners: list[tuple[int, int]], texts: list[str]) -> None:
-    """Small white labels at the top-left corners of tiles, set in one go (add_annotation is quadratic)."""
-    fig.update_layout(annotations=[
-        dict(x=x + 2, y=y + 2, text=text, showarrow=False, xanchor="left", yanchor="top",
-             font=dict(size=10, color="white"), bgcolor="rgba(0,0,0,0.55)", borderpad=1)
-        for (x, y), text in zip(corners, texts)])
+def _labels(corners: list[tuple[int, int]], texts: list[str]) -> list[dict]:
+    """Small white labels at the top-left corners of tiles (layout annotations)."""
+    return [{"x": x + 2, "y": y + 2, "text": text, "showarrow": False, "xanchor": "left", "yanchor": "top",
+             "font": {"size": 10, "color": "white"}, "bgcolor": "rgba(0,0,0,0.55)", "borderpad": 1}
+            for (x, y), text in zip(corners, texts)]
 
 
-def filter_grid(weights: torch.Tensor, layer: str, columns: int = 16, tile: int = 40) -> go.Figure:
+def filter_grid(weights: torch.Tensor, layer: str, columns: int = 16, tile: int = 40) -> RawFigure:
     """The first layer's filters as RGB tiles (grayscale for 1 input channel), each normalised on its own.
 
     Args:
@@ -51,7 +57,7 @@ def filter_grid(weights: torch.Tensor, layer: str, columns: int = 16, tile: int 
     return _image_figure(mosaic(tiles, columns), title)
 
 
-def _gray_slices(slices: torch.Tensor, keep: list[int], prefix: str, title: str, tile: int) -> go.Figure:
+def _gray_slices(slices: torch.Tensor, keep: list[int], prefix: str, title: str, tile: int) -> RawFigure:
     """Slices [N, K, K] (those in `keep`) as grayscale tiles on one shared scale, mid-gray = 0."""
     kh, kw = slices.shape[1:]
     w = slices.float()
@@ -60,11 +66,10 @@ def _gray_slices(slices: torch.Tensor, keep: list[int], prefix: str, title: str,
     tiles = [upscale(to_uint8(np.repeat((0.5 + w[i].numpy() / (2 * scale))[..., None], 3, axis=2)), factor)
              for i in keep]
     columns = min(16, len(tiles))
-    fig = _image_figure(mosaic(tiles, columns),
-                        f"{title} (black = −{scale:.3g}, mid-gray = 0, white = +{scale:.3g})")
-    _labels(fig, [tile_origin(i, columns, tiles[0].shape[:2]) for i in range(len(keep))],
-            [f"{prefix} {channel}" for channel in keep])
-    return fig
+    labels = _labels([tile_origin(i, columns, tiles[0].shape[:2]) for i in range(len(keep))],
+                     [f"{prefix} {channel}" for channel in keep])
+    return _image_figure(mosaic(tiles, columns), f"{title} (black = −{scale:.3g}, mid-gray = 0, white = +{scale:.3g})",
+                         labels=labels)
 
 
 def _strongest(slices: torch.Tensor, limit: int) -> list[int]:
@@ -74,7 +79,7 @@ def _strongest(slices: torch.Tensor, limit: int) -> list[int]:
     return sorted(torch.topk(slices.float().flatten(1).norm(dim=1), limit).indices.tolist())
 
 
-def filter_slices(weight: torch.Tensor, layer: str, index: int, limit: int = 64, tile: int = 56) -> go.Figure:
+def filter_slices(weight: torch.Tensor, layer: str, index: int, limit: int = 64, tile: int = 56) -> RawFigure:
     """The per-input-channel slices of one filter in grayscale, on one shared scale (mid-gray = 0).
 
     Args:
@@ -88,7 +93,7 @@ def filter_slices(weight: torch.Tensor, layer: str, index: int, limit: int = 64,
     return _gray_slices(weight, keep, "in", f"{layer}, filter {index}: {subset} of {kh}×{kw}", tile)
 
 
-def depthwise_filters(weight: torch.Tensor, layer: str, limit: int = 64, tile: int = 56) -> go.Figure:
+def depthwise_filters(weight: torch.Tensor, layer: str, limit: int = 64, tile: int = 56) -> RawFigure:
     """A depthwise layer's filters [C, 1, K, K]: filter c reads only input channel c, so each has one slice."""
     c, _, kh, kw = weight.shape
     slices = weight[:, 0]
@@ -99,7 +104,7 @@ def depthwise_filters(weight: torch.Tensor, layer: str, limit: int = 64, tile: i
 
 
 def feature_grid(maps: torch.Tensor, channels: list[int], layer: str, seen: np.ndarray | None = None,
-                 columns: int = 8, tile: int = 96) -> go.Figure:
+                 columns: int = 8, tile: int = 96) -> RawFigure:
     """Chosen channels of a layer's output, upsampled to `tile` px, each scaled to its own min…max.
 
     Args:
@@ -132,16 +137,15 @@ def feature_grid(maps: torch.Tensor, channels: list[int], layer: str, seen: np.n
         tiles.append(heat.astype(np.uint8))
     columns = min(columns, len(tiles))
     c, h, w = maps.shape
-    fig = _image_figure(mosaic(tiles, columns),
-                        f"{layer}: {len(channels)} of {c} channels ({h}×{w} each, shown at {tile}×{tile}; "
-                        "each scaled to its own min…max)", fmt="jpeg")
     means = maps[channels].float().mean(dim=(1, 2)).tolist()
-    _labels(fig, [tile_origin(i, columns, (tile, tile)) for i in range(len(channels))],
-            [f"#{channel} · mean {mean:.2f}" for channel, mean in zip(channels, means)])
-    return fig
+    labels = _labels([tile_origin(i, columns, (tile, tile)) for i in range(len(channels))],
+                     [f"#{channel} · mean {mean:.2f}" for channel, mean in zip(channels, means)])
+    return _image_figure(mosaic(tiles, columns),
+                         f"{layer}: {len(channels)} of {c} channels ({h}×{w} each, shown at {tile}×{tile}; "
+                         "each scaled to its own min…max)", fmt="jpeg", labels=labels)
 
 
-def channel_figure(channel_map: torch.Tensor, layer: str, channel: int, seen: np.ndarray | None = None) -> go.Figure:
+def channel_figure(channel_map: torch.Tensor, layer: str, channel: int, seen: np.ndarray | None = None) -> RawFigure:
     """One channel large, as a heatmap of its real values with a colour bar (its range), optionally over the photo.
 
     Args:
@@ -150,34 +154,31 @@ def channel_figure(channel_map: torch.Tensor, layer: str, channel: int, seen: np
     """
     z = channel_map.float().numpy()
     h, w = z.shape
-    fig = go.Figure()
     size = seen.shape[0] if seen is not None else max(h, w)
-    if seen is not None:
-        fig.add_trace(go.Image(source=data_uri(seen, "jpeg"), hoverinfo="skip"))
-    fig.add_trace(go.Heatmap(
-        z=z, x0=size / w / 2 - 0.5, dx=size / w, y0=size / h / 2 - 0.5, dy=size / h, colorscale="Viridis",
-        opacity=0.6 if seen is not None else 1.0, colorbar=dict(title="activation"),
-        hovertemplate="row %{customdata[0]}, col %{customdata[1]}: %{z:.3f}<extra></extra>",
-        customdata=np.stack(np.meshgrid(np.arange(h), np.arange(w), indexing="ij"), axis=-1),
-    ))
-    fig.update_xaxes(visible=False, range=[-0.5, size - 0.5])
-    fig.update_yaxes(visible=False, range=[size - 0.5, -0.5], scaleanchor="x")
-    fig.update_layout(
-        title=f"{layer}, channel {channel}: {h}×{w}, values {z.min():.3g} … {z.max():.3g} (mean {z.mean():.3g})",
-        margin=dict(l=0, r=0, t=40, b=0), height=480,
-    )
-    return fig
+    data = [] if seen is None else [{"type": "image", "source": data_uri(seen, "jpeg"), "hoverinfo": "skip"}]
+    data.append({
+        "type": "heatmap", "z": typed(z), "x0": size / w / 2 - 0.5, "dx": size / w, "y0": size / h / 2 - 0.5,
+        "dy": size / h, "colorscale": colorscale("Viridis"), "opacity": 0.6 if seen is not None else 1.0,
+        "colorbar": {"title": {"text": "activation"}},
+        "hovertemplate": "row %{customdata[0]}, col %{customdata[1]}: %{z:.3f}<extra></extra>",
+        "customdata": typed(np.stack(np.meshgrid(np.arange(h), np.arange(w), indexing="ij"), axis=-1))})
+    layout = {"xaxis": {"visible": False, "range": [-0.5, size - 0.5]},
+              "yaxis": {"visible": False, "range": [size - 0.5, -0.5], "scaleanchor": "x"},
+              "title": {"text": f"{layer}, channel {channel}: {h}×{w}, values {z.min():.3g} … {z.max():.3g} "
+                                f"(mean {z.mean():.3g})"},
+              "margin": {"l": 0, "r": 0, "t": 40, "b": 0}, "height": 480}
+    return RawFigure({"data": data, "layout": layout})
 
 
-def top5_figure(top: list[tuple[str, float]], title: str) -> go.Figure:
+def top5_figure(top: list[tuple[str, float]], title: str) -> RawFigure:
     """Horizontal bars of [(label, probability)], highest on top, probability axis 0-1.
 
     Labels and title are drawn literally (`safe_text.plain`): the title names the student's file.
     """
     labels, probs = plain_all([t[0] for t in top][::-1]), [t[1] for t in top][::-1]
-    fig = go.Figure(go.Bar(x=probs, y=labels, orientation="h", text=[f"{p:.1%}" for p in probs],
-                           textposition="auto", hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
-    fig.update_yaxes(type="category")
-    fig.update_layout(title=plain(title), xaxis_title="probability", xaxis_range=[0, 1], height=300,
-                      margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+    data = [{"type": "bar", "x": probs, "y": labels, "orientation": "h", "text": [f"{p:.1%}" for p in probs],
+             "textposition": "auto", "hovertemplate": "%{y}: %{x:.2%}<extra></extra>"}]
+    layout = {"title": {"text": plain(title)}, "xaxis": {"title": {"text": "probability"}, "range": [0, 1]},
+              "yaxis": {"type": "category"}, "height": 300, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+              "colorway": COLORWAY}
+    return RawFigure({"data": data, "layout": layout})

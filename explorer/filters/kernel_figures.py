@@ -1,27 +1,30 @@
-"""Pictures of the lecture's kernel steps: the kernel as a grid of numbers, and each map as an image."""
+"""Pictures of the lecture's kernel steps: the kernel as a grid of numbers, and each map as an image.
+
+The kernel figure is a plain dict (`explorer.figures.raw`): as a go.Figure, Streamlit's `to_dict()` deep-copied
+and walked it again on every rerun of the page, cached or not.
+"""
 
 from __future__ import annotations
 
 from fractions import Fraction
 
 import numpy as np
-import plotly.graph_objects as go
 
 from explorer.figures.images import colorize, to_uint8, upscale
+from explorer.figures.raw import RawFigure, colorscale, typed
 
 
-def kernel_figure(kernel: np.ndarray, title: str) -> go.Figure:
+def kernel_figure(kernel: np.ndarray, title: str) -> RawFigure:
     """The kernel's values as a small annotated grid (red positive, blue negative, white zero)."""
     k = np.asarray(kernel, dtype=np.float64)
     m = float(np.abs(k).max()) or 1.0
     text = [[str(Fraction(v).limit_denominator(64)) for v in row] for row in k]
-    fig = go.Figure(go.Heatmap(z=k, text=text, texttemplate="%{text}", colorscale="RdBu", reversescale=True,
-                               zmin=-m, zmax=m, showscale=False, xgap=2, ygap=2,
-                               hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    fig.update_layout(title=title, height=230, margin=dict(l=0, r=0, t=40, b=0))
-    return fig
+    data = [{"type": "heatmap", "z": typed(k), "text": text, "texttemplate": "%{text}", "colorscale": colorscale("RdBu"),
+             "reversescale": True, "zmin": -m, "zmax": m, "showscale": False, "xgap": 2, "ygap": 2,
+             "hovertemplate": "row %{y}, col %{x}: %{z:.4g}<extra></extra>"}]
+    layout = {"xaxis": {"visible": False}, "yaxis": {"visible": False, "autorange": "reversed", "scaleanchor": "x"},
+              "title": {"text": title}, "height": 230, "margin": {"l": 0, "r": 0, "t": 40, "b": 0}}
+    return RawFigure({"data": data, "layout": layout})
 
 
 def step_pixels(x: np.ndarray, side: int = 320) -> tuple[np.ndarray, str]:

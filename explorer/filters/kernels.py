@@ -15,9 +15,9 @@ Pixel values are floats in [0, 1] (8-bit value / 255), so an output of 1.0 is "f
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 import torch
@@ -55,19 +55,47 @@ PADDINGS = ("valid", "same (zeros)")
 POOLINGS = ("max", "sum", "average")
 
 
+#: Largest kernel weight accepted (in absolute value), and the longest text read: a kernel typed in the page (and
+#: kept in its address) is 3 or 5 rows of short numbers.
+MAX_WEIGHT = 1000.0
+MAX_TEXT = 1000
+
+
+def _value(token: str) -> float:
+    """One typed value: an integer, a decimal or a fraction ("1/9"). Raises ValueError with a sentence."""
+    parts = token.split("/")
+    try:
+        if len(parts) > 2:
+            raise ValueError
+        numbers = [float(p) for p in parts]  # "nan", "inf" and "1e400" (inf) read as floats: refused below
+    except ValueError:
+        raise ValueError("Kernel values must be numbers such as 2, -0.5 or 1/9, rows separated by ';'.") from None
+    if not all(math.isfinite(n) and abs(n) <= MAX_WEIGHT for n in numbers):
+        raise ValueError(f"Kernel values must be finite numbers from -{MAX_WEIGHT:,.0f} to {MAX_WEIGHT:,.0f}.")
+    if len(numbers) == 2 and numbers[1] == 0:
+        raise ValueError("Kernel values must be numbers such as 2, -0.5 or 1/9, and a fraction cannot divide by zero.")
+    value = numbers[0] / numbers[1] if len(numbers) == 2 else numbers[0]
+    if abs(value) > MAX_WEIGHT:
+        raise ValueError(f"Kernel values must be finite numbers from -{MAX_WEIGHT:,.0f} to {MAX_WEIGHT:,.0f}.")
+    return value
+
+
 def parse_kernel(text: str) -> np.ndarray:
     """A square kernel from text: rows separated by ";" or new lines, values by spaces or commas.
 
-    Values may be integers, decimals or fractions ("1/9"). Only 3×3 and 5×5 kernels are accepted.
+    Values may be integers, decimals or fractions ("1/9"), finite and at most `MAX_WEIGHT` in absolute value
+    (the text comes from the page's address too). Only 3×3 and 5×5 kernels are accepted.
+
+    Returns:
+        float32 [K, K] with K = 3 or 5.
 
     Raises:
-        ValueError: with a message saying what to fix.
+        ValueError: one sentence saying what to fix.
     """
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"A kernel is at most 5 rows of 5 numbers; this text has {len(text):,} characters.")
     rows = [r for r in re.split(r"[;\n]", text.strip()) if r.strip()]
-    try:
-        values = [[float(Fraction(v)) for v in re.split(r"[,\s]+", r.strip()) if v] for r in rows]
-    except (ValueError, ZeroDivisionError):
-        raise ValueError("Kernel values must be numbers such as 2, -0.5 or 1/9, rows separated by ';'.") from None
+    values = [[_value(v) for v in re.split(r"[,\s]+", r.strip()) if v] for r in rows]
     n = len(values)
     if n not in (3, 5) or any(len(r) != n for r in values):
         sizes = "×".join(str(len(r)) for r in values) or "nothing"

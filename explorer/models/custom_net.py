@@ -18,6 +18,7 @@ import math
 import torch
 from torch import nn
 
+from explorer.models import budget
 from explorer.randomness import GLOBAL_LOCK
 
 #: Layer type -> the spec fields it uses, in the order `to_text` writes them.
@@ -29,6 +30,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 LAYER_TYPES = list(FIELDS)
 DEFAULTS = {"size": 16, "kernel": 3, "stride": 1, "padding": 0, "p": 0.5}
+#: Largest value of each whole-number field: torch overflows long before, and a network from an address may
+#: carry any number (`explorer.models.budget` then bounds what the whole network costs).
+MAXIMA = {"size": 65_536, "kernel": budget.MAX_INPUT_SIDE, "stride": budget.MAX_INPUT_SIDE,
+          "padding": budget.MAX_INPUT_SIDE}
 _SPATIAL = {"Conv2d", "MaxPool2d", "AvgPool2d", "GlobalAvgPool", "Residual"}
 
 #: The lecture's convnet for 28×28 digits (lecture 1), the builder's starting point.
@@ -93,10 +98,15 @@ def _values(index: int, layer: dict) -> dict:
                 raise LayerShapeError(f"L{describe(index, layer)[1:]}: the dropout probability must be in [0, 1).")
             v[f] = float(v[f])
         else:
-            v[f] = int(v[f])
+            try:
+                v[f] = int(v[f])
+            except (OverflowError, ValueError):  # inf, or text
+                raise LayerShapeError(f"L{describe(index, layer)[1:]}: {f} must be a whole number.") from None
             low = 0 if f == "padding" else 1
             if v[f] < low:
                 raise LayerShapeError(f"L{describe(index, layer)[1:]}: {f} must be at least {low}.")
+            if v[f] > MAXIMA[f]:
+                raise LayerShapeError(f"L{describe(index, layer)[1:]}: {f} must be at most {MAXIMA[f]:,}.")
     if kind == "MaxPool2d" or kind == "AvgPool2d":
         if v["padding"] > v["kernel"] // 2:
             raise LayerShapeError(f"L{describe(index, layer)[1:]}: padding {v['padding']} is more than half the "
@@ -191,16 +201,24 @@ def to_text(spec: list[dict]) -> str:
 
 
 def from_text(text: str) -> list[dict]:
-    """Inverse of `to_text`. Raises LayerShapeError for text it cannot read."""
+    """Inverse of `to_text`. Raises LayerShapeError for text it cannot read, or for more than
+    `budget.MAX_LAYERS` layers (`budget.MAX_TEXT` characters): such text comes from addresses."""
+    if len(text) > budget.MAX_TEXT:
+        raise LayerShapeError(f"The network is written in {len(text):,} characters; at most "
+                              f"{budget.MAX_TEXT:,} are read (about {budget.MAX_LAYERS} layers).")
+    parts = [t for t in text.strip().split("_") if t]
+    if len(parts) > budget.MAX_LAYERS:
+        raise LayerShapeError(f"The network has {len(parts):,} layers; at most {budget.MAX_LAYERS} "
+                              "are built here.")
     spec = []
-    for i, part in enumerate(t for t in text.strip().split("_") if t):
+    for i, part in enumerate(parts):
         kind, *values = part.split("-")
         if kind not in FIELDS or len(values) != len(FIELDS[kind]):
-            raise LayerShapeError(f"Layer {i + 1} of the network in the address ({part!r}) is not readable.")
+            raise LayerShapeError(f"Layer {i + 1} of the network ({part[:40]!r}) is not readable.")
         try:
             layer = {"layer": kind, **{f: float(x) if f == "p" else int(x) for f, x in zip(FIELDS[kind], values)}}
         except ValueError:
-            raise LayerShapeError(f"Layer {i + 1} of the network in the address ({part!r}) is not readable.") from None
+            raise LayerShapeError(f"Layer {i + 1} of the network ({part[:40]!r}) is not readable.") from None
         _values(i, layer)
         spec.append(layer)
     return spec
@@ -244,8 +262,7 @@ def to_code(spec: list[dict], input_shape: tuple[int, ...]) -> str:
 
 # --- a custom network as a training backbone (explorer.training.trainer, the Transfer-learning page) ---------------
 
-MAX_SIDE = 512  # pixels; larger inputs make CPU training far too slow
-MAX_PARAMS = 50_000_000
+MAX_SIDE = 512  # pixels; larger inputs make CPU training far too slow (parameters: `budget.MAX_PARAMS`)
 _FIX = "Change it on the Architectures page."
 
 
@@ -261,21 +278,55 @@ def to_config(spec: list[dict], input_shape: tuple[int, ...]) -> str:
         raise ValueError(f"{exc} {_FIX}") from None
 
 
-def from_config(text: str | None) -> tuple[list[dict], tuple[int, ...]]:
-    """Inverse of `to_config`: (spec, input shape). Raises ValueError for unreadable text."""
+def _parse_config(text: str | None) -> tuple[list[dict], tuple[int, ...]]:
+    """`to_config`'s text read back, without building anything. Raises ValueError for unreadable text."""
     shape_text, sep, spec_text = (text or "").partition(":")
     if not sep or not spec_text:
         raise ValueError("No custom network, or one with an invalid layer: build or fix it on the Architectures page.")
     try:
         shape = tuple(int(v) for v in shape_text.split("x"))
     except ValueError:
-        raise ValueError(f"The custom network's input shape {shape_text!r} is not readable.") from None
-    return from_text(spec_text), shape
+        raise ValueError(f"The custom network's input shape {shape_text[:40]!r} is not readable.") from None
+    try:
+        return from_text(spec_text), shape
+    except LayerShapeError as exc:
+        raise ValueError(f"{exc} {_FIX}") from None
+
+
+def _within_budget(spec: list[dict], shape: tuple[int, ...]) -> None:
+    """Build the network on the meta device (nothing is allocated) and check it against `explorer.models.budget`.
+
+    Raises:
+        ValueError: a layer that cannot take its input, or a network over the budget (a `budget.BudgetError`).
+    """
+    try:
+        budget.check_input(shape, "The custom network")
+        with torch.device("meta"):
+            model, _ = build_with_shapes(spec, shape)
+        budget.check(budget.footprint(model, _check_input(shape)), "The custom network")
+    except LayerShapeError as exc:
+        raise ValueError(f"{exc} {_FIX}") from None
+    except budget.BudgetError as exc:
+        raise budget.BudgetError(f"{exc} {_FIX}") from None
+
+
+def from_config(text: str | None) -> tuple[list[dict], tuple[int, ...]]:
+    """Inverse of `to_config`: (spec, input shape) of a network that builds and fits `explorer.models.budget`
+    (checked on the meta device: nothing is allocated). Any network read from text goes through here or
+    `check_trainable` before its weights are built.
+
+    Raises:
+        ValueError: unreadable text, a layer that cannot take its input, or a network over the budget
+            (a `budget.BudgetError`); the message says what to change.
+    """
+    spec, shape = _parse_config(text)
+    _within_budget(spec, shape)
+    return spec, shape
 
 
 def check_trainable(text: str | None) -> tuple[list[dict], tuple[int, int, int]]:
     """The custom network's (spec, (C, H, W)) if it can classify images, else ValueError saying what to change."""
-    spec, shape = from_config(text)
+    spec, shape = _parse_config(text)
     if len(shape) != 3:
         raise ValueError(f"The custom network's input is {format_shape(shape)}, not an image (C, H, W): "
                          f"set input channels, height and width. {_FIX}")
@@ -289,13 +340,5 @@ def check_trainable(text: str | None) -> tuple[list[dict], tuple[int, int, int]]
     if spec[-1]["layer"] != "Linear":
         raise ValueError(f"The custom network ends in {describe(len(spec) - 1, spec[-1])}, not a Linear "
                          f"layer: add a Linear layer at the end (its size becomes the number of classes). {_FIX}")
-    try:
-        with torch.device("meta"):
-            model, _ = build_with_shapes(spec, shape)
-    except LayerShapeError as exc:
-        raise ValueError(f"{exc} {_FIX}") from None
-    n_params = sum(p.numel() for p in model.parameters())
-    if n_params > MAX_PARAMS:
-        raise ValueError(f"The custom network has {n_params:,} parameters; at most {MAX_PARAMS:,} can be "
-                         f"trained here. Shrink its Linear layers or downsample more before Flatten. {_FIX}")
+    _within_budget(spec, shape)  # builds, and within the server's budget (50 M parameters, ...)
     return spec, (c, h, w)

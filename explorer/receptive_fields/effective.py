@@ -7,13 +7,15 @@ layer's centre unit. It covers a fraction of the theoretical box and grows with 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
-from explorer.receptive_fields.graph import truncated
+from explorer.receptive_fields.graph import release_cuts, truncated
+from explorer.receptive_fields.inputs import InputSpec, preprocess
 from explorer.runtime.batches import CancelFlag, Cancelled
 
 
@@ -48,26 +50,60 @@ def effective_rf(model: nn.Module, layer: str, inputs: torch.Tensor, *,
     """
     if inputs.dim() != 4 or len(inputs) == 0:
         raise ValueError(f"inputs must be a batch [N, C, H, W] with N ≥ 1, not shape {tuple(inputs.shape)}.")
-    cut = truncated(model, layer)
     n = len(inputs)
-    total = np.zeros(inputs.shape[2:], dtype=np.float64)
-    for start in range(0, n, batch_size):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled(f"Effective receptive field of {layer} cancelled after {start} of {n} images.")
-        x = inputs[start:start + batch_size].detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            out = cut(x)
-            if not torch.is_tensor(out) or out.dim() != 4:
-                raise ValueError(f"{layer} does not produce feature maps; pick a conv layer, block or stage.")
-            seed = torch.zeros_like(out)
-            seed[:, :, out.shape[2] // 2, out.shape[3] // 2] = 1
-            (grad,) = torch.autograd.grad(out, x, seed)
-        maps = grad.detach().abs().sum(dim=1).double()
-        maps = maps / maps.sum(dim=(1, 2), keepdim=True).clamp_min(1e-300)
-        total += maps.sum(dim=0).numpy()
-        done = min(n, start + batch_size)
-        if progress is not None:
-            progress(done / n, f"{done} of {n} images")
+    batches = (inputs[start:start + batch_size] for start in range(0, n, batch_size))
+    return _effective_rf(model, layer, batches, n, tuple(inputs.shape[2:]), progress, cancel)
+
+
+def effective_rf_of_photos(model: nn.Module, layer: str, spec: InputSpec, photos: list[Image.Image], *,
+                           progress: Callable[[float, str], None] | None = None,
+                           cancel: CancelFlag | None = None) -> np.ndarray:
+    """`effective_rf` over photos that are preprocessed (`spec`) one at a time, as the field is computed.
+
+    What a page hands to a Dask task: the photos themselves (the gallery's and the student's, shared objects),
+    not a float batch [N, C, H, W] of its own. A page that starts one field after another, each of 12 photos at
+    1,024 px (151 MB as a batch), then queues references, not copies.
+
+    Returns:
+        float64 [H, W] at `spec.size`, as `effective_rf`.
+
+    Raises:
+        Cancelled, ValueError: as `effective_rf`; ValueError also when there is no photo, or the network reads
+            neither 1 nor 3 channels.
+    """
+    if not photos:
+        raise ValueError("The effective field needs at least one photo.")
+    batches = (preprocess(spec, [photo]) for photo in photos)
+    return _effective_rf(model, layer, batches, len(photos), tuple(spec.size), progress, cancel)
+
+
+def _effective_rf(model: nn.Module, layer: str, batches: Iterable[torch.Tensor], n: int, size: tuple[int, int],
+                  progress: Callable[[float, str], None] | None, cancel: CancelFlag | None) -> np.ndarray:
+    """The loop of `effective_rf` over `n` images in `batches` ([B, C, H, W] each, H × W = `size`)."""
+    cut = truncated(model, layer)
+    total = np.zeros(size, dtype=np.float64)
+    done = 0
+    try:
+        for batch in batches:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"Effective receptive field of {layer} cancelled after {done} of {n} images.")
+            x = batch.detach().clone().requires_grad_(True)
+            with torch.enable_grad():
+                out = cut(x)
+                if not torch.is_tensor(out) or out.dim() != 4:
+                    raise ValueError(f"{layer} does not produce feature maps; pick a conv layer, block or stage.")
+                seed = torch.zeros_like(out)
+                seed[:, :, out.shape[2] // 2, out.shape[3] // 2] = 1
+                (grad,) = torch.autograd.grad(out, x, seed)
+            maps = grad.detach().abs().sum(dim=1).double()
+            maps = maps / maps.sum(dim=(1, 2), keepdim=True).clamp_min(1e-300)
+            total += maps.sum(dim=0).numpy()
+            done += len(batch)
+            if progress is not None:
+                progress(done / n, f"{done} of {n} images")
+    finally:
+        del cut
+        release_cuts()  # the cut holds the model's layers in a reference cycle
     mass = total.sum()
     return total / mass if mass > 0 else total
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
+from explorer.models import custom_net, layers, registry
 from explorer.receptive_fields import graph as rf_graph
 from explorer.receptive_fields.geometry import Axis
 from explorer.receptive_fields.ops import Feature, InputTooSmallError
-from explorer.models import layers
 
 #: Largest input side the "too small" search tries, in pixels.
 MAX_SEARCH_SIDE = 4096
@@ -170,6 +171,19 @@ def receptive_fields(model: nn.Module, input_size: int | tuple[int, int]) -> lis
     return [LayerRF(name, kind, type(model.get_submodule(name)).__name__, v.depth, v.size, (rows, cols), v.rows,
                     v.cols, v.global_context, v.misaligned) for _, _, name, kind, v in found]
 
+
+
+def architecture_fields(name: str | None, input_size: tuple[int, int], custom: str | None = None) -> list[LayerRF]:
+    """`receptive_fields` of a registry architecture `name`, or of the custom network `custom` (its
+    `custom_net.to_config` text), built on the meta device: a plain call for a helper process (tracing is
+    Python from end to end, explorer.runtime.side_process)."""
+    with torch.device("meta"):
+        if custom is not None:
+            spec, shape = custom_net.from_config(custom)
+            model = custom_net.build(spec, shape).eval()
+        else:
+            model = registry.build(name)
+    return receptive_fields(model, input_size)
 
 def find(fields: list[LayerRF], name: str) -> LayerRF:
     """The entry of `fields` for layer `name`; ValueError listing a few valid names otherwise."""

@@ -22,6 +22,7 @@ Why a custom tracer:
 from __future__ import annotations
 
 import builtins
+import gc
 import operator
 import threading
 from dataclasses import dataclass, replace
@@ -371,4 +372,21 @@ def truncated(model: nn.Module, layer: str) -> nn.Module:
 def layer_output(model: nn.Module, layer: str, inputs: torch.Tensor) -> torch.Tensor:
     """`layer`'s output for a preprocessed batch [N, C, H, W]: [N, C', H', W'] (no gradients, no hooks)."""
     with torch.inference_mode():
-        return truncated(model, layer)(inputs)
+        out = _run_truncated(model, layer, inputs)
+    release_cuts()
+    return out
+
+
+def _run_truncated(model: nn.Module, layer: str, inputs: torch.Tensor) -> torch.Tensor:
+    return truncated(model, layer)(inputs)
+
+
+def release_cuts() -> None:
+    """Collect the cuts made so far (milliseconds once the warm start froze the long-lived objects).
+
+    A `truncated` module and its torch.fx graph refer to each other, and the module holds the model's layers:
+    only the cycle collector frees them. The app turns Streamlit's collection after every run off
+    (`runner.postScriptGC`), so without this a model the store has dropped stayed in memory until the next
+    full collection, one more for every link that asked for a field or a map of another model.
+    """
+    gc.collect()

@@ -112,13 +112,12 @@ def small_vs_large(channels: int = 64, small: int = 2) -> tuple[StackFacts, Stac
     if channels < 1 or small < 1:
         raise ValueError("Channels and the number of 3×3 layers must be at least 1.")
     k = 2 * small + 1
-    stacks = [(f"{small} × 3×3", [m for _ in range(small) for m in (nn.Conv2d(channels, channels, 3, padding=1),
-                                                                      nn.ReLU())]),
-              (f"1 × {k}×{k}", [nn.Conv2d(channels, channels, k, padding=small), nn.ReLU()])]
+    with torch.device("meta"):  # shapes only: no weights are drawn (512 channels of 5×5 took 0.6 s)
+        stacks = [(f"{small} × 3×3", nn.Sequential(*[m for _ in range(small) for m in (
+                       nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU())])),
+                  (f"1 × {k}×{k}", nn.Sequential(nn.Conv2d(channels, channels, k, padding=small), nn.ReLU()))]
     facts = []
-    for name, layers in stacks:
-        with torch.device("meta"):
-            model = nn.Sequential(*layers)
+    for name, model in stacks:
         field = rf.receptive_fields(model, 56)[-1].size[0]
         macs = profiling.profile(model, (channels, 56, 56)).macs
         facts.append(StackFacts(name, field, sum(p.numel() for p in model.parameters()),

@@ -148,17 +148,42 @@ def remote(address: str, timeout: float | None = None) -> Engine:
     return Engine(client, "remote", address, started_s=time.perf_counter() - t0)
 
 
+def check_address(address: str) -> str:
+    """`address` if it reads as a Dask scheduler address ("tcp://host:port", or "host:port", which means tcp).
+
+    Raises:
+        ValueError: another scheme (http://...), no port or a port that is not a number (host:notaport).
+    """
+    from distributed.comm import parse_address, parse_host_port  # noqa: PLC0415 - see the imports above
+
+    scheme, location = parse_address(address if "://" in address else f"tcp://{address}")
+    if scheme != "tcp":
+        raise ValueError(f"{scheme}:// is not a scheme this app connects with (tcp://host:port)")
+    host, port = parse_host_port(location)
+    if not host or not 0 < port < 65536:
+        raise ValueError("no host, or a port outside 1-65535")
+    return address
+
+
 def connect() -> Engine:
-    """The engine the environment asks for: the configured scheduler, else (or if it is unreachable) embedded."""
+    """The engine the environment asks for: the configured scheduler, else embedded.
+
+    An empty `CNN_EXPLORER_DASK_SCHEDULER` means none is configured. Any other value that is not a
+    scheduler address (`http://x`, `host:notaport`), or a scheduler that does not answer within
+    `CONNECT_TIMEOUT_S` (an unreachable host, a port where something else listens), falls back to the
+    embedded cluster, and `note()` says so: a typo in the environment never leaves the app without jobs.
+    """
     address = os.environ.get(SCHEDULER_ENV, "").strip()
     if not address:
         return embedded()
     try:
-        return remote(address)
-    except OSError as exc:  # TimeoutError and refused connections are OSErrors
-        log.warning("Dask scheduler %s unreachable (%s); using the embedded cluster", address, exc)
+        return remote(check_address(address))
+    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, TypeError, and MemoryError from a non-Dask
+        # server's reply read as a frame length: whatever the address does, the app must still run jobs
+        log.warning("Dask scheduler %r not usable (%s: %s); using the embedded cluster", address,
+                    type(exc).__name__, exc)
         engine = embedded()
-        engine.note = (f"The Dask scheduler at {address} could not be reached, so jobs run on this web server "
+        engine.note = (f"The Dask scheduler at {address[:100]} could not be reached, so jobs run on this web server "
                        "instead (fewer at once).")
         return engine
 

@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, TypeVar
 
@@ -49,18 +50,37 @@ def start() -> Future:
     return _executor().submit(_init)
 
 
+#: Seconds a caller waits for its call, queue included: far more than any profile or trace takes (< 2 s), so
+#: only a helper that stopped answering reaches it, and the page then says so instead of waiting for ever.
+TIMEOUT_S = 120.0
+
+
+class Busy(ValueError):
+    """The helper process did not answer in time (a sentence for the student)."""
+
+
 def run(fn: Callable[..., T], *args: Any) -> T:
     """`fn(*args)` in the helper process; its exceptions (a ValueError for the student) are raised here.
 
     `fn` must be a module-level function and its arguments and result picklable.
+
+    Raises:
+        Busy: no answer within TIMEOUT_S seconds.
     """
     global _pool
     pool = _executor()
     try:
-        return pool.submit(fn, *args).result()
+        return _result(pool.submit(fn, *args))
     except BrokenProcessPool:  # the process died (killed, out of memory): one more try in a new one
         log.warning("the helper process died; starting another", exc_info=True)
         with _lock:
             if _pool is pool:
                 _pool = None
-        return _executor().submit(fn, *args).result()
+        return _result(_executor().submit(fn, *args))
+
+
+def _result(future: Future) -> Any:
+    try:
+        return future.result(timeout=TIMEOUT_S)
+    except FutureTimeout:
+        raise Busy("The server is too busy to compute this right now: try again in a minute.") from None

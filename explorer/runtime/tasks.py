@@ -8,7 +8,7 @@
 A worker calls `fn(*args, progress=..., cancel=..., **kwargs)`:
 - `progress(fraction, message)` reports how far it is (0-1, one short sentence), and
   `progress.emit(event)` adds a dict of plain numbers and strings to the task's event log (a
-  training run's metrics per batch and epoch). Both reach the scheduler at most every 0.5 s.
+  training run's metrics per batch and epoch). Both reach the scheduler at most every second.
 - `cancel.is_set()` turns True once someone called `Task.stop()`. Dask cannot interrupt a
   running task (distributed#4694), so `fn` checks it between batches and returns early.
 - A `ValueError` ends the task as failed with its message (a sentence for the student); any
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import operator
 import os
 import pickle
@@ -53,7 +54,10 @@ log = logging.getLogger(__name__)
 #: Most bytes of arguments one task may send to a remote cluster (CNN_EXPLORER_MAX_JOB_MB, default 256).
 MAX_SEND_BYTES = int(float(os.environ.get("CNN_EXPLORER_MAX_JOB_MB", "256")) * 2**20)
 SCATTER_BYTES = 2**20  # larger arguments go to a worker once, beside the task, not through the scheduler
-POLL_S, SWEEP_S = 0.5, 60.0
+#: Seconds between refreshes of the active tasks (one scheduler round trip each, Python on the web process's
+#: event loop, which held 12% of the GIL under a class: issue 17), sweeps of expired ones, and checks of the
+#: cluster's workers and slots (a remote cluster's: the embedded worker is this process).
+POLL_S, SWEEP_S, TOPOLOGY_S = 1.0, 60.0, 10.0
 CLUSTER_LOST = "The connection to the Dask scheduler was lost: the run failed, start it again."
 _ID = re.compile(r"[0-9a-f]{12}")
 
@@ -75,9 +79,10 @@ class Task:
         error: one sentence when FAILED.
         result: what the function returned (None unless DONE or STOPPED).
         worker: the address of the worker that runs it, once it started.
+        ephemeral: the cluster drops the task (arguments, result) when it ends, not `TTL_S` later (`submit`).
     """
 
-    def __init__(self, kind: str = "task", info: dict | None = None) -> None:
+    def __init__(self, kind: str = "task", info: dict | None = None, ephemeral: bool = False) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.kind, self.info = kind, dict(info or {})
         self.status, self.fraction, self.message = QUEUED, 0.0, ""
@@ -88,6 +93,7 @@ class Task:
         self.queued_at, self.started_at, self.finished_at = time.time(), None, None
         self.engine: cluster.Engine | None = None
         self.resource: str | None = None
+        self.ephemeral = ephemeral
         self._future = None
         self._chunks = 0
         self._queue: tuple[int | None, int, int] = (None, 0, 0)
@@ -208,6 +214,17 @@ class Task:
         self._future = None  # the cluster's copy can go once the task expires
         self.status = status  # last: a reader that sees the final status sees the result too
         self._done.set()
+        if self.ephemeral:
+            self._release()
+
+    def _release(self) -> None:
+        """Unpublish an ephemeral task: its arguments (a model, photos) are freed now, not `TTL_S` later (a link
+        that starts task after task must not pile them up), and the next sweep deletes its record."""
+        try:
+            self.engine.client.unpublish_dataset(record_name(self.id))  # a no-op when not published
+            registry_update(self.engine.client, self.id, x=time.time())
+        except OSError:  # the cluster is gone, and the task with it
+            log.warning("could not release task %s", self.id, exc_info=True)
 
     def _on_event(self, event: dict) -> None:
         """One event of the log, in order. Subclasses sort them (a training run: batches, epochs, ...)."""
@@ -228,13 +245,16 @@ def _place(entries: dict, task: Task, slots: int) -> tuple[int | None, int, int]
     return 1 + sum(e.get("s") == QUEUED and e.get("q", 0) < mine["q"] for e in same), running, slots
 
 
-def submit(fn: Callable, *args: Any, resources: dict[str, float] | None = None, **kwargs: Any) -> Task:
+def submit(fn: Callable, *args: Any, resources: dict[str, float] | None = None, ephemeral: bool = False,
+           **kwargs: Any) -> Task:
     """Run `fn(*args, progress=..., cancel=..., **kwargs)` as a Dask task; return its Task at once.
+
+    `ephemeral`: the cluster forgets the task once it ended (`Task.ephemeral`); `attach` cannot find it then.
 
     Raises:
         ClusterError: the scheduler cannot be reached, or the arguments are too large to send.
     """
-    return launch(Task(), fn, args, kwargs, resources)
+    return launch(Task(ephemeral=ephemeral), fn, args, kwargs, resources)
 
 
 def launch(task: Task, fn: Callable, args: tuple = (), kwargs: dict | None = None,
@@ -244,7 +264,10 @@ def launch(task: Task, fn: Callable, args: tuple = (), kwargs: dict | None = Non
     Raises:
         ClusterError: the scheduler cannot be reached, or the arguments are too large to send.
     """
-    engine = engine or cluster.engine()
+    try:
+        engine = engine or cluster.engine()
+    except OSError as exc:  # TimeoutError: the engine did not start in time
+        raise ClusterError("The job engine has not started yet: try again in a few seconds.") from exc
     if not engine.healthy:
         raise ClusterError("The Dask scheduler is not answering right now: try again in a few seconds.")
     client = engine.client
@@ -252,8 +275,8 @@ def launch(task: Task, fn: Callable, args: tuple = (), kwargs: dict | None = Non
     bundle = (tuple(args), dict(kwargs or {}))
     size = sizeof(bundle)
     if engine.kind == "remote" and size > MAX_SEND_BYTES:
-        raise ClusterError(f"This job's data ({_mb(size)}) are more than the {_mb(MAX_SEND_BYTES)} one job may "
-                           "send to the Dask cluster: use fewer or smaller images.")
+        raise ClusterError(f"This job's data ({size / 2**20:.1f} MB) are more than the {MAX_SEND_BYTES / 2**20:g} "
+                           "MB one job may send to the Dask cluster: use fewer or smaller images.")
     record = {"kind": task.kind, "resource": task.resource, "status": QUEUED, "info": plain(task.info),
               "queued_at": task.queued_at, "chunks": 0, "fraction": 0.0, "message": ""}
     try:
@@ -294,10 +317,6 @@ def _submit(client, task: Task, fn: Callable, bundle: tuple[tuple, dict], size: 
     return client.submit(operator.call, spec, *data, key=f"{task.kind}-{task.id}", resources=resources, pure=False)
 
 
-def _mb(n: float) -> str:
-    return f"{n / 2**20:.1f} MB" if n < 10 * 2**20 else f"{n / 2**20:.0f} MB"
-
-
 def attach(task_id: str, factory: Callable[[dict], Task] = Task.from_record, kind: str | None = None,
            engine: cluster.Engine | None = None) -> Task | None:
     """The task `task_id` as the cluster knows it (from any web process), or None if unknown, expired
@@ -322,22 +341,29 @@ def attach(task_id: str, factory: Callable[[dict], Task] = Task.from_record, kin
 
 
 class _Poller:
-    """One thread per engine: refreshes the tracked active tasks every POLL_S, sweeps every SWEEP_S."""
+    """One thread per engine: refreshes the tracked active tasks every POLL_S (and as soon as one finishes),
+    sweeps every SWEEP_S."""
 
     def __init__(self, engine: cluster.Engine) -> None:
         self.engine = engine
         self.tasks: weakref.WeakSet[Task] = weakref.WeakSet()  # a task nobody holds is not polled
         self.lock = threading.Lock()
-        self.swept = time.monotonic()
+        self.swept = self.checked = time.monotonic()
+        self.slots: dict[str, tuple[float, int]] = {}  # resource -> (when read, units the cluster offers)
+        self.wake = threading.Event()  # set when a tracked task's future finishes
         threading.Thread(target=self._loop, name="dask-task-poller", daemon=True).start()
 
     def track(self, task: Task) -> None:
+        """Refresh `task` until it ends; refresh at once when its future finishes, not at the next round."""
         with self.lock:
             self.tasks.add(task)
+        if task._future is not None:
+            task._future.add_done_callback(lambda _: self.wake.set())
 
     def _loop(self) -> None:
         while True:
-            time.sleep(POLL_S)
+            self.wake.wait(POLL_S)
+            self.wake.clear()
             with self.lock:
                 active = [t for t in self.tasks if t.active]
             if self.engine.client.status == "closed" and not active:
@@ -353,11 +379,14 @@ class _Poller:
         registry_now, slots = None, {}
         if self.engine.healthy and any(t.status == QUEUED for t in active):
             registry_now = registry(self.engine.client)
-            slots = {r: self.engine.slots(r) for r in {t.resource for t in active if t.resource}}
+            slots = {r: self._slots(r) for r in {t.resource for t in active if t.resource}}
         for task in active:
             task.refresh(registry_now, slots.get(task.resource, 0))
         running = [t for t in active if t.status == RUNNING and t.worker]
-        if running and self.engine.healthy:  # workers listed after the records were read: no false alarm
+        due = time.monotonic() - self.checked > TOPOLOGY_S
+        if running and due and self.engine.kind == "remote" and self.engine.healthy:
+            # workers listed after the records were read: no false alarm
+            self.checked = time.monotonic()
             workers = self.engine.workers()
             for task in running:
                 if task.worker not in workers:
@@ -367,6 +396,14 @@ class _Poller:
         if self.engine.healthy and time.monotonic() - self.swept > SWEEP_S:
             self.swept = time.monotonic()
             worker.sweep(self.engine.client)
+
+    def _slots(self, resource: str) -> int:
+        """Units of `resource` the cluster offers, read at most every TOPOLOGY_S (it asks for every worker's info)."""
+        when, units = self.slots.get(resource, (-math.inf, 0))
+        if time.monotonic() - when > TOPOLOGY_S:
+            units = self.engine.slots(resource)
+            self.slots[resource] = (time.monotonic(), units)
+        return units
 
 
 _pollers: dict[cluster.Engine, _Poller] = {}

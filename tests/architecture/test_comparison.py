@@ -90,11 +90,11 @@ def test_the_bubble_chart_labels_do_not_overlap_and_its_log_axis_has_round_ticks
 
     table = comparison.compare(["alexnet", "vgg16", "googlenet", "resnet18", "resnet50", "mobilenet_v2",
                                 "efficientnet_b0", "efficientnet_lite0"])  # the page's default selection
-    fig = figs.accuracy_bubbles(table)
-    notes = fig.layout.annotations
-    xy = to_px([a.x for a in notes], [a.y for a in notes], list(fig.layout.xaxis.range), list(fig.layout.yaxis.range),
-               figs.BUBBLE_PLOT_PX)
-    boxes = label_boxes(xy, [(a.xshift, a.yshift) for a in notes], [a.text for a in notes])
+    layout = figs.accuracy_bubbles(table).spec["layout"]
+    notes = layout["annotations"]
+    xy = to_px([a["x"] for a in notes], [a["y"] for a in notes], list(layout["xaxis"]["range"]),
+               list(layout["yaxis"]["range"]), figs.BUBBLE_PLOT_PX)
+    boxes = label_boxes(xy, [(a["xshift"], a["yshift"]) for a in notes], [a["text"] for a in notes])
     assert len(boxes) == 7  # EfficientNet-Lite0 has no torchvision accuracy
     assert all(overlap(a, b) == 0 for i, a in enumerate(boxes) for b in boxes[i + 1:])
-    assert set(fig.layout.xaxis.ticktext) <= {"0.1", "0.2", "0.5", "1", "2", "5", "10", "20", "50"}
+    assert set(layout["xaxis"]["ticktext"]) <= {"0.1", "0.2", "0.5", "1", "2", "5", "10", "20", "50"}

@@ -18,6 +18,16 @@ from tests.support import serve_app
 
 # The machine may be busy (2 cores): give waiting assertions time instead of Playwright's 5 s.
 expect.set_options(timeout=45_000)
+#: Per-test limit of the browser tests (pytest-timeout; pytest.ini has 300 s): the first one waits for the
+#: server's warm start (up to 240 s) and Chromium, and a page's first run loads its model.
+E2E_TIMEOUT_S = 900
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT_S))
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "e2e" / "screenshots"

@@ -165,9 +165,9 @@ def test_grid_of_32_maps_stays_small(lite0, cat):
     channels = feature_maps.top_channels(result.maps, 32)
     fig = ffig.feature_grid(result.maps, channels, "features.0.conv", result.seen)
     assert len(fig.to_json()) <= 3_000_000
-    assert "32 of 32 channels (112×112 each" in fig.layout.title.text
+    assert "32 of 32 channels (112×112 each" in fig.spec["layout"]["title"]["text"]
     grid = ffig.filter_grid(feature_maps.first_layer_filters(lite0), "features.0.conv")
-    assert "3×3×3×32" in grid.layout.title.text
+    assert "3×3×3×32" in grid.spec["layout"]["title"]["text"]
 
 
 def test_default_slice_layer_and_depthwise(lite0):

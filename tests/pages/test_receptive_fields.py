@@ -6,6 +6,7 @@ import json
 import time
 
 from explorer.models import custom_net
+from explorer.receptive_fields import fields as rf
 from tests.pages.apptest import chart_titles, open_page, page_text
 from ui.shared_tasks import task_store
 from explorer.training.config import CUSTOM
@@ -123,6 +124,7 @@ def test_effective_field_shows_its_progress_and_stops():
     assert not at.exception and not at.error
     assert at.toggle(key="rf_erf").value and at.query_params["rf_erf"] == "true"
     assert any("Effective receptive field of layer4 cancelled after" in w.value and "of 12 images" in w.value
+               or w.value.endswith("was cancelled.")  # it still waited for a free core (other tests' tasks)
                for w in at.warning)
     assert not any(t.startswith("random weights:") for t in chart_titles(at)) and not at.get("progress")
 
@@ -161,3 +163,28 @@ def test_the_network_built_on_the_architectures_page():
     at = _with_network(five, (5, 8, 8), rf_model=CUSTOM)
     assert not at.exception
     assert any("takes 5 input channels" in e.value for e in at.error)
+
+
+def test_the_box_keeps_its_place_as_the_layer_slider_goes_deeper_and_back_and_a_new_model_centres_it():
+    """Issue 21: going back to a finer layer left the unit where the coarser layer had put it (the address's old
+    value won over the callback's), and a model switch kept the old unit, in the padding."""
+    from ui.receptive_fields import data  # noqa: PLC0415
+
+    def centre(at):
+        f = rf.find(data.fields("efficientnet_lite0", (224, 224)), at.select_slider(key="rf_layer").value)
+        return f.rows.centre(at.slider(key="rf_row").value), f.cols.centre(at.slider(key="rf_col").value)
+
+    at = open_page(PAGE)
+    at.slider(key="rf_row").set_value(20).run()
+    at.slider(key="rf_col").set_value(5).run()
+    assert centre(at) == (167.0, 47.0)
+    at.select_slider(key="rf_layer").set_value("features.6").run()
+    assert centre(at) == (159.0, 31.0)  # the nearest unit of a map 32 px apart
+    at.select_slider(key="rf_layer").set_value("features.3").run()
+    assert centre(at) == (167.0, 47.0) and at.query_params["rf_row"] == "20" and at.query_params["rf_col"] == "5"
+    at.select_slider(key="rf_layer").set_value("features.2").run()
+    assert centre(at) == (167.0, 47.0)
+    at.selectbox(key="rf_model").set_value("resnet18").run()
+    assert not at.exception
+    h, w = rf.find(data.fields("resnet18", (224, 224)), at.select_slider(key="rf_layer").value).output_size
+    assert (at.slider(key="rf_row").value, at.slider(key="rf_col").value) == (h // 2, w // 2)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -58,8 +60,9 @@ def test_effective_field_lies_inside_the_theoretical_box_and_sums_to_one(lite0, 
     assert erf.min() >= 0 and erf.sum() == pytest.approx(1.0)
     field = rf.find(rf.receptive_fields(lite0.model, 224), LAYER)
     top, left, bottom, right = rf.unit_box(field, 14, 14)  # the centre unit of the 28×28 map
-    support = np.argwhere(erf > 0)
-    assert support.min(0).tolist() >= [top, left] and support.max(0).tolist() <= [bottom, right]
+    rows, cols = np.nonzero(erf > 0)
+    assert len(rows) > 0
+    assert top <= rows.min() and rows.max() <= bottom and left <= cols.min() and cols.max() <= right
     assert [f for f, _ in steps] == [2 / 3, 1.0] and steps[-1][1] == "3 of 3 images"
     # The shared model is left as it was: weights, requires_grad, mode, hooks, gradients; the inputs too.
     assert all(torch.equal(before[k], v) for k, v in lite0.model.state_dict().items())
@@ -108,3 +111,32 @@ def test_centred_square():
     assert effective.centred_square(np.full((4, 4), 1 / 16), (1.5, 1.5), 0.25) == 2  # half-pixel centre: even sides
     with pytest.raises(ValueError, match="mass fraction"):
         effective.centred_square(uniform, (4, 4), 0)
+
+
+def test_photos_preprocessed_one_at_a_time_give_the_batchs_field(lite0, batch):
+    """What the page hands to its task (the photos, not a float batch of its own) computes the same field."""
+    photos = [images.sample_image(n) for n in ("chelsea (cat)", "coffee", "rocket")]
+    spec = rf_inputs.zoo_input("efficientnet_lite0", 224)
+    steps = []
+    erf = effective.effective_rf_of_photos(lite0.model, LAYER, spec, photos, progress=lambda f, m: steps.append(m))
+    np.testing.assert_allclose(erf, effective.effective_rf(lite0.model, LAYER, batch), rtol=1e-9, atol=1e-15)
+    assert steps == ["1 of 3 images", "2 of 3 images", "3 of 3 images"]
+    with pytest.raises(ValueError, match="at least one photo"):
+        effective.effective_rf_of_photos(lite0.model, LAYER, spec, [])
+
+
+def test_a_model_is_freed_once_its_maps_and_field_are_computed():
+    """The truncated module's torch.fx graph is a reference cycle holding the model's layers; with Streamlit's
+    collection after every run turned off (runner.postScriptGC), a model the store dropped stayed in memory."""
+    model = registry.build("lenet5")
+    weight = weakref.ref(next(model.parameters()))
+    layer = rf.default_layer(rf.receptive_fields(model, 32))
+    x = torch.rand(2, 1, 32, 32)
+    gc.disable()  # as between two of Python's own collections
+    try:
+        rf_graph.layer_output(model, layer, x)
+        effective.effective_rf(model, layer, x)
+        del model
+        assert weight() is None
+    finally:
+        gc.enable()

@@ -4,8 +4,10 @@ Training runs as tasks are in tests/training/test_jobs.py; real scheduler and wo
 tests/training/test_jobs_distributed.py.
 """
 
+import contextlib
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -66,18 +68,85 @@ def test_tasks_and_training_leave_the_process_thread_count_alone(shapes):
     assert fresh_thread_count() == before == torch.get_num_threads()
 
 
-def test_an_unreachable_scheduler_falls_back_to_the_embedded_cluster_with_a_note(monkeypatch):
-    with __import__("socket").socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
-    monkeypatch.setenv(cluster.SCHEDULER_ENV, address)
-    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1.0)
-    engine = cluster.connect()
+@contextlib.contextmanager
+def _not_a_scheduler():
+    """A TCP server on localhost that answers like a web server, not like Dask (its reply, read as a Dask
+    frame length, asked distributed for exabytes: a MemoryError, not an OSError)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" * 4)
+                time.sleep(0.2)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
     try:
-        assert engine.kind == "embedded" and engine.healthy
-        assert address in engine.note and "could not be reached" in engine.note
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
     finally:
-        engine.close()
+        stop.set()
+        thread.join()
+        server.close()
+
+
+def _free_address() -> str:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("address", ["http://x", "host:notaport", "tcp://", "ucx://x:1", "x" * 300, "unreachable",
+                                     "not a scheduler", "", "   "])
+def test_any_bad_scheduler_address_falls_back_to_the_embedded_cluster_with_a_note(monkeypatch, address):
+    """Issue 19: `http://x` and `host:notaport` raised ValueError where only OSError was caught, leaving the app
+    with no cluster. Empty means none is configured: the embedded cluster, without a note."""
+    with contextlib.ExitStack() as stack:
+        if address == "unreachable":
+            address = _free_address()
+        elif address == "not a scheduler":
+            address = stack.enter_context(_not_a_scheduler())
+        monkeypatch.setenv(cluster.SCHEDULER_ENV, address)
+        monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1.0)
+        engine = cluster.connect()
+        try:
+            assert engine.kind == "embedded" and engine.healthy
+            if address.strip():
+                assert address[:100] in engine.note and "could not be reached" in engine.note
+            else:
+                assert engine.note is None
+        finally:
+            engine.close()
+
+
+def test_a_task_refused_when_the_engine_cannot_start_is_one_sentence(monkeypatch):
+    """ui.shared_tasks catches ClusterError only: an engine that does not start (TimeoutError) must become one."""
+    def no_engine(timeout: float = 60.0):
+        raise TimeoutError("The job engine did not start in time.")
+
+    monkeypatch.setattr(cluster, "engine", no_engine)
+    with pytest.raises(tasks.ClusterError, match="has not started yet"):
+        tasks.submit(task_functions.divide, 1.0, 2.0)
+
+
+def test_an_ephemeral_task_leaves_the_cluster_as_soon_as_it_ended():
+    """Page work (ui.shared_tasks) is ephemeral: its inputs (a model, a batch of images) are freed when it ends,
+    not TTL_S later, so a link that starts one task after another does not pile them up (issue 19)."""
+    client = cluster.engine().client
+    kept = tasks.submit(task_functions.divide, 6.0, 3.0)
+    gone = tasks.submit(task_functions.divide, 6.0, 2.0, ephemeral=True)
+    assert kept.wait(60) and gone.wait(60) and (kept.result, gone.result) == (2.0, 3.0)
+    until(lambda: client.get_dataset(worker.record_name(gone.id), default=None) is None)
+    assert client.get_dataset(worker.record_name(kept.id), default=None) is not None
+    assert worker.registry(client)[gone.id]["x"] <= time.time() < worker.registry(client)[kept.id]["x"]
 
 
 def test_submit_a_function_with_progress_cancel_and_a_result():
@@ -134,3 +203,15 @@ def test_background_threads_get_a_lower_priority_and_the_pages_keep_theirs():
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
     task = tasks.submit(task_functions.own_priority)
     assert task.wait(60) and task.result == max(before, cluster.BACKGROUND_NICE)
+
+
+def test_the_web_server_refuses_to_sample_every_threads_frames_where_that_can_deadlock(monkeypatch):
+    from ui import server  # noqa: PLC0415
+
+    monkeypatch.setattr(sys, "_current_frames", sys._current_frames)  # restored after the test
+    server.forbid_frame_sampling()
+    if sys.version_info[:2] == (3, 11) and sys.version_info < (3, 11, 9):
+        with pytest.raises(RuntimeError, match="106883"):
+            sys._current_frames()
+    else:
+        assert isinstance(sys._current_frames(), dict)

@@ -8,7 +8,7 @@ import time
 import pytest
 from distributed import Event, Variable
 
-from explorer.runtime import cluster, worker, tasks
+from explorer.runtime import cluster, worker
 from explorer.training import jobs, trainer
 from explorer.training.config import TrainConfig
 from explorer.training import classifier
@@ -23,7 +23,9 @@ def test_a_run_trains_as_a_dask_task_and_a_second_start_is_refused(shapes):
         jobs.start(TrainConfig("lenet5", "scratch", epochs=1), train, val, data.classes, current=run)
     assert run.wait(120) and run.status == worker.DONE, run.error
     assert [m["epoch"] for m in run.epochs] == [1, 2, 3] and run.evaluation.confusion.sum() == len(val)
-    assert len(run.batches) == 3 * len(run.batches) // 3 > 0 and run.batches[-1]["epoch"] == 3
+    steps = len(train) // 4 + (len(train) % 4 > 1)  # batches of 4; a last batch of one joins the one before
+    assert [(b["epoch"], b["step"], b["steps"]) for b in run.batches] == [
+        (epoch, step, steps) for epoch in (1, 2, 3) for step in range(1, steps + 1)]  # every batch, in order
     assert run.fraction == 1.0 and run.worker.startswith("inproc://")
     assert isinstance(run.result, classifier.TrainedModel) and run.summary["epochs_done"] == 3
     again = jobs.start(TrainConfig("lenet5", "scratch", epochs=1), train, val, data.classes, current=run)
@@ -82,7 +84,7 @@ def test_attach_finds_a_run_by_id_and_expired_or_unknown_ids_are_none(shapes):
     assert jobs.attach("0123456789ab") is None and jobs.attach("../../etc") is None and jobs.attach("") is None
     # Expiry: a sweep after the run's time to live deletes everything the cluster kept about it.
     engine = cluster.engine()
-    assert run.id in tasks.sweep(engine, now=time.time() + worker.TTL_S + 1)
+    assert run.id in worker.sweep(engine.client, now=time.time() + worker.TTL_S + 1)
     assert jobs.attach(run.id) is None and run.id not in worker.registry(engine.client)
     assert engine.client.get_dataset(worker.record_name(run.id), default=None) is None
     assert not Event(worker.cancel_name(run.id), engine.client).is_set()

@@ -22,6 +22,9 @@ from explorer.training.config import TrainConfig
 from tests.runtime import task_functions
 from tests.support import until
 
+#: The shared cluster's workers import torch and the explorer before the first test can run (pytest.ini: 300 s).
+pytestmark = pytest.mark.timeout(600)
+
 
 @pytest.fixture(scope="module")
 def engine(dask_cluster):

@@ -74,3 +74,15 @@ def test_finished_tasks_are_evicted_oldest_first(store, monkeypatch):
     store.start((9,), "t9", task_functions.count_until_stopped, watcher="s", limit=1)  # starting one makes room
     assert store.get((0,)) is None and store.get((1,)) is None
     assert store.get((2,)) is done[2] and store.get((3,)) is done[3]
+
+
+def test_a_cluster_that_cannot_start_refuses_the_task_with_one_sentence(store, monkeypatch):
+    """No exception reaches the page when the job engine is missing (issue 19): the task is refused, and said so."""
+    from explorer.runtime import cluster
+
+    def no_engine(timeout: float = 60.0):
+        raise TimeoutError("The job engine did not start in time.")
+
+    monkeypatch.setattr(cluster, "engine", no_engine)
+    shared = store.start(("refused",), "Counting", task_functions.count_until_stopped, watcher="a")
+    assert shared.task is None and not shared.active and shared.error.startswith("The job engine has not started")

@@ -14,7 +14,9 @@ import torch
 
 from explorer.models import custom_net as cn
 from explorer.architecture.profiling import profile
+from ui import address
 from ui.architectures.sections import profile_view
+from ui.safe_text import md
 
 URL_LIMIT = 1500  # characters of ar_net kept in the address
 COLUMNS = ["layer", "size", "kernel", "stride", "padding", "p"]
@@ -55,17 +57,33 @@ def _load(input_shape: tuple[int, ...], spec: list[dict]) -> None:
     st.session_state["ar_b_c"], st.session_state["ar_b_h"], st.session_state["ar_b_w"] = input_shape
 
 
+def _address_network(text: str) -> list[dict]:
+    """The network `ar_net` of a shared address, if it reads and fits `explorer.models.budget` at the input the
+    address asks for (`ar_b_c`, `ar_b_h`, `ar_b_w`; checked on the meta device). Raises ValueError otherwise."""
+    def number(key: str, default: int) -> int:
+        try:
+            return int(st.query_params.get(key, default))
+        except ValueError:
+            return default  # its widget starts at the default too
+
+    spec = cn.from_text(text)
+    shape = (number("ar_b_c", 1), number("ar_b_h", 28), number("ar_b_w", 28))
+    cn.from_config(cn.to_config(spec, shape))
+    return spec
+
+
 def builder() -> None:
     if "ar_b_base" not in st.session_state:
         spec, error = cn.LECTURE_CNN, None
+        address.handled("ar_net")
         if st.query_params.get("ar_net"):
             try:
-                spec = cn.from_text(st.query_params["ar_net"])
-            except cn.LayerShapeError as exc:
+                spec = _address_network(st.query_params["ar_net"])
+            except ValueError as exc:
                 error = str(exc)
         st.session_state["ar_b_base"] = _frame(spec)
         if error:
-            st.error(error + " Starting from the lecture's CNN instead.")
+            st.error(md(error, None) + " Starting from the lecture's CNN instead.")
 
     st.markdown("Each row is a layer; input channels and features follow from the row above. Pick a type in "
                 "the first column, set the numbers it uses (others are ignored), add rows at the bottom.")

@@ -8,15 +8,16 @@ import streamlit as st
 from explorer.architecture import calculators as calc
 from explorer.architecture import lecture_tables as lt
 from explorer.architecture.profiling import CONVENTION
+from explorer.runtime import side_process
 from ui.architectures.sections import convention, layer_table
+from ui.models import shared
 
 
 @st.cache_resource(show_spinner="Recomputing the lecture's tables…")
 def lecture_tables_data() -> dict:
-    """The lecture's tables recomputed live, once per server (read-only, shared)."""
-    stem, stem_totals = lt.googlenet_stem_table()
-    return {"alexnet": lt.alexnet_table(), "vgg": lt.vgg16_table(), "vgg_totals": lt.vgg16_totals(),
-            "stem": stem, "stem_totals": stem_totals, "resnet": lt.resnet_table()}
+    """The lecture's tables recomputed live, once per server (read-only, shared), in the side process: the
+    meta-device profiles behind them are Python throughout and would hold the pages' GIL for seconds."""
+    return side_process.run(lt.all_tables)
 
 
 def table(frame: pd.DataFrame, key: str, hide: tuple[str, ...] = ("note",)) -> None:
@@ -82,18 +83,32 @@ def _int(col, label: str, default: int, key: str, help: str | None = None) -> in
 
 
 def _try(fn, *args):
-    """fn(*args), or None after showing its ValueError as an error message."""
+    """fn(*args), once per server for the same arguments, or None after showing its ValueError as an error message."""
     try:
-        return fn(*args)
+        return shared(("calculator", fn.__name__, *args), lambda: fn(*args))
     except ValueError as exc:
         st.error(str(exc), icon=":material/block:")
         return None
 
 
 def calculators() -> None:
+    """The lecture's calculators, each panel a fragment: an input reruns its own panel only (issue 17: every input
+    recomputed all nine panels and their tables)."""
     st.caption("Each panel states the lecture's formula, evaluates it, and builds the layers in PyTorch to count "
                "them live. " + f"Compute: {CONVENTION}.")
+    _dense_vs_conv()
+    _alexnet_conv1()
+    _dense_on_image()
+    _mlp_vs_cnn()
+    _small_vs_large()
+    _inception()
+    _inception_branch()
+    _depthwise()
+    _bottleneck()
 
+
+@st.fragment
+def _dense_vs_conv() -> None:
     with st.expander("A dense layer on an image against a convolution (lecture 1)", expanded=True):
         c = st.columns(5)
         args = (_int(c[0], "height", 640, "ar_c1_h"), _int(c[1], "width", 480, "ar_c1_w"),
@@ -108,6 +123,9 @@ def calculators() -> None:
             st.markdown(f"The dense layer needs **{dense:,}** parameters, the convolution **{conv:,}** "
                         f"({dense / conv:,.0f}× fewer): its weights are shared across positions. {lecture}")
 
+
+@st.fragment
+def _alexnet_conv1() -> None:
     with st.expander("AlexNet's first layer against the dense layer with the same output (lectures 1–2)",
                      expanded=True):
         c = st.columns(6)
@@ -121,10 +139,13 @@ def calculators() -> None:
             st.markdown(f"For the same {conv['output']} output the dense layer needs **{dense['live']:,}** "
                         f"parameters, the convolution **{conv['live']:,}** ({dense['live'] / conv['live']:,.0f}× "
                         "fewer): each filter looks at one small window and is reused at every position.")
-        lec = calc.alexnet_lecture_dense()
+        lec = shared(("calculator", "alexnet_lecture_dense"), calc.alexnet_lecture_dense)
         table(lec.to_frame(), "ar_ax_lecture", hide=())
         st.info(calc.alexnet_dense_note(), icon=":material/calculate:")
 
+
+@st.fragment
+def _dense_on_image() -> None:
     with st.expander("A 200 × 200 image into 40 K hidden units (lecture 3)"):
         c = st.columns(4)
         args = (_int(c[0], "height", 200, "ar_fc_h"), _int(c[1], "width", 200, "ar_fc_w"),
@@ -144,8 +165,11 @@ def calculators() -> None:
                 st.markdown(f"**{total:,}** parameters ({total / 1e9:,.2f} B). The lecture's example (200 × 200, one "
                             "channel, 40 K units) has 1,600,040,000 (1.6 B), which the lecture gives as \"≈ 2 B\".")
 
+
+@st.fragment
+def _mlp_vs_cnn() -> None:
     with st.expander("The lecture's MLP against its CNN on 28 × 28 digits (lecture 1)"):
-        mlp, cnn = calc.mlp_vs_cnn()
+        mlp, cnn = shared(("calculator", "mlp_vs_cnn"), calc.mlp_vs_cnn)
         c1, c2 = st.columns(2)
         with c1:
             st.code("nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(),\n"
@@ -165,6 +189,9 @@ def calculators() -> None:
                     "convolution weights, the rest sit in the first dense layer on the 64 × 5 × 5 features.")
         layer_table(cnn.to_frame(), "ar_c2_cnn", "lecture_cnn.csv")
 
+
+@st.fragment
+def _small_vs_large() -> None:
     with st.expander("One 5 × 5 convolution against two 3 × 3 ones"):
         c = st.columns(2)
         r = _try(calc.one_5x5_vs_two_3x3, _int(c[0], "channels C", 64, "ar_c3_c"),
@@ -174,8 +201,11 @@ def calculators() -> None:
             st.markdown("Both see a 5 × 5 window of the input; the stack uses 18C² instead of 25C² weights "
                         f"({r.rows[1]['live'] / r.rows[0]['live']:.0%}) and adds a non-linearity in between.")
 
+
+@st.fragment
+def _inception() -> None:
     with st.expander("A naive Inception module against one with 1 × 1 bottlenecks (28 × 28 × 256)"):
-        res = calc.inception()
+        res = shared(("calculator", "inception"), calc.inception)
         c1, c2 = st.columns(2)
         with c1:
             st.markdown(f"**Naive:** {res['naive total'] / 1e6:,.1f} M MACs live, lecture "
@@ -187,12 +217,18 @@ def calculators() -> None:
             _calc(res["bottleneck"], "ar_c4_bottle")
         st.warning(calc.INCEPTION_NOTE)
 
+
+@st.fragment
+def _inception_branch() -> None:
     with st.expander("A 5 × 5 convolution 256 → 256 against an Inception branch (lecture 4)"):
-        r = calc.conv5_vs_inception_branch()
+        r = shared(("calculator", "conv5_vs_inception_branch"), calc.conv5_vs_inception_branch)
         _calc(r, "ar_c5_table")
         st.markdown(f"{r.rows[0]['live']:,} against {r.rows[1]['live']:,} weights: the lecture's 1.6 M and 120 k "
                     f"({r.rows[0]['live'] / r.rows[1]['live']:.1f}× fewer); biases left out, as in the lecture.")
 
+
+@st.fragment
+def _depthwise() -> None:
     with st.expander("A regular convolution against a depthwise-separable one (MobileNet, lecture 4)"):
         c = st.columns(4)
         r = _try(calc.regular_vs_depthwise, _int(c[0], "input channels M", 4, "ar_c6_m"),
@@ -205,6 +241,9 @@ def calculators() -> None:
                         f"{r.rows[1]['live']:,} weights. The lecture's examples: M=4, N=2 gives 72 against 44; "
                         "M=N=512 gives 2,359,296 (2.4 M) against 266,752 (267 k).")
 
+
+@st.fragment
+def _bottleneck() -> None:
     with st.expander("A ResNet basic block against a bottleneck block"):
         c = st.columns(2)
         width = _int(c[0], "width C", 64, "ar_c7_w")

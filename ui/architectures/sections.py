@@ -17,6 +17,7 @@ from explorer.architecture import figures as figs
 from explorer.architecture.profiling import CONVENTION, Profile
 from explorer.architecture.training_memory import OPTIMIZER_STATES, training_memory
 from explorer.models import registry
+from ui.models import shared
 
 DEFAULT_COMPARE = ["alexnet", "vgg16", "googlenet", "resnet18", "resnet50", "mobilenet_v2",
                    "efficientnet_b0", "efficientnet_lite0"]
@@ -58,8 +59,8 @@ def cached_profile(name: str, size: int, batch: int) -> Profile:
     return prof if batch == 1 else prof.with_batch(batch)
 
 
-def layer_table(frame: pd.DataFrame, key: str, file_name: str) -> None:
-    """Sortable per-layer table with readable units, and its CSV download."""
+def layer_table(frame: pd.DataFrame, key: str, file_name: str, csv: bytes | None = None) -> None:
+    """Sortable per-layer table with readable units, and its CSV download (`csv`: the frame's CSV, if at hand)."""
     shown = frame.copy()
     shown["activation (KiB)"] = shown.pop("activation bytes") / 1024
     shown["MMACs"] = shown.pop("MACs") / 1e6
@@ -71,7 +72,7 @@ def layer_table(frame: pd.DataFrame, key: str, file_name: str) -> None:
         "params": st.column_config.NumberColumn(format="localized"),
         "trainable params": st.column_config.NumberColumn(format="localized"),
     })
-    st.download_button("Download the table as CSV", frame.to_csv(index=False).encode(), file_name=file_name,
+    st.download_button("Download the table as CSV", csv or frame.to_csv(index=False).encode(), file_name=file_name,
                        mime="text/csv", key=f"{key}_csv", on_click="ignore")
 
 
@@ -88,14 +89,21 @@ def profile_view(prof: Profile, title: str, key: str) -> None:
     """Totals, story, grouping choice, table and the three per-layer charts of one profile."""
     totals(prof)
     convention()
-    st.markdown(figs.story(prof))
     grouping = st.segmented_control("Group rows by", GROUPINGS, default="every layer", key=f"{key}_group",
                                     bind="query-params") or "every layer"
-    frame = prof.to_frame() if grouping == "every layer" else prof.grouped(2 if grouping == "blocks" else 1)
     label = "name" if grouping == "every layer" else "group"
-    layer_table(frame, f"{key}_table", f"{key}_{title.replace(' ', '_')}.csv")
-    st.plotly_chart(figs.per_layer_bars(frame, label, f"{title}: per {'layer' if label == 'name' else 'group'}"),
-                    key=f"{key}_bars")
+
+    def build() -> tuple[str, pd.DataFrame, bytes, object]:
+        frame = prof.to_frame() if grouping == "every layer" else prof.grouped(2 if grouping == "blocks" else 1)
+        return (figs.story(prof), frame, frame.to_csv(index=False).encode(),
+                figs.per_layer_bars(frame, label, f"{title}: per {'layer' if label == 'name' else 'group'}"))
+
+    # Built once per server for the same profile and grouping (pandas and the figure cost more than the click).
+    fingerprint = (prof.params, prof.macs, prof.activation_bytes, len(prof.layers))
+    story, frame, csv, bars = shared(("profile view", key, title, grouping, *fingerprint), build)
+    st.markdown(story)
+    layer_table(frame, f"{key}_table", f"{key}_{title.replace(' ', '_')}.csv", csv)
+    st.plotly_chart(bars, key=f"{key}_bars")
 
 
 def training_memory_view(prof: Profile, key: str) -> None:

@@ -23,7 +23,8 @@ DELETION_STEPS = 24
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _blocks(model_key: str, img_key: str, _model, _image) -> list[str]:
+def _blocks(model_key: str, _model, _image) -> list[str]:
+    """The blocks the cascade re-initializes: the same for every photo (one forward pass per model, not per photo)."""
     net = explained_model.explained(_model)
     return checks.cascade_blocks(net.module, net.input(_image))
 
@@ -55,7 +56,7 @@ def checks_section(ctx: Context, options: dict[str, dict]) -> None:
     if not methods:
         st.info("Choose at least one method to check.")
         return
-    blocks = _blocks(ctx.choice.key, ctx.image_key, ctx.choice.model, ctx.image)
+    blocks = _blocks(ctx.choice.key, ctx.choice.model, ctx.image)
     forward = backward = 0
     for m in methods:
         try:

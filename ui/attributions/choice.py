@@ -1,8 +1,8 @@
 """The Attributions page's model, image and target: a zoo model or one trained in this session.
 
 Every result is cached under plain keys: the model's build ("efficientnet_lite0#1", see
-`ModelStore.stamp`; "run:3" for a run of the Transfer-learning page, "file" for a model loaded
-from a zip), the image's fingerprint, the method, its options and the target class.
+`ModelStore.stamp`; "run:<id>" for a run of the Transfer-learning page, "file:<object id>" for a model
+loaded from a zip), the image's fingerprint, the method, its options and the target class.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ import streamlit as st
 from PIL import Image
 
 from explorer.models import zoo
+from ui import background
+from ui import address
 from ui.models import loaded_model, model_picker, picker_label
+from ui.safe_text import md
 from explorer.models import registry
 from explorer.attribution import explained_model
 from explorer.training import classifier
@@ -52,7 +55,9 @@ def trained_models() -> dict[str, tuple[str, classifier.TrainedModel]]:
             found[run_option(run)] = (f"{RUN_PREFIX}{run.id}", run.result)
     imported = st.session_state.get("tl_imported")
     if imported is not None:
-        found[f"your model loaded from file ({imported.config.backbone_label})"] = (FILE_KEY, imported)
+        # keyed by the object: two sessions' imported models must never share cached results
+        found[f"your model loaded from file ({imported.config.backbone_label})"] = (f"{FILE_KEY}:{id(imported)}",
+                                                                                   imported)
     return found
 
 
@@ -78,8 +83,9 @@ def choose_model() -> Choice:
     own = trained_models()
     names = registry.list_models()
     wanted = st.query_params.get("at_model")
+    address.handled("at_model")
     if wanted and wanted not in names and wanted not in own:
-        st.warning(f"The model in this link ({wanted[:60]}) was trained in another session, or is no longer kept: "
+        st.warning(f"The model in this link ({md(wanted, 60)}) was trained in another session, or is no longer kept: "
                    "showing EfficientNet-Lite0. Train one on the Transfer-learning page to explain it here.",
                    icon=":material/link_off:")
     choice = model_picker("Model", list(own) + names, key="at_model",
@@ -91,24 +97,31 @@ def choose_model() -> Choice:
         key, trained = own[choice]
         spec = classifier.input_spec(trained.config)
         size = spec.input_size if isinstance(spec.input_size, int) else spec.input_size[0]
-        note = (f"Your model: classes {', '.join(trained.classes)}, trained on the Transfer-learning page. "
-                f"{trained.weights_note}")
+        note = (f"Your model: classes {md(', '.join(trained.classes), 200)}, trained on the Transfer-learning page. "
+                f"{md(trained.weights_note, 300)}")
         return Choice(key, trained, choice, True, note, size)
     loaded = loaded_model(choice)
     return Choice(store.shared().stamp(choice), loaded, loaded.info.title, loaded.pretrained, loaded.weights_note,
                   loaded.input_size)
 
 
-@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
-def probabilities(model_key: str, img_key: str, _model, _image: Image.Image) -> np.ndarray:
-    """Softmax probabilities [K] of the image (one forward pass)."""
-    return explained_model.predict(_model, _image)[1].numpy()
+#: Seconds a rerun waits for the model's first look at a new photo before it shows that it is running instead.
+QUICK_S = 0.5
 
 
-@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
-def model_view(model_key: str, img_key: str, _model, _image: Image.Image) -> np.ndarray:
-    """uint8 [S, S, 3]: the crop the model sees, the background of every map."""
-    return explained_model.model_view(_model, _image)
+def _first_look(model, image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    return explained_model.predict(model, image)[1].numpy(), explained_model.model_view(model, image)
+
+
+def first_look(chosen: Choice, image: Image.Image, img_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(softmax probabilities [K], uint8 [S, S, 3] the crop the model sees): one forward pass, run in the
+    background and shared by every session asking for the same model and photo. While it runs, the page
+    says so and stops; it reruns by itself when it is done (a large model on a new photo takes seconds)."""
+    future = background.compute().submit(("first look", chosen.key, img_key), _first_look, chosen.model, image)
+    if background.ready(future, QUICK_S):
+        return future.result()
+    background.rerun_when_done(future, f"Running {chosen.title} on your photo:")
+    st.stop()
 
 
 def labels_of(choice: Choice) -> list[str]:
@@ -128,6 +141,7 @@ def choose_target(probs: np.ndarray, labels: list[str]) -> int:
     order = np.argsort(-probs)
     ranks = [r for i, r in enumerate(RANKS[:-1]) if i < len(labels)] + [RANKS[-1]]
     asked = st.query_params.get("at_rank")
+    address.handled("at_rank")
     if asked in RANKS[:-1] and asked not in ranks:
         st.error(f"This model has only {len(labels)} classes, so it has no {asked}: explaining its 1st guess.",
                  icon=":material/rule:")

@@ -1,13 +1,18 @@
 """The Attributions page's maps: method settings, display controls, and the maps side by side.
 
-Cheap methods (Grad-CAM, Saliency, Guided Grad-CAM: 1-2 passes) are computed in the script
-and cached. Heavy ones run as shared Dask tasks (`ui.shared_tasks`) after one click, with
-progress and Cancel; their results are shared server-wide, so a map someone already computed
-(the same model, photo, settings and class) appears at once.
+Cheap methods (Grad-CAM, Saliency, Guided Grad-CAM: 1-2 passes) start by themselves on the web
+process's background threads (`ui.background`: a large model takes seconds, and no map is computed on
+the script thread, issue 17). Heavy ones run as shared Dask tasks (`ui.shared_tasks`) after one click,
+with progress and Cancel. Both are shared server-wide, so a map someone already computed (the same
+model, photo, settings and class) appears at once, and the grid refreshes itself while any is running.
+Figures are cached by map and display settings (`ui.models.shared`).
 """
 
 from __future__ import annotations
 
+import functools
+import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +20,9 @@ import streamlit as st
 
 from explorer.attribution import methods as attr
 from explorer.attribution import figures as figs
+from ui import background
 from ui.attributions.choice import Choice
+from ui.models import shared
 from ui.shared_tasks import session_id, task_store
 from explorer.attribution import occlusion
 from explorer.attribution import explained_model
@@ -23,6 +30,7 @@ from explorer.attribution import baselines
 
 TITLES = {m.title: name for name, m in attr.METHODS.items()}
 COLUMNS = 3  # maps per row: readable at 1280 px on a projector
+QUICK_S = 0.5  # seconds a rerun waits for the cheap maps before it draws them as "computing"
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,8 @@ def method_options(ctx: Context, layers: list) -> dict[str, dict]:
                                  bind="query-params")
         baseline = c2.segmented_control("IG baseline", list(baselines.BASELINES), default="black", required=True,
                                         key="at_baseline", bind="query-params",
-                                        help=" · ".join(f"{k}: {v}" for k, v in baselines.BASELINES.items()))
+                                        help=" · ".join(f"{k}: {v}" for k, v in baselines.BASELINES.items())
+                                        ) or "black"  # an empty address value (?key=) leaves even a required control empty
         samples = c3.slider("SmoothGrad and GradientShap: samples", 5, 50, 20, step=5, key="at_samples",
                             bind="query-params")
         noise = c3.select_slider("SmoothGrad noise (σ, share of the input's range)", [0.05, 0.1, 0.15, 0.2, 0.3],
@@ -111,11 +120,10 @@ def task_key(ctx: Context, method: str, options: dict) -> tuple:
     return ("map", ctx.choice.key, ctx.image_key, method, tuple(sorted(options.items())), ctx.target)
 
 
-@st.cache_data(max_entries=96, ttl=3600, show_spinner=False)
-def cheap_map(key: tuple, _model, _image) -> attr.Attribution:
-    """A one- or two-pass map (Grad-CAM, Saliency, Guided Grad-CAM), cached by `task_key`."""
-    _, _, _, method, options, target = key
-    return attr.attribute(_model, _image, method, target, **dict(options))
+def cheap_map(ctx: Context, method: str, options: dict) -> Future:
+    """The background computation of a one- or two-pass map (Grad-CAM, Saliency, Guided Grad-CAM), by `task_key`."""
+    return background.compute().submit(task_key(ctx, method, options), functools.partial(
+        attr.attribute, ctx.choice.model, ctx.image, method, ctx.target, **options))
 
 
 def start_heavy(ctx: Context, method: str, options: dict) -> None:
@@ -164,38 +172,53 @@ def _task(ctx: Context, method: str, options: dict):
     return task_store().get(task_key(ctx, method, options))
 
 
-def maps_grid(ctx: Context, methods: list[str], options: dict[str, dict], display: Display) -> None:
-    """The chosen methods' maps side by side; heavy ones show progress (and refresh) while they run."""
-    heavy_active = any(attr.METHODS[m].heavy and (t := _task(ctx, m, options[m])) is not None and t.active
-                       for m in methods)
+def _running(ctx: Context, method: str, options: dict) -> bool:
+    """True while the map of `method` is being computed (a cheap one in the background, a heavy task)."""
+    if not attr.METHODS[method].heavy:
+        return not cheap_map(ctx, method, options).done()
+    task = _task(ctx, method, options)
+    return task is not None and task.active
 
-    @st.fragment(run_every=0.5 if heavy_active else None)
+
+def maps_grid(ctx: Context, methods: list[str], options: dict[str, dict]) -> None:
+    """The display controls and the chosen methods' maps side by side, as one fragment (a display change reruns
+    only the maps); maps still computing show progress, and the grid refreshes itself.
+
+    The cheap maps get `QUICK_S` seconds (without the GIL) to finish before the grid is drawn: on a quiet
+    server they are there at once, under a class they arrive a moment later.
+    """
+    deadline = time.monotonic() + QUICK_S
+    for m in methods:
+        if not attr.METHODS[m].heavy:
+            background.ready(cheap_map(ctx, m, options[m]), max(0.0, deadline - time.monotonic()))
+    active = any(_running(ctx, m, options[m]) for m in methods)
+
+    @st.fragment(run_every=0.5 if active else None)
     def grid() -> None:
+        display = display_controls()
         still_active = False
         for row in range(0, len(methods), COLUMNS):
             cols = st.columns(COLUMNS)
             for col, method in zip(cols, methods[row:row + COLUMNS]):
                 with col:
                     still_active |= _card(ctx, method, options[method], display)
-        if heavy_active and not still_active:
+        if active and not still_active:
             st.rerun()  # the whole page: stop polling, offer the sanity checks on the new maps
 
     grid()
 
 
 def result_of(ctx: Context, method: str, options: dict) -> attr.Attribution | None:
-    """The finished map of `method`, if it exists (cheap: computed now; heavy: a finished task)."""
+    """The finished map of `method`, if it exists (cheap: computed in the background; heavy: a finished task)."""
     if not attr.METHODS[method].heavy:
-        try:
-            return cheap_map(task_key(ctx, method, options), ctx.choice.model, ctx.image)
-        except ValueError:
-            return None
+        future = cheap_map(ctx, method, options)
+        return future.result() if future.done() and future.exception() is None else None
     task = _task(ctx, method, options)
     return task.result if task is not None else None
 
 
 def _card(ctx: Context, method: str, options: dict, display: Display) -> bool:
-    """One method's map, progress or message; True while its task runs."""
+    """One method's map, progress or message; True while it is being computed."""
     info = attr.METHODS[method]
     size = ctx.choice.input_size
     try:
@@ -224,12 +247,16 @@ def _card(ctx: Context, method: str, options: dict, display: Display) -> bool:
                 return True
             result = task.result
         else:
-            try:
-                result = cheap_map(task_key(ctx, method, options), ctx.choice.model, ctx.image)
-            except ValueError as exc:
+            future = cheap_map(ctx, method, options)
+            if not future.done():
                 st.markdown(f"**{info.title}**")
-                st.error(str(exc))
+                st.progress(0.0, text=f"{info.title}: computing ({cost})…")
+                return True
+            if future.exception() is not None:
+                st.markdown(f"**{info.title}**")
+                st.error(str(future.exception()))
                 return False
+            result = future.result()
         _draw(ctx, info, result, cost, display)
     return False
 
@@ -239,9 +266,10 @@ def _draw(ctx: Context, info: attr.MethodInfo, result: attr.Attribution, cost: s
     heat = np.abs(result.map) if (info.sign == "signed" and display.absolute) else result.map
     title = info.title + (f" · {result.options['layer']}" if "layer" in result.options else "")
     units = f"|{info.units}|" if info.sign == "signed" and display.absolute else info.units
-    st.plotly_chart(figs.map_figure(ctx.pixels, heat, signed, title, units, display.opacity, display.scale,
-                                    display.clip), key=f"at_fig_{info.name}", config={"displayModeBar": False},
-                    theme=None)
+    key = ("map figure", task_key(ctx, info.name, result.options), display)
+    st.plotly_chart(shared(key, lambda: figs.map_figure(ctx.pixels, heat, signed, title, units, display.opacity,
+                                                        display.scale, display.clip)),
+                    key=f"at_fig_{info.name}", config={"displayModeBar": False}, theme=None)
     sign = {"signed": "red = for the class, blue = against it", "absolute": "|value|: how much, not which way",
             "positive": "only evidence for the class (ReLU)"}[info.sign]
     extra = ""

@@ -18,6 +18,7 @@ from explorer.figures.images import encode
 from explorer.filters import feature_maps, kernels
 from explorer.models import layers, registry, store, zoo
 from ui.models import analysis, layer_table, loaded_model, model_picker, shared, untrained_output
+from ui.safe_text import md
 
 MODEL_SETTINGS = ("ff_layer", "ff_filter", "fm_layer", "fm_channel")  # layer names and indices of one model
 
@@ -50,20 +51,25 @@ def _kernel_steps(image: Image.Image, kernel: np.ndarray, side: int, mode: str, 
     return steps.sizes(), [(encode(pixels), how) for pixels, how in shown]
 
 
+@st.fragment
 def classic_kernels(image: Image.Image, photo: str) -> None:
-    """Lecture 3's kernels on the photo (`photo` is its `image_key`): convolved, rectified, pooled."""
+    """Lecture 3's kernels on the photo (`photo` is its `image_key`): convolved, rectified, pooled.
+
+    A fragment, as the two sections below: its widgets rerun only this section (issue 17: a click costs the
+    server what it redraws)."""
     c1, c2 = st.columns([4, 1])
     kernel_names = [*kernels.KERNELS, "Custom"]
     kernel_name = c1.selectbox("Kernel", kernel_names, index=kernel_names.index("Edge detection (8-neighbour)"),
                                key="fk_kernel", bind="query-params")
     side = c2.selectbox("Image size (px)", [64, 128, 256, 512], index=2, key="fk_size", bind="query-params")
     c1, c2, c3 = st.columns(3)
+    # `or`: an empty address value (?fk_mode=) leaves even a required control empty
     mode = c1.segmented_control("Apply", kernels.MODES, default="grayscale", required=True, key="fk_mode",
-                                bind="query-params")
+                                bind="query-params") or "grayscale"
     padding = c2.segmented_control("Padding", kernels.PADDINGS, default="valid", required=True, key="fk_pad",
-                                   bind="query-params")
+                                   bind="query-params") or "valid"
     pooling = c3.segmented_control("2×2 pooling", kernels.POOLINGS, default="max", required=True, key="fk_pool",
-                                   bind="query-params")
+                                   bind="query-params") or "max"
     kernel = kernels.KERNELS.get(kernel_name)
     if kernel_name == "Custom":
         text = st.text_input("Custom kernel: 3 or 5 rows separated by ';', numbers or fractions such as 1/9",
@@ -71,7 +77,7 @@ def classic_kernels(image: Image.Image, photo: str) -> None:
         try:
             kernel = kernels.parse_kernel(text)
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(md(exc, None))
     if kernel is None:
         return
     sizes, pictures = shared(("kernel steps", photo, kernel.tobytes(), kernel.shape, side, mode, padding, pooling),
@@ -90,33 +96,50 @@ def classic_kernels(image: Image.Image, photo: str) -> None:
                "each side and keeps a quarter of the values.")
 
 
+@st.fragment
 def learned_filters(name: str, loaded: zoo.LoadedModel, build: str) -> None:
-    """The first layer's filters, and the slices of one filter of a deeper layer."""
-    first = feature_maps.first_layer_filters(loaded)
-    convs = feature_maps.conv_layers(loaded)
+    """The first layer's filters, and the slices of one filter of a deeper layer.
+
+    The model's conv layers and their weights are read once per model build (server-wide): walking the
+    modules and copying weights on every rerun cost more than drawing the cached figures.
+    """
+    convs, first, default = shared(("conv layers", build), lambda: (
+        feature_maps.conv_layers(loaded), feature_maps.first_conv(loaded), feature_maps.default_slice_layer(loaded)))
     st.plotly_chart(shared(("first filters", build),
-                           lambda: ffig.filter_grid(first, feature_maps.first_conv(loaded))), key="ff_first")
+                           lambda: ffig.filter_grid(feature_maps.first_layer_filters(loaded), first)), key="ff_first")
     st.caption("First-layer filters look at the image directly: most become edge, colour-blob and texture detectors.")
     if name in feature_maps.LECTURE_NOTES:
         st.info(feature_maps.LECTURE_NOTES[name])
     left, right = st.columns([3, 1])
-    deep = left.selectbox("Deeper conv layer", convs, index=convs.index(feature_maps.default_slice_layer(loaded)),
-                          key="ff_layer", bind="query-params")
-    weight = feature_maps.conv_weight(loaded, deep)
+    deep = left.selectbox("Deeper conv layer", convs, index=convs.index(default), key="ff_layer", bind="query-params")
+    shape = tuple(loaded.model.get_submodule(deep).weight.shape)  # [C_out, C_in / groups, K, K]
     if feature_maps.is_depthwise(loaded, deep):
-        st.plotly_chart(shared(("depthwise filters", build, deep), lambda: ffig.depthwise_filters(weight, deep)),
+        st.plotly_chart(shared(("depthwise filters", build, deep),
+                               lambda: ffig.depthwise_filters(feature_maps.conv_weight(loaded, deep), deep)),
                         key="ff_slices")
-        st.caption(f"{deep} is a depthwise convolution: each {weight.shape[2]}×{weight.shape[3]} filter reads one "
+        st.caption(f"{deep} is a depthwise convolution: each {shape[2]}×{shape[3]} filter reads one "
                    "channel only, and the 1×1 convolution after it mixes the channels. Pick a 1×1 layer to see the "
                    "mixing weights, one number per input channel.")
         return
-    index = right.number_input(f"Filter (0–{len(weight) - 1})", 0, len(weight) - 1, 0, key="ff_filter",
+    index = right.number_input(f"Filter (0–{shape[0] - 1})", 0, shape[0] - 1, 0, key="ff_filter",
                                bind="query-params")
-    index = min(index, len(weight) - 1)
+    index = min(index, shape[0] - 1)
     st.plotly_chart(shared(("filter slices", build, deep, index),
-                           lambda: ffig.filter_slices(weight[index], deep, index)), key="ff_slices")
-    st.caption(f"A filter of {deep} has one {weight.shape[2]}×{weight.shape[3]} slice per input channel it reads "
-               f"({weight.shape[1]} here); its output is the sum of the responses of all its slices.")
+                           lambda: ffig.filter_slices(feature_maps.conv_weight(loaded, deep)[index], deep, index)),
+                    key="ff_slices")
+    st.caption(f"A filter of {deep} has one {shape[2]}×{shape[3]} slice per input channel it reads "
+               f"({shape[1]} here); its output is the sum of the responses of all its slices.")
+
+
+@st.fragment
+def maps_and_predictions(name: str, loaded: zoo.LoadedModel, build: str, image: Image.Image, photo: str,
+                         caption: str) -> None:
+    """Section 3, the feature maps of one layer, and section 4, the predictions (a fragment)."""
+    st.header("3 · Feature maps")
+    result = feature_maps_section(name, loaded, build, image, photo)
+    if result is not None:
+        st.header("4 · Predictions")
+        predictions(loaded, build, photo, result, caption)
 
 
 def feature_maps_section(name: str, loaded: zoo.LoadedModel, build: str, image: Image.Image,
@@ -157,10 +180,13 @@ def feature_maps_section(name: str, loaded: zoo.LoadedModel, build: str, image: 
     return result
 
 
-def predictions(loaded: zoo.LoadedModel, result: feature_maps.FeatureResult, caption: str) -> None:
+def predictions(loaded: zoo.LoadedModel, build: str, photo: str, result: feature_maps.FeatureResult,
+                caption: str) -> None:
     """The top-5 of a trained model; an untrained one's output described for what it is."""
     if loaded.pretrained:
-        st.plotly_chart(ffig.top5_figure(result.top, f"{loaded.info.title}: top-5 on {caption}"), key="fm_top5")
+        title = f"{loaded.info.title}: top-5 on {caption}"
+        st.plotly_chart(shared(("top-5", build, photo, title), lambda: ffig.top5_figure(result.top, title)),
+                        key="fm_top5")
         st.caption("Try a non-photographic picture (the Hubble deep field, a drawing, a screenshot): the network "
                    "still picks ImageNet classes, often with confidence it has not earned.")
     else:

@@ -14,7 +14,6 @@ from explorer import images as gallery
 from explorer.receptive_fields import figures as figs
 from explorer.receptive_fields import effective
 from explorer.receptive_fields import fields as rf
-from explorer.receptive_fields import inputs as rf_inputs
 from explorer.training.config import CUSTOM
 from ui.models import loaded_model
 from ui.receptive_fields import data
@@ -72,10 +71,8 @@ def _erf_tasks(net: data.Net, f: rf.LayerRF, image: Image.Image, runs: list[tupl
         if key in stopped:
             shared = task_store().get(key)  # not joined again: Stop would be undone
         else:
-            shared = data.effective_field(
-                net, f.name, trained, images_key,
-                lambda: rf_inputs.preprocess(net.inputs, [image, *map(gallery.sample_image, others)]),
-                again=key not in asked)
+            shared = data.effective_field(net, f.name, trained, images_key,
+                                          [image, *map(gallery.sample_image, others)], again=key not in asked)
         if shared is not None:
             entries.append((label, shared))
     _remember("rf_erf_asked", [s.key for _, s in entries])

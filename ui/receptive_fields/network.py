@@ -13,7 +13,9 @@ from explorer.models import registry
 from explorer.receptive_fields import fields as rf
 from explorer.receptive_fields import inputs as rf_inputs
 from explorer.training.config import CUSTOM
+from ui import address
 from ui.models import model_picker
+from ui.safe_text import md
 from ui.receptive_fields import data, unit
 
 
@@ -22,7 +24,7 @@ def _new_model() -> None:
     so their values are set (Streamlit refuses to delete a bound parameter), which also clears the URL."""
     key = st.session_state["rf_model"]
     if key == CUSTOM:
-        config = data.custom_config()
+        config = data.custom_config()[0]
         side = tuple(data.cn.from_config(config)[1][1:])
     else:
         config, side = None, (registry.info(key).input_size,) * 2
@@ -32,22 +34,25 @@ def _new_model() -> None:
     st.session_state["rf_layer"] = f.name
     st.session_state["rf_row"], st.session_state["rf_col"] = f.output_size[0] // 2, f.output_size[1] // 2
     st.session_state["rf_map"] = unit.MEAN_MAP
-    st.session_state.pop("rf_last", None)
+    st.session_state.pop("rf_point", None)
 
 
 def network() -> data.Net:
     """Model and input-size widgets; the chosen network."""
-    config = data.custom_config()
+    config, problem = data.custom_config()
+    address.handled("rf_net")
+    asked_custom = st.query_params.get("rf_model") == CUSTOM
+    if asked_custom and not config:
+        address.handled("rf_model")  # said below, with the reason
     names = registry.list_models() + ([CUSTOM] if config else [])
     c1, c2, c3 = st.columns([2, 1, 3])
     with c1:
         key = model_picker("Model", names, key="rf_model", on_change=_new_model,
                            help="Fields depend on the architecture only; the maps and the effective field use "
                                 "the weights (models marked \"untrained here\" have random ones).")
-    if st.session_state.get("custom_network") and not config:
-        c1.caption("Your network on the Architectures page has a layer with an invalid setting: fix it there to "
-                   "see its fields here.")
-    elif st.query_params.get("rf_model") == CUSTOM and not config:
+    if problem:  # the message may quote the address
+        st.error(md(problem, None), icon=":material/block:")
+    elif asked_custom and not config:
         c1.caption("No network of yours yet: build one in the \"Build your own\" tab of the Architectures page and "
                    "it appears in this list.")
     if key == CUSTOM:
@@ -66,6 +71,7 @@ def network() -> data.Net:
     return data.Net(key, entry.title, (int(side), int(side)), rf_inputs.zoo_input(key, int(side)))
 
 
+@st.fragment
 def growth(net: data.Net, fields: list[rf.LayerRF]) -> None:
     series = {net.title: fields}
     for other in st.session_state.get("rf_cmp", []) if net.key != CUSTOM else []:

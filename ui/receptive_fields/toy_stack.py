@@ -27,6 +27,7 @@ def _compare(channels: int, small: int) -> tuple[rf_lecture.StackFacts, rf_lectu
     return shared(("rf 3x3 vs 5x5", channels, small), lambda: rf_lecture.small_vs_large(channels, small))
 
 
+@st.fragment
 def toy() -> None:
     c = st.columns(4)
     layers = c[0].slider("Layers L", 1, 6, 3, key="rf_L", bind="query-params")

@@ -15,6 +15,7 @@ from PIL import Image
 
 from explorer import images
 from explorer.training import datasets
+from ui.safe_text import md
 from ui.uploads import release
 
 SOURCES = ("Demo: shapes", "Demo: digits", "Your classes", "Zip of folders")
@@ -70,7 +71,7 @@ def _add_files(cls: dict, files: list, errors: list[str], classes: list[dict]) -
         try:
             img = datasets.load_upload(f.getvalue())
         except images.ImageError as exc:
-            errors.append(f"{f.name}: {exc}")
+            errors.append(f"{md(f.name)}: {md(exc, None)}")
             continue
         cls["images"].append(img)
         held += img.width * img.height * len(img.getbands())
@@ -138,7 +139,7 @@ def _zip() -> datasets.DataSet | None:
             st.session_state["tl_zip"] = (upload.name, datasets.read_zip(upload.getvalue(), max_pixels=room))
             st.session_state.pop("tl_zip_err", None)
         except ValueError as exc:
-            st.session_state["tl_zip_err"] = f"{upload.name}: {exc}"
+            st.session_state["tl_zip_err"] = f"{md(upload.name)}: {md(exc, None)}"
         release([upload])
     if st.session_state.get("tl_zip_err"):
         st.error(st.session_state["tl_zip_err"], icon=":material/folder_zip:")
@@ -148,7 +149,7 @@ def _zip() -> datasets.DataSet | None:
         return None
     name, data = held
     n_images, n_classes = len(data.samples), len(data.classes)
-    st.caption(f"Using “{name}”: {n_images} image{'s' * (n_images != 1)} in {n_classes} "
+    st.caption(f"Using “{md(name)}”: {n_images} image{'s' * (n_images != 1)} in {n_classes} "
                f"class{'es' * (n_classes != 1)}.")
     if data.skipped:
         with st.expander(f"{len(data.skipped)} file{'s' * (len(data.skipped) != 1)} skipped"):
@@ -159,7 +160,7 @@ def _zip() -> datasets.DataSet | None:
 def data_section() -> tuple[datasets.DataSet | None, str]:
     """Draw the data choice and return (DataSet or None, short description of the source)."""
     source = st.segmented_control("Data", SOURCES, default=SOURCES[0], key="tl_src", required=True,
-                                  bind="query-params")
+                                  bind="query-params") or SOURCES[0]  # an empty address value (?key=) leaves even a required control empty
     if source == "Demo: shapes":
         n = st.slider("Images per shape", 10, 100, 40, step=10, key="tl_nshape", bind="query-params")
         st.caption("Generated on the fly (`explorer.training.datasets.demo_shapes`): circles, squares and triangles in "
@@ -174,7 +175,7 @@ def data_section() -> tuple[datasets.DataSet | None, str]:
         try:
             return _collection(), "your classes"
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(md(exc, None))
             return None, "your classes"
     return _zip(), "zip"
 

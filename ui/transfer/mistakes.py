@@ -15,6 +15,7 @@ from explorer.training import jobs
 from explorer.attribution import figures as figs
 from ui.attributions.choice import run_option
 from ui.image_picker import use_image
+from ui.safe_text import md
 from explorer.attribution import explained_model
 
 HANDOFF = "at_handoff"  # (caption, image) waiting for the Attributions page
@@ -44,9 +45,9 @@ def mistakes_gradcam(run: jobs.Run, shown: list[int]) -> None:
             true, pred = classes[ev.y_true[i]], classes[ev.y_pred[i]]
             try:
                 col.image(_overlay(run.id, i, int(ev.y_pred[i]), trained, image),
-                          caption=f"{true} → {pred}: why “{pred}”?")
+                          caption=f"{md(true, 40)} → {md(pred, 40)}: why “{md(pred, 40)}”?")
             except ValueError as exc:
-                col.error(str(exc))
+                col.error(md(exc, None))
                 continue
             if col.button("Explain", key=f"tl_explain_{run.id}_{i}", icon=":material/center_focus_strong:",
                           help="Open this image with this model on the Attributions page."):

@@ -9,6 +9,7 @@ from explorer.training import jobs, model_io
 from explorer.training import figures as figs
 from ui.transfer.mistakes import mistakes_gradcam
 from ui.image_picker import image_picker
+from ui.safe_text import md
 from ui.uploads import release
 from explorer.training.config import STRATEGY_TITLES
 from explorer.training import classifier
@@ -114,7 +115,7 @@ def detail(runs: list[jobs.Run]) -> None:
     if isinstance(item, jobs.Run):
         _run_detail(item)
     else:
-        st.caption(f"Loaded model: {trained.config.backbone_label}, classes {', '.join(trained.classes)}.")
+        st.caption(f"Loaded model: {trained.config.backbone_label}, classes {md(', '.join(trained.classes), 200)}.")
     _try_it(trained)
     _load_model()
 
@@ -132,7 +133,7 @@ def _run_detail(run: jobs.Run) -> None:
             st.caption("The validation images stay with the session that started this run.")
         elif shown:
             st.image([run.val_set[i][0] for i in shown], width=96,
-                     caption=[f"{classes[ev.y_true[i]]} → {classes[ev.y_pred[i]]} ({ev.probs[i, ev.y_pred[i]]:.0%})"
+                     caption=[f"{md(classes[ev.y_true[i]], 40)} → {md(classes[ev.y_pred[i]], 40)} ({ev.probs[i, ev.y_pred[i]]:.0%})"
                               for i in shown])
             mistakes_gradcam(run, shown)
     trained = run.result
@@ -166,7 +167,7 @@ def _load_model() -> None:
                 st.session_state.pop("tl_model_err", None)
                 st.rerun()
             except ValueError as exc:
-                st.session_state["tl_model_err"] = f"{up.name}: {exc}"
+                st.session_state["tl_model_err"] = f"{md(up.name)}: {md(exc, None)}"
             finally:
                 release([up])  # the imported model stays, the file goes
         if st.session_state.get("tl_model_err"):

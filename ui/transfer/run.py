@@ -10,16 +10,18 @@ started it, or this one restarted) picks the run up from the cluster.
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
+from PIL import Image
 
-from explorer.models import custom_net
-from explorer.runtime import cluster
+from explorer.figures.images import encode
+from explorer.models import custom_net, registry
+from explorer.runtime import cluster, side_process, worker
 from explorer.training import augment, jobs, trainer
 from explorer.training import figures as figs
-from ui.models import model_picker
-from explorer.models import registry
+from ui.safe_text import md
 from explorer.training.config import CUSTOM, STRATEGY_TITLES, TrainConfig, backbones
-from explorer.runtime import worker
+from ui.models import image_key, model_picker, shared
 
 STRATEGY_BY_TITLE = {title: key for key, title in STRATEGY_TITLES.items()}
 MAX_RUNS_KEPT = 12  # runs whose settings and curves the session keeps for comparison
@@ -97,7 +99,8 @@ LR_HELP = {"scratch": "From scratch, every layer starts random and learns at thi
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _frozen_share(backbone: str, strategy: str, blocks: int) -> float:
-    return trainer.frozen_macs_share(TrainConfig(backbone, strategy, finetune_blocks=blocks))
+    """Counted in the side process: a meta-device profile is Python throughout (0.1-0.5 s per backbone)."""
+    return side_process.run(trainer.frozen_macs_share, TrainConfig(backbone, strategy, finetune_blocks=blocks))
 
 
 def _cache_note(config: TrainConfig, num_images: int) -> None:
@@ -177,9 +180,21 @@ def augmentation_preview(images, aug: augment.Augment) -> None:
     if not aug.enabled or not images:
         return
     st.caption(f"Augmentation preview ({aug.describe()}): original on the left, random draws to its right.")
-    rows = augment.preview(images, aug, size=96, per_image=5, seed=int(st.session_state.get("tl_seed", 0)))
-    for row in rows:
-        st.image(row, width=96)
+    seed = int(st.session_state.get("tl_seed", 0))
+    strips = shared(("augmentation preview", tuple(map(image_key, images)), aug, seed),
+                    lambda: [_strip(row) for row in augment.preview(images, aug, size=96, per_image=5, seed=seed)])
+    for strip in strips:
+        st.image(strip, width=6 * 96)
+
+
+def _strip(row: list) -> bytes:
+    """One row of the preview as one PNG (one picture to fetch, not six)."""
+    out = Image.new("RGB", (sum(im.width for im in row), row[0].height))
+    x = 0
+    for im in row:
+        out.paste(im, (x, 0))
+        x += im.width
+    return encode(np.asarray(out))
 
 
 def start_button(config: TrainConfig, train_set, val_set, classes: list[str], data_name: str) -> None:
@@ -193,7 +208,7 @@ def start_button(config: TrainConfig, train_set, val_set, classes: list[str], da
         try:
             run = jobs.start(config, train_set, val_set, classes, current=current, data_name=data_name)
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(md(exc, None))
             return
         _keep(run, current=True)
 
@@ -237,7 +252,7 @@ def live_view() -> None:
     if run is None:
         missing = st.session_state.get("tl_link_missing")
         if missing:
-            st.info(f"Run {missing} from the link is no longer kept on the server (finished runs are kept for "
+            st.info(f"Run {md(missing, 40)} from the link is no longer kept on the server (finished runs are kept for "
                     f"{worker.TTL_S / 60:.0f} minutes): start it again.", icon=":material/link_off:")
         else:
             st.info("No run yet: choose data and settings, then press Start training.")
@@ -280,7 +295,7 @@ def _draw(run: jobs.Run) -> None:
                                              f"{latest['steps']} · {latest['images_per_s']:.0f} images/s · "
                                              f"ETA {latest['eta_s']:.0f} s")
     elif run.status == worker.FAILED:
-        st.error(run.error or "The run failed.")
+        st.error(md(run.error or "The run failed.", None))
     else:
         s = run.summary
         verb = "Stopped" if run.status == worker.STOPPED else "Finished"
@@ -315,7 +330,7 @@ def near_chance_advice() -> None:
     majority = run.classes[int(ev.majority_class)]
     st.warning(
         f"**Run #{run.number} ended near chance:** {ev.accuracy:.0%} validation accuracy, where always answering "
-        f"“{majority}” scores {ev.chance:.0%}. Trained from scratch, the network starts from random filters and must "
+        f"“{md(majority)}” scores {ev.chance:.0%}. Trained from scratch, the network starts from random filters and must "
         f"learn every edge and texture detector from your {run.n_train} training images. Lecture 3: “You need a lot "
         "of data if you want to train CNNs … a few thousand examples usually doesn't cut it”; lecture 4: training a "
         "convnet from scratch on a small data set “won't work well”. With little data, reuse what a network learned "
