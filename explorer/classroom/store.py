@@ -34,6 +34,7 @@ from explorer.classroom import codes, views
 ROOT = "cnn-explorer-classes"
 IDLE_S = 3 * 3600.0  # a class with no teacher activity for this long has ended by itself
 KEEP_ENDED_S = 24 * 3600.0  # an ended class still answers "this class has ended" for this long
+CALL_S = 5.0  # longest wait for one scheduler read or write (a scheduler that hangs must not hang a page)
 COUNTS_TTL_S = 30.0  # a replica's counts older than this are not counted (the replica went away)
 
 
@@ -111,7 +112,7 @@ def _parse(code: str, raw: Any, followers: Any) -> ClassState | None:
 
 def snapshot(client) -> dict[str, ClassState]:
     """Every class kept in the scheduler, read in one call: {code: ClassState}."""
-    tree = client.get_metadata([ROOT], default=None)
+    tree = _get(client, [ROOT])
     if not isinstance(tree, dict):
         return {}
     classes = tree.get("classes") if isinstance(tree.get("classes"), dict) else {}
@@ -129,6 +130,16 @@ def get(client, code: str) -> ClassState | None:
     return snapshot(client).get(code)
 
 
+def _get(client, keys: list) -> Any:
+    """The scheduler's metadata at `keys` (None if absent); TimeoutError after CALL_S (nothing waits for ever)."""
+    return client.sync(client.scheduler.get_metadata, keys=keys, default=None, callback_timeout=CALL_S)
+
+
+def _set(client, keys: list, value: Any) -> None:
+    """Write the scheduler's metadata at `keys`; TimeoutError after CALL_S."""
+    client.sync(client.scheduler.set_metadata, keys=keys, value=value, callback_timeout=CALL_S)
+
+
 def _lock(client) -> Lock:
     return Lock(f"{ROOT}/create", scheduler_rpc=client.scheduler, loop=client.loop)
 
@@ -141,14 +152,19 @@ def create(client, name: str, seat: str, now: float | None = None) -> tuple[Clas
     """
     now = now or time.time()
     secret = codes.new_secret()
-    with _lock(client):
+    lock = _lock(client)
+    if not lock.acquire(timeout=CALL_S):
+        raise TimeoutError("The Dask scheduler did not answer: try again.")
+    try:
         existing = snapshot(client)
         code = codes.new_code()
         while code in existing:
             code = codes.new_code()
         raw = {"name": codes.clean_name(name), "secret": codes.secret_hash(secret), "seat": seat, "created": now,
                "active": now, "paused": False, "ended": None, "view": {"page": "", "q": {}, "v": 0, "t": now}}
-        client.set_metadata([ROOT, "classes", code], raw)
+        _set(client, [ROOT, "classes", code], raw)
+    finally:
+        lock.release()
     sweep(client, now, existing)
     state = _parse(code, raw, {})
     assert state is not None
@@ -164,31 +180,31 @@ def publish(client, code: str, view: views.View, now: float | None = None) -> No
 
 def touch(client, code: str, now: float | None = None) -> None:
     """Record teacher activity without a change of view (the class stays live for `IDLE_S` more)."""
-    client.set_metadata([ROOT, "classes", code, "active"], now or time.time())
+    _set(client, [ROOT, "classes", code, "active"], now or time.time())
 
 
 def set_paused(client, code: str, paused: bool, now: float | None = None) -> None:
     """Pause ("eyes on the projector") or resume the class."""
-    client.set_metadata([ROOT, "classes", code, "paused"], bool(paused))
+    _set(client, [ROOT, "classes", code, "paused"], bool(paused))
     touch(client, code, now)
 
 
 def take_seat(client, code: str, seat: str, now: float | None = None) -> None:
     """Make tab `seat` the presenter (a teacher link opened again); the previous tab stops presenting."""
-    client.set_metadata([ROOT, "classes", code, "seat"], seat)
+    _set(client, [ROOT, "classes", code, "seat"], seat)
     touch(client, code, now)
 
 
 def end(client, code: str, now: float | None = None) -> None:
     """End the class: students get one sentence and the ordinary app."""
-    client.set_metadata([ROOT, "classes", code, "ended"], now or time.time())
+    _set(client, [ROOT, "classes", code, "ended"], now or time.time())
 
 
 def report(client, replica: str, counts: dict[str, tuple[int, int]], now: float | None = None) -> None:
     """This replica's (following, exploring) students per class code, one write per class."""
     now = now or time.time()
     for code, (following, exploring) in counts.items():
-        client.set_metadata([ROOT, "followers", code, replica], {"f": int(following), "e": int(exploring), "t": now})
+        _set(client, [ROOT, "followers", code, replica], {"f": int(following), "e": int(exploring), "t": now})
 
 
 def sweep(client, now: float | None = None, classes: dict[str, ClassState] | None = None) -> list[str]:
@@ -197,6 +213,6 @@ def sweep(client, now: float | None = None, classes: dict[str, ClassState] | Non
     classes = snapshot(client) if classes is None else classes
     gone = [code for code, state in classes.items() if state.ended_at() < now - KEEP_ENDED_S]
     for code in gone:
-        client.set_metadata([ROOT, "classes", code], None)
-        client.set_metadata([ROOT, "followers", code], None)
+        _set(client, [ROOT, "classes", code], None)
+        _set(client, [ROOT, "followers", code], None)
     return gone

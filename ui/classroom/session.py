@@ -15,6 +15,7 @@ poller (`ui.classroom.poller`).
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field, replace
@@ -24,8 +25,11 @@ import streamlit as st
 
 from explorer.classroom import codes, store, views
 from explorer.runtime import cluster
-from ui.classroom import hooks, own as own_mod
+from ui.classroom import hooks
+from ui.classroom import own as own_mod
 from ui.classroom.poller import POLLER, Seat, target
+
+log = logging.getLogger(__name__)
 
 STATE = "cls_member"
 TOUCH_S = 60.0
@@ -87,7 +91,11 @@ def start_class(name: str) -> Member:
 
 def end_class(me: Member) -> None:
     """End the class this tab presents."""
-    store.end(cluster.engine().client, me.code)
+    try:
+        store.end(cluster.engine().client, me.code)
+    except (OSError, TimeoutError):
+        st.warning(NO_CLUSTER, icon=":material/cloud_off:")
+        return
     leave(me)
 
 
@@ -235,10 +243,13 @@ def publish(me: Member, page: str, params: views.Params) -> None:
     view = views.View(page, views.shared(params))
     stamp = f"{view.page}?{views.encode(view.params)}"
     client = cluster.engine().client
-    if stamp != me.published:
-        me.version += 1
-        store.publish(client, me.code, replace(view, version=me.version))
-        me.published, me.touched = stamp, time.time()
-    elif time.time() - me.touched > TOUCH_S:
-        store.touch(client, me.code)
-        me.touched = time.time()
+    try:
+        if stamp != me.published:
+            store.publish(client, me.code, replace(view, version=me.version + 1))
+            me.version += 1
+            me.published, me.touched = stamp, time.time()
+        elif time.time() - me.touched > TOUCH_S:
+            store.touch(client, me.code)
+            me.touched = time.time()
+    except (OSError, TimeoutError):  # the scheduler did not answer: the next run publishes again
+        log.warning("class %s: could not publish the teacher's view", me.code, exc_info=True)

@@ -125,7 +125,10 @@ def _live(code: str, pages: dict[str, str]) -> None:
 
 
 def _pause(me: session.Member) -> None:
-    store.set_paused(cluster.engine().client, me.code, bool(st.session_state["cls_pause"]))
+    try:
+        store.set_paused(cluster.engine().client, me.code, bool(st.session_state["cls_pause"]))
+    except (OSError, TimeoutError):
+        st.warning(session.NO_CLUSTER, icon=":material/cloud_off:")
 
 
 def sidebar(me: session.Member, state: store.ClassState, pages: dict[str, str]) -> None:
