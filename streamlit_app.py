@@ -1,5 +1,6 @@
-"""CNN Explorer: the router. Page config, navigation over ui.catalog, shared sidebar, and the address check
-every page shares (`ui.address`: a value the page cannot use gets one sentence, never an exception).
+"""CNN Explorer: the router. Page config, navigation over ui.catalog, shared sidebar, class mode (ui.classroom),
+and the address check every page shares (`ui.address`: a value the page cannot use gets one sentence, never an
+exception).
 
 `make run` starts it through `ui.server`, which has already warmed the process; under a plain
 `streamlit run` the first session does the imports (once, under a lock: `ui.warm.imports`).
@@ -19,6 +20,7 @@ cluster.start()
 
 from ui import presenter  # noqa: E402
 from ui.catalog import HOME, PAGES  # noqa: E402
+from ui.classroom import router as classroom  # noqa: E402
 
 st.set_page_config(page_title="CNN Explorer", page_icon="assets/favicon.png", layout="wide",
                    initial_sidebar_state=presenter.sidebar_state())  # collapsed for ?present=1
@@ -26,6 +28,7 @@ st.set_page_config(page_title="CNN Explorer", page_icon="assets/favicon.png", la
 pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p is HOME)
          for p in [HOME, *PAGES]]
 page = st.navigation(pages)
+joined = classroom.before(pages)  # class mode: join, follow the teacher (may switch this run to their view)
 
 with st.sidebar:
     st.caption(
@@ -38,3 +41,4 @@ try:
     page.run()
 finally:  # also after st.stop() or st.rerun(): the sentences then wait for the next run
     check.report()
+    classroom.after(pages, joined)  # the teacher publishes a changed view

@@ -3,10 +3,12 @@
 import streamlit as st
 
 from ui.catalog import PAGES
+from ui.classroom import teacher as classroom
 from ui.models import loaded_model
 from explorer.models import registry
 
 st.title("CNN Explorer")
+classroom.join_screen()  # while this tab presents a class: the code, link and QR code, projector-sized
 st.markdown(
     "An interactive companion to the course on convolutional neural networks. "
     "Move the sliders, use your own photos, and watch real PyTorch networks compute: "
@@ -23,3 +25,5 @@ st.markdown(
     f"{len(registry.list_models())} architectures, from LeNet-5 (1998) to EfficientNet (2019). "
     f"The default model is **{lite.info.title}**: {lite.weights_note}"
 )
+
+classroom.start_or_join()  # "Start a class" and "Join a class"

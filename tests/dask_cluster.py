@@ -86,8 +86,9 @@ def local_dask(workers: int = 2, train: int = 1, nthreads: int = 2) -> Iterator[
                       "--resources", f"train={train}", "--name", f"w{i}", "--no-dashboard", "--memory-limit", "0",
                       "--preload", "explorer.training.jobs"),
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-        with Client(cluster.address, timeout=60, set_as_default=False) as client:
-            client.wait_for_workers(workers, timeout=120)
+        with Client(cluster.address, timeout=60, set_as_default=False) as client:  # the scheduler answers
+            if workers:
+                client.wait_for_workers(workers, timeout=120)
         yield cluster
     finally:
         cluster.stop()

@@ -59,13 +59,14 @@ class Keyed:
                 future = self._pool.submit(fn, *args)
                 future.started = time.monotonic()
                 self._futures[key] = future
-                self._evict()
+                self._evict(keep_key=key)
             self._futures.move_to_end(key)
             return future
 
-    def _evict(self) -> None:
-        """Drop the least recently asked-for finished results beyond `keep` and `max_bytes` (lock held)."""
-        finished = [k for k, f in self._futures.items() if f.done()]
+    def _evict(self, keep_key: tuple) -> None:
+        """Drop the least recently asked-for finished results beyond `keep` and `max_bytes` (lock held), but never
+        `keep_key`'s, just submitted (it may have finished already)."""
+        finished = [k for k, f in self._futures.items() if f.done() and k != keep_key]
         for old in finished[:max(0, len(finished) - self._keep)]:
             del self._futures[old]
         if self._max_bytes is None:

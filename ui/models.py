@@ -34,8 +34,12 @@ QUICK_LOAD_S = 1.0
 
 @st.cache_resource(show_spinner=False)
 def _loads() -> background.Keyed:
-    """Model loads, one at a time: each builds a whole network (most of it C, with the GIL released)."""
-    return background.Keyed(background.pool(1, "model-load"), keep=64)
+    """Model loads, one at a time: each builds a whole network (most of it C, with the GIL released).
+
+    No finished load is kept here (keep=0): the model store holds the models within its byte budget, and a
+    future kept here would hold its model after the store dropped it (64 kept loads held every zoo model: the
+    web process reached 5 GiB under a class)."""
+    return background.Keyed(background.pool(1, "model-load"), keep=0)
 
 
 def loaded_model(name: str, pretrained: bool = True) -> zoo.LoadedModel:

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from explorer.receptive_fields.graph import release_cuts, truncated
+from explorer.receptive_fields.graph import release, truncated
 from explorer.receptive_fields.inputs import InputSpec, preprocess
 from explorer.runtime.batches import CancelFlag, Cancelled
 
@@ -102,8 +102,7 @@ def _effective_rf(model: nn.Module, layer: str, batches: Iterable[torch.Tensor],
             if progress is not None:
                 progress(done / n, f"{done} of {n} images")
     finally:
-        del cut
-        release_cuts()  # the cut holds the model's layers in a reference cycle
+        release(cut)  # the cut holds the model's layers in a reference cycle
     mass = total.sum()
     return total / mass if mass > 0 else total
 

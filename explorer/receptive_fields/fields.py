@@ -173,17 +173,21 @@ def receptive_fields(model: nn.Module, input_size: int | tuple[int, int]) -> lis
 
 
 
-def architecture_fields(name: str | None, input_size: tuple[int, int], custom: str | None = None) -> list[LayerRF]:
-    """`receptive_fields` of a registry architecture `name`, or of the custom network `custom` (its
-    `custom_net.to_config` text), built on the meta device: a plain call for a helper process (tracing is
-    Python from end to end, explorer.runtime.side_process)."""
+def meta_architecture(name: str | None, custom: str | None = None) -> nn.Module:
+    """A registry architecture `name`, or the custom network `custom` (its `custom_net.to_config` text), built on
+    the meta device: shapes only, no weights."""
     with torch.device("meta"):
         if custom is not None:
             spec, shape = custom_net.from_config(custom)
-            model = custom_net.build(spec, shape).eval()
-        else:
-            model = registry.build(name)
-    return receptive_fields(model, input_size)
+            return custom_net.build(spec, shape).eval()
+        return registry.build(name)
+
+
+def architecture_fields(name: str | None, input_size: tuple[int, int], custom: str | None = None) -> list[LayerRF]:
+    """`receptive_fields` of `meta_architecture(name, custom)`: a plain call for a helper process (tracing is
+    Python from end to end, explorer.runtime.side_process)."""
+    return receptive_fields(meta_architecture(name, custom), input_size)
+
 
 def find(fields: list[LayerRF], name: str) -> LayerRF:
     """The entry of `fields` for layer `name`; ValueError listing a few valid names otherwise."""

@@ -22,7 +22,6 @@ Why a custom tracer:
 from __future__ import annotations
 
 import builtins
-import gc
 import operator
 import threading
 from dataclasses import dataclass, replace
@@ -102,7 +101,10 @@ def trace(model: nn.Module) -> Traced:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise UnsupportedError(f"torch.fx cannot trace {describe(model, tracer.calls[-1] if tracer.calls else '')}"
                                    f": {reason}") from None
-    return Traced(model, graph, tracer.outputs)
+        finally:
+            outputs = tracer.outputs
+            tracer.__dict__.clear()  # the tracer sits in a reference cycle and holds the model (`release`)
+    return Traced(model, graph, outputs)
 
 
 def _where(node: fx.Node, root: nn.Module) -> str:
@@ -371,22 +373,21 @@ def truncated(model: nn.Module, layer: str) -> nn.Module:
 
 def layer_output(model: nn.Module, layer: str, inputs: torch.Tensor) -> torch.Tensor:
     """`layer`'s output for a preprocessed batch [N, C, H, W]: [N, C', H', W'] (no gradients, no hooks)."""
-    with torch.inference_mode():
-        out = _run_truncated(model, layer, inputs)
-    release_cuts()
-    return out
+    cut = truncated(model, layer)
+    try:
+        with torch.inference_mode():
+            return cut(inputs)
+    finally:
+        release(cut)
 
 
-def _run_truncated(model: nn.Module, layer: str, inputs: torch.Tensor) -> torch.Tensor:
-    return truncated(model, layer)(inputs)
+def release(cut: nn.Module) -> None:
+    """Let go of the model's layers that a `truncated` module calls, once it is no longer needed.
 
-
-def release_cuts() -> None:
-    """Collect the cuts made so far (milliseconds once the warm start froze the long-lived objects).
-
-    A `truncated` module and its torch.fx graph refer to each other, and the module holds the model's layers:
-    only the cycle collector frees them. The app turns Streamlit's collection after every run off
-    (`runner.postScriptGC`), so without this a model the store has dropped stayed in memory until the next
-    full collection, one more for every link that asked for a field or a map of another model.
+    A GraphModule and its torch.fx graph refer to each other, so only the cycle collector frees the module, and
+    the app turns Streamlit's collection after every run off (`runner.postScriptGC`): without this, a model the
+    store had dropped stayed in memory until the next full collection, one more for every link that asked for a
+    field or a map of another model. Emptying the cut's submodules breaks the only path to the model's weights
+    (a full `gc.collect()` here would hold the GIL for every session meanwhile).
     """
-    gc.collect()
+    cut._modules.clear()  # noqa: SLF001 - nn.Module keeps its submodules there

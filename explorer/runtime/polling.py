@@ -1,9 +1,8 @@
-"""The poller of `explorer.runtime.tasks`: one thread per engine that refreshes the web process's active tasks.
+"""The web process's poller: one thread per Dask engine that refreshes the tasks it tracks (`tasks.Task`).
 
-Each round it reads the cluster's records of the tasks still active (their progress, queue place and result),
-fails a running task whose worker left the cluster, and every `SWEEP_S` deletes tasks that ended long ago. Tasks
-are held weakly (a task nobody holds is not polled) and duck-typed: `tasks.Task` and its subclasses.
-This module never imports streamlit.
+Every POLL_S seconds, and at once when a tracked task's future finishes, it refreshes each active task (its
+record, new log chunks, queue place); every SWEEP_S it deletes tasks that ended more than `worker.TTL_S`
+seconds ago. Tasks are tracked weakly: one nobody holds is not polled. This module never imports streamlit.
 """
 
 from __future__ import annotations
@@ -14,8 +13,7 @@ import threading
 import time
 import weakref
 
-from explorer.runtime import cluster
-from explorer.runtime import worker
+from explorer.runtime import cluster, worker
 from explorer.runtime.worker import QUEUED, RUNNING, WORKER_DIED, registry
 
 log = logging.getLogger(__name__)
@@ -32,14 +30,14 @@ class Poller:
 
     def __init__(self, engine: cluster.Engine) -> None:
         self.engine = engine
-        self.tasks: weakref.WeakSet = weakref.WeakSet()  # a task nobody holds is not polled
+        self.tasks: weakref.WeakSet = weakref.WeakSet()  # of tasks.Task; one nobody holds is not polled
         self.lock = threading.Lock()
         self.swept = self.checked = time.monotonic()
         self.slots: dict[str, tuple[float, int]] = {}  # resource -> (when read, units the cluster offers)
         self.wake = threading.Event()  # set when a tracked task's future finishes
         threading.Thread(target=self._loop, name="dask-task-poller", daemon=True).start()
 
-    def track(self, task) -> None:
+    def track(self, task) -> None:  # task: tasks.Task
         """Refresh `task` until it ends; refresh at once when its future finishes, not at the next round."""
         with self.lock:
             self.tasks.add(task)
@@ -58,11 +56,10 @@ class Poller:
                 return
             try:
                 self.poll(active)
-            except Exception:  # noqa: BLE001 - keep polling; the next round may succeed
+            except Exception:
                 log.warning("polling Dask tasks failed", exc_info=True)
 
     def poll(self, active: list) -> None:
-        """One round: refresh every active task (with the queue when one waits), check workers, sweep."""
         registry_now, slots = None, {}
         if self.engine.healthy and any(t.status == QUEUED for t in active):
             registry_now = registry(self.engine.client)
@@ -98,7 +95,7 @@ _pollers_lock = threading.Lock()
 
 
 def poller(engine: cluster.Engine) -> Poller:
-    """The engine's poller thread, started on first use."""
+    """The one poller thread of `engine` in this process (started on first use)."""
     with _pollers_lock:
         if engine not in _pollers:
             _pollers[engine] = Poller(engine)

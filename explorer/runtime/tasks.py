@@ -1,7 +1,7 @@
 """Heavy work as Dask tasks, with live progress, a cooperative cancel and a result, by task id.
 
     task = tasks.submit(fn, *args, resources={"train": 1}, **kwargs)   # returns at once
-    task.status, task.fraction, task.message, task.events   # refreshed every POLL_S seconds
+    task.status, task.fraction, task.message, task.events   # refreshed every polling.POLL_S seconds
     task.stop(); task.wait(timeout); task.result, task.error
     tasks.attach(task.id)   # the same task, from any web process connected to the same scheduler
 
@@ -18,8 +18,8 @@ passed as an argument, or by name and read from the worker process's `explorer.m
 
 State lives in the cluster (see `explorer.runtime.worker`), so a task outlives the web process that
 submitted it, and any web replica can follow it. Each web process keeps one poller thread per
-engine that refreshes its active tasks and, every `SWEEP_S`, deletes tasks that ended more than
-`worker.TTL_S` seconds ago. This module never imports streamlit.
+engine (`explorer.runtime.polling`) that refreshes its active tasks and deletes expired ones.
+This module never imports streamlit.
 """
 
 from __future__ import annotations
@@ -33,18 +33,29 @@ import re
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from dask.sizeof import sizeof
 from distributed import Event, Variable
 from distributed.protocol.pickle import dumps
 from distributed.scheduler import KilledWorker
 
-from explorer.runtime import cluster
-from explorer.runtime.polling import POLL_S, SWEEP_S, TOPOLOGY_S, poller as _poller  # noqa: F401 - re-exported
+from explorer.runtime import cluster, polling
 from explorer.runtime.worker import (
-    FAILED, QUEUED, RUNNING, STOPPED, TTL_S, WORKER_DIED, cancel_name, chunk_name, execute, get_var,
-    plain, record_name, registry_update,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    TTL_S,
+    WORKER_DIED,
+    cancel_name,
+    chunk_name,
+    execute,
+    get_var,
+    plain,
+    record_name,
+    registry_update,
 )
 
 log = logging.getLogger(__name__)
@@ -95,7 +106,7 @@ class Task:
         self._done = threading.Event()
 
     @classmethod
-    def from_record(cls, record: dict) -> "Task":
+    def from_record(cls, record: dict) -> Task:
         """A Task for a record another web process published (used by `attach`)."""
         return cls(record.get("kind", "task"), record.get("info"))
 
@@ -282,7 +293,7 @@ def launch(task: Task, fn: Callable, args: tuple = (), kwargs: dict | None = Non
         raise ClusterError(f"The job could not be handed to the Dask scheduler ({exc.__class__.__name__}): "
                            "try again in a few seconds.") from exc
     task.engine, task._future = engine, future
-    _poller(engine).track(task)
+    polling.poller(engine).track(task)
     return task
 
 
@@ -330,5 +341,5 @@ def attach(task_id: str, factory: Callable[[dict], Task] = Task.from_record, kin
     task.id, task.queued_at, task.engine = task_id, record.get("queued_at", task.queued_at), engine
     task.resource, task._future = record.get("resource"), future
     task.refresh()
-    _poller(engine).track(task)
+    polling.poller(engine).track(task)
     return task

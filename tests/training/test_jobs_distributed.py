@@ -16,7 +16,7 @@ from distributed import LocalCluster
 
 from explorer import images
 from explorer.models import zoo
-from explorer.runtime import cluster, worker, tasks
+from explorer.runtime import cluster, polling, tasks, worker
 from explorer.training import datasets, jobs
 from explorer.training.config import TrainConfig
 from tests.runtime import task_functions
@@ -43,7 +43,7 @@ def digits():
 
 def imported(name: str) -> bool:
     """Run on the scheduler: has it imported module `name`? (Sent by value: the scheduler cannot import tests.)"""
-    import sys  # noqa: PLC0415 - runs on the scheduler
+    import sys
 
     return name in sys.modules
 
@@ -134,7 +134,7 @@ def test_a_second_attempt_refuses_to_start_over(dask_cluster, engine, digits):
     run = jobs.start(TrainConfig("lenet5", "scratch", epochs=300, batch_size=4), train, val, data.classes,
                      engine=engine)
     until(lambda: len(run.batches) >= 2, timeout=90)
-    tasks._poller(engine).tasks.discard(run)  # nobody polls it: the cluster alone must end it
+    polling.poller(engine).tasks.discard(run)  # nobody polls it: the cluster alone must end it
     with dask_cluster.client() as client:
         dask_cluster.kill_worker_running(client, f"train-{run.id}")
         future = client.get_dataset(worker.record_name(run.id))

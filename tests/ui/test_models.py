@@ -27,3 +27,21 @@ def test_an_untrained_models_output_is_described_not_ranked(torch_home, monkeypa
     text = ui_models.untrained_output(loaded.info.title, float(probs.min()), float(probs.max()), 1000)
     assert text.startswith("**AlexNet is untrained here, so it makes no prediction.**") and "1/1,000" in text
     assert "all 1,000 classes tie at 0.10%" in ui_models.untrained_output("X", 0.001, 0.001, 1000)
+
+
+def test_a_model_the_store_dropped_is_not_held_by_its_load(monkeypatch, torch_home):
+    """Loads run in the background (`ui.models._loads`); a finished load kept there held its model after the store
+    let it go, and a class that tried every zoo model kept them all (5 GiB)."""
+    import gc
+    import weakref
+
+    from explorer.models import store
+
+    small = store.ModelStore(budget=1)  # every load evicts the one before
+    monkeypatch.setattr(store, "shared", lambda: small)
+    monkeypatch.setattr(ui_models, "QUICK_LOAD_S", 120.0)
+    first = weakref.ref(ui_models.loaded_model("lenet5", pretrained=False).model)
+    ui_models.loaded_model("squeezenet1_1", pretrained=False)
+    ui_models.loaded_model("lenet5", pretrained=True)  # a third load: the first one's future is gone by now
+    gc.collect()
+    assert first() is None

@@ -20,12 +20,13 @@ def store():
 
 
 def test_a_task_runs_reports_progress_is_joined_and_keeps_its_result(store):
-    shared = store.start(("k",), "Counting", task_functions.count_until_stopped, watcher="a", limit=600)
+    # 500 steps of 10 ms: progress reaches the page every second (worker.FLUSH_S, polling.POLL_S), well before the end
+    shared = store.start(("k",), "Counting", task_functions.count_until_stopped, watcher="a", limit=500)
     until(lambda: shared.fraction > 0)
     assert shared.active and shared.message.startswith("step ") and shared.result is None
-    assert store.start(("k",), "Counting", task_functions.count_until_stopped, watcher="b", limit=600) is shared
+    assert store.start(("k",), "Counting", task_functions.count_until_stopped, watcher="b", limit=500) is shared
     until(lambda: not shared.active)
-    assert shared.result == 600 and shared.error is None and shared.seconds > 1.0
+    assert shared.result == 500 and shared.error is None and shared.seconds > 1.0
     assert store.get(("k",)) is shared
 
 

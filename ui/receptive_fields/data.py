@@ -83,22 +83,14 @@ def custom_config() -> tuple[str | None, str | None]:
     return text, None
 
 
-def meta_model(key: str, config: str | None = None) -> nn.Module:
-    """A fresh copy of the architecture on the meta device (no weights): what the budget is read from."""
-    with torch.device("meta"):
-        if key == CUSTOM:
-            spec, shape = cn.from_config(config)
-            return cn.build(spec, shape).eval()
-        return registry.build(key)
-
-
 def within_budget(net: Net) -> None:
     """Raise `budget.BudgetError` (one sentence) when the network at its input size computes more activation
     values per image than the server's budget; its maps and effective field are then not computed. (A custom
     network's parameters were checked when it was read; a zoo model's weights are the server's own.)"""
     shape = (net.inputs.channels, *net.side)
     fp = shared(("rf footprint", net.key, net.side, net.config),
-                lambda: budget.footprint(meta_model(net.key, net.config), shape))
+                lambda: budget.footprint(rf.meta_architecture(None if net.key == CUSTOM else net.key,
+                                                                  net.config if net.key == CUSTOM else None), shape))
     budget.check_activations(fp, f"{net.title} at {net.side[0]}×{net.side[1]} px")
 
 
