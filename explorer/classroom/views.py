@@ -4,8 +4,9 @@ Every setting a page keeps lives in its address, so a view is just (page, query 
 teacher's session publishes its own; each follower's address is the teacher's, with:
 
 - `NEVER_SHARED` keys left out: the class and teacher keys themselves (a teacher secret must never
-  reach a student), Streamlit's embed keys, and `run` (a training run is its owner's: a follower
-  keeps their own run and never attaches to the teacher's);
+  reach a student), Streamlit's embed keys, `present` (the projector's layout; guess-first mode is
+  shared) and `run` (a training run is its owner's: a follower keeps their own run and never attaches
+  to the teacher's);
 - the teacher's own photo (`img_src` Upload/Webcam) turned into the gallery: a student without a
   photo of their own follows the teacher's gallery picture;
 - `keep`: what the student keeps of their own (their photo's source, their own trained model on
@@ -30,7 +31,8 @@ RUN_KEY = "run"
 SOURCE_KEY = "img_src"  # the image picker's source (ui/image_picker.py)
 MODEL_KEY = "at_model"  # the Attributions page's model (ui/attributions/choice.py)
 OWN_SOURCES = ("Upload", "Webcam")
-NEVER_SHARED = frozenset({CLASS_KEY, TEACHER_KEY, RUN_KEY, "embed", "embed_options"})
+PRESENT_KEY = "present"  # the projector's layout (ui.presenter): the teacher's, not a laptop's
+NEVER_SHARED = frozenset({CLASS_KEY, TEACHER_KEY, RUN_KEY, PRESENT_KEY, "embed", "embed_options"})
 
 # Bounds of a published view (a long custom network in the address is 1,500 characters).
 MAX_KEYS = 80

@@ -9,6 +9,11 @@ def test_the_teacher_secret_the_class_and_the_run_are_never_shared():
     assert views.follower_params(teacher, {}, "AAAAAA") == {"ca_stride": ["2"], "class": ["AAAAAA"]}
 
 
+def test_the_projectors_layout_stays_the_teachers_and_guess_first_is_shared():
+    teacher = {"ca_stride": ["2"], "present": ["1"], "guess": ["1"]}
+    assert views.shared(teacher) == {"ca_stride": ["2"], "guess": ["1"]}
+
+
 def test_a_student_keeps_their_photo_model_and_run_and_the_teachers_photo_becomes_the_gallery():
     teacher = {"img_src": ["Upload"], "img": ["coffee"], "at_model": ["resnet18"], "at_methods": ["Saliency", "Grad-CAM"]}
     alone = views.follower_params(teacher, {}, "K7MQ2P")
