@@ -7,7 +7,9 @@ value is checked by `ui.address.flag` (an unusable one: one sentence, and the no
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from explorer.figures.large_text import enlarged
 from explorer.figures.raw import RawFigure
@@ -35,6 +37,22 @@ def intro(text: str) -> None:
         st.markdown(text)
 
 
-def figure(fig: RawFigure) -> RawFigure:
-    """`fig` as the page shows it: with every font at least 18 px in presenter mode."""
-    return enlarged(fig) if on() else fig
+def active() -> bool:
+    """Whether presenter mode is on, without a second sentence about an unusable value (`on` says it once)."""
+    return bool(address.flag_value(st.query_params.get_all(KEY)))
+
+
+def figure(fig: go.Figure) -> go.Figure:
+    """`fig` as the page shows it: in presenter mode a copy (a `RawFigure`) with every font at least 18 px.
+
+    A plain `go.Figure` is turned into its dict first; the figure given (often a shared, cached one) is unchanged.
+    """
+    if not active():
+        return fig
+    return enlarged(fig if isinstance(fig, RawFigure) else RawFigure(fig.to_dict()))
+
+
+def aside() -> DeltaGenerator:
+    """Where the settings a projected page rarely needs go (the image picker): the sidebar in presenter mode, which
+    starts collapsed, so that the picture comes first; the page itself otherwise."""
+    return st.sidebar if active() else st.container()

@@ -9,11 +9,48 @@ cached figure it is given.
 from __future__ import annotations
 
 import copy
+import re
 
 from explorer.figures.raw import RawFigure
 
 MIN_PX = 18  # the smallest chart text a back row reads on a 1280×720 projector
 _FONTS = {"font", "textfont", "tickfont", "titlefont", "insidetextfont", "outsidetextfont"}
+_AXIS = re.compile(r"[xy]axis\d*|coloraxis\d*")
+_SCALED = {"heatmap", "contour", "histogram2d", "histogram2dcontour"}  # traces that draw a colour bar of their own
+
+
+def _titled(owner: dict, min_px: int) -> None:
+    """Give the title of `owner` (a layout, axis or colour bar) an explicit font size: a plain-string title
+    becomes {"text": ...}."""
+    title = owner.get("title")
+    if isinstance(title, str):
+        owner["title"] = title = {"text": title}
+    if isinstance(title, dict):
+        title.setdefault("font", {}).setdefault("size", min_px)
+        if isinstance(title.get("subtitle"), dict):  # plotly draws a subtitle at 0.7 × the title's size
+            title["subtitle"].setdefault("font", {}).setdefault("size", min_px)
+
+
+def _explicit(spec: dict, min_px: int) -> None:
+    """Explicit sizes where the figure leaves them to the template: Streamlit's theme template sets chart titles
+    to 16 px, axis titles to 14 and tick labels to 12, and a template's sizes win over the layout's font."""
+    layout = spec["layout"]
+    layout.setdefault("xaxis", {})
+    layout.setdefault("yaxis", {})
+    _titled(layout, min_px)
+    layout.setdefault("legend", {}).setdefault("font", {}).setdefault("size", min_px)
+    for key, axis in list(layout.items()):
+        if _AXIS.fullmatch(key) and isinstance(axis, dict):
+            owner = axis.setdefault("colorbar", {}) if key.startswith("color") else axis
+            owner.setdefault("tickfont", {}).setdefault("size", min_px)
+            _titled(owner, min_px)
+    for trace in spec.get("data", []):
+        bar = trace.get("colorbar") if trace.get("type") not in _SCALED else trace.setdefault("colorbar", {})
+        marker_bar = (trace.get("marker") or {}).get("colorbar")
+        for owner in (bar, marker_bar):
+            if isinstance(owner, dict):
+                owner.setdefault("tickfont", {}).setdefault("size", min_px)
+                _titled(owner, min_px)
 
 
 def _raise(node: object, min_px: int) -> None:
@@ -43,6 +80,7 @@ def enlarged(fig: RawFigure, min_px: int = MIN_PX) -> RawFigure:
     for trace in spec.get("data", []):  # a heatmap's cell text without a textfont is fitted to its cells, smaller
         if "texttemplate" in trace or "text" in trace:
             trace.setdefault("textfont", {}).setdefault("size", min_px)
+    _explicit(spec, min_px)
     _raise(spec, min_px)
     return RawFigure(spec)
 

@@ -37,3 +37,26 @@ def test_menus_go_on_two_rows_and_the_plot_keeps_its_size():
     layout = fig.spec["layout"]
     assert stacked["height"] - stacked["margin"]["t"] == layout["height"] - layout["margin"]["t"]  # same plot area
     assert stacked["height"] == layout["height"] + 50 and len({m["y"] for m in menus}) == 1  # the original kept
+
+
+def test_what_the_template_would_size_gets_an_explicit_size():
+    """Streamlit's theme template draws titles at 16 px, axis titles at 14 and ticks at 12 unless the figure says
+    otherwise: the title, every axis's ticks and title, the legend and every colour bar get explicit sizes."""
+    import plotly.graph_objects as go  # noqa: PLC0415
+    from plotly.subplots import make_subplots  # noqa: PLC0415
+
+    from explorer.figures.raw import RawFigure  # noqa: PLC0415
+
+    fig = make_subplots(rows=1, cols=2)
+    fig.add_trace(go.Bar(x=[0.2, 0.8], y=["cat", "dog"], orientation="h"), row=1, col=1)
+    fig.add_trace(go.Heatmap(z=[[0, 1], [1, 0]]), row=1, col=2)
+    fig.update_layout(title={"text": "Top-5", "subtitle": {"text": "on a photo"}}, xaxis_title="probability", coloraxis={"colorscale": "Viridis"})
+    layout = enlarged(RawFigure(fig.to_dict())).spec["layout"]
+    data = enlarged(RawFigure(fig.to_dict())).spec["data"]
+    assert layout["title"]["font"]["size"] == MIN_PX and layout["title"]["subtitle"]["font"]["size"] == MIN_PX
+    assert layout["legend"]["font"]["size"] == MIN_PX
+    assert layout["xaxis"]["title"]["font"]["size"] == MIN_PX
+    for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
+        assert layout[axis]["tickfont"]["size"] == MIN_PX, axis
+    assert layout["coloraxis"]["colorbar"]["tickfont"]["size"] == MIN_PX
+    assert data[1]["colorbar"]["tickfont"]["size"] == MIN_PX and "colorbar" not in data[0]
