@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui import presenter
 from ui.catalog import PAGES
 from ui.classroom import teacher as classroom
 from ui.models import loaded_model
@@ -9,7 +10,7 @@ from explorer.models import registry
 
 st.title("CNN Explorer")
 classroom.join_screen()  # while this tab presents a class: the code, link and QR code, projector-sized
-st.markdown(
+presenter.intro(
     "An interactive companion to the course on convolutional neural networks. "
     "Move the sliders, use your own photos, and watch real PyTorch networks compute: "
     "every picture and number on these pages is computed live, never pre-drawn."
