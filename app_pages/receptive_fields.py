@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from ui import guess
+from ui import guess, presenter
 from ui.image_picker import image_picker
 from ui.receptive_fields import data, network, toy_stack, unit
 from ui.safe_text import md
 
 st.title("Receptive fields")
-st.markdown("Lecture 3: *each successive convolution adds K − 1 to the receptive field; with L layers it is "
+presenter.intro("Lecture 3: *each successive convolution adds K − 1 to the receptive field; with L layers it is "
             "1 + L·(K − 1)*, and striding makes later layers see the whole image sooner. Here every field is read "
             "exactly from the network's PyTorch graph (branches included), drawn on your photo, and compared with "
             "the *effective* field the gradients show.")
@@ -24,7 +24,8 @@ st.header("1 · How far each layer sees")
 if fields:
     network.growth(net, fields)
 st.header("2 · One unit's field on your photo")
-image, caption = image_picker()
+with presenter.aside():  # ?present=1: in the collapsed sidebar, the pictures first
+    image, caption = image_picker()
 if fields:
     unit.unit(net, fields, image, caption)
 st.header("3 · The lecture's toy stack")

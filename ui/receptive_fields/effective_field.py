@@ -15,6 +15,7 @@ from explorer.receptive_fields import figures as figs
 from explorer.receptive_fields import effective
 from explorer.receptive_fields import fields as rf
 from explorer.training.config import CUSTOM
+from ui import presenter
 from ui.models import loaded_model
 from ui.receptive_fields import data
 from ui.shared_tasks import Shared, queue_note, session_id, task_store
@@ -159,8 +160,8 @@ def _erf_results(net: data.Net, f: rf.LayerRF, runs: int, done: list[tuple[str, 
     for col, (label, erf) in zip(columns, done):
         side = effective.centred_square(erf, centre, mass / 100)
         sides.append(side)
-        col.plotly_chart(figs.erf_figure(erf, box, centre, side, f"{label}: {mass}% in {side}×{side} px "
-                                         f"(theory: {theory} px)"), key=f"rf_erf_fig_{label.split()[0]}")
+        fig = figs.erf_figure(erf, box, centre, side, f"{label}: {mass}% in {side}×{side} px (theory: {theory} px)")
+        col.plotly_chart(presenter.figure(fig), key=f"rf_erf_fig_{label.split()[0]}")
         dashed = "dashed" if rf.padding_share(box, net.side) == 0 else "dashed, reaching past the image here"
         col.caption(f"{mass}% of the gradient lies in the centred {side}×{side} px square (solid): "
                     f"{side / theory:.0%} of the theoretical {theory} px side ({dashed}), "

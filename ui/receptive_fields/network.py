@@ -13,7 +13,7 @@ from explorer.models import registry
 from explorer.receptive_fields import fields as rf
 from explorer.receptive_fields import inputs as rf_inputs
 from explorer.training.config import CUSTOM
-from ui import address
+from ui import address, presenter
 from ui.models import model_picker
 from ui.safe_text import md
 from ui.receptive_fields import data, unit
@@ -78,7 +78,7 @@ def growth(net: data.Net, fields: list[rf.LayerRF]) -> None:
         if other != net.key:
             side = registry.info(other).input_size
             series[data.title(other)] = data.fields(other, (side, side))
-    st.plotly_chart(figs.growth_figure(series, net.side[0]), key="rf_growth")
+    st.plotly_chart(presenter.figure(figs.growth_figure(series, net.side[0])), key="rf_growth")
     first = rf.first_full_view(fields)
     side = f"{net.side[0]}×{net.side[1]}"
     if first is None:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from explorer.receptive_fields import figures as figs
 from explorer.receptive_fields import lecture as rf_lecture
-from ui import guess
+from ui import guess, presenter
 from ui.models import shared
 
 
@@ -47,7 +47,7 @@ def toy() -> None:
     if isinstance(counts, str):
         st.info(counts)
     else:
-        st.plotly_chart(figs.toy_figure(counts, sizes), key="rf_toy_fig")
+        st.plotly_chart(presenter.figure(figs.toy_figure(counts, sizes)), key="rf_toy_fig")
         reached = int((counts[-1] > 0).any(axis=0).sum())
         st.caption(f"The sizes are read from a real PyTorch stack of {layers} Conv2d layers by "
                    f"explorer.receptive_fields.fields; back-propagating through it (every weight 1) reaches {reached}×{reached} "

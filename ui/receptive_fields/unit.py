@@ -12,7 +12,7 @@ from PIL import Image
 from explorer.receptive_fields import figures as figs
 from explorer.receptive_fields import fields as rf
 from explorer.training.config import CUSTOM
-from ui import background
+from ui import background, presenter
 from ui import address
 from ui.models import image_key, loaded_model
 from ui.safe_text import md
@@ -139,11 +139,11 @@ def unit(net: data.Net, fields: list[rf.LayerRF], image: Image.Image, caption: s
     share = rf.padding_share(box, net.side)
     earlier = _earlier_boxes(fields, f, row, col)
     left_col, right_col = st.columns(2)
-    left_col.plotly_chart(figs.unit_figure(seen, box, f"{layer}, unit ({row}, {col}): "
-                                                      f"{bottom - top + 1}×{right - left + 1} px", f"on {caption}",
-                                           earlier),
+    unit_title = f"{layer}, unit ({row}, {col}): {bottom - top + 1}×{right - left + 1} px"
+    left_col.plotly_chart(presenter.figure(figs.unit_figure(seen, box, unit_title, f"on {caption}", earlier)),
                           key="rf_unit_fig", config=STATIC)
-    right_col.plotly_chart(figs.map_figure(values, (row, col), f"{layer}: {shown} ({h}×{w}); click a unit"),
+    map_title = f"{layer}: {shown} ({h}×{w}); click a unit"
+    right_col.plotly_chart(presenter.figure(figs.map_figure(values, (row, col), map_title)),
                            key="rf_map_fig", on_select=_pick_unit, selection_mode="points", config=STATIC)
     vector = maps[:, row, col]
     strongest = np.argsort(vector)[::-1][:3]
