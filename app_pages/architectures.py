@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from ui import guess
+from ui import guess, presenter
 from ui.architectures import builder as arch_builder, lecture as arch_lecture
 from ui.architectures import sections as sec
 from explorer.models import registry
 
 st.title("Architectures")
-st.markdown("Shapes, parameters, activation memory and multiply-adds of every layer, computed live by running "
+presenter.intro("Shapes, parameters, activation memory and multiply-adds of every layer, computed live by running "
             "the network on PyTorch's *meta* device: no weights are allocated, so even VGG-16 profiles in "
             "milliseconds.")
 

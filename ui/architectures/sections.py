@@ -17,6 +17,7 @@ from explorer.architecture import figures as figs
 from explorer.architecture.profiling import CONVENTION, Profile
 from explorer.architecture.training_memory import OPTIMIZER_STATES, training_memory
 from explorer.models import registry
+from ui import presenter
 from ui.models import shared
 
 DEFAULT_COMPARE = ["alexnet", "vgg16", "googlenet", "resnet18", "resnet50", "mobilenet_v2",
@@ -101,16 +102,17 @@ def profile_view(prof: Profile, title: str, key: str) -> None:
     # Built once per server for the same profile and grouping (pandas and the figure cost more than the click).
     fingerprint = (prof.params, prof.macs, prof.activation_bytes, len(prof.layers))
     story, frame, csv, bars = shared(("profile view", key, title, grouping, *fingerprint), build)
+    chart = st.container()  # ?present=1: the picture right under the numbers, the story and table below it
     st.markdown(story)
     layer_table(frame, f"{key}_table", f"{key}_{title.replace(' ', '_')}.csv", csv)
-    st.plotly_chart(bars, key=f"{key}_bars")
+    (chart if presenter.active() else st).plotly_chart(presenter.figure(bars), key=f"{key}_bars")
 
 
 def training_memory_view(prof: Profile, key: str) -> None:
     st.subheader("Memory to train it")
     batch = st.slider("Training batch size", 1, 256, 32, key=f"{key}_tbatch", bind="query-params")
     estimates = {opt: training_memory(prof, opt, batch) for opt in OPTIMIZER_STATES}
-    st.plotly_chart(figs.training_memory_bars(estimates, batch), key=f"{key}_train_mem")
+    st.plotly_chart(presenter.figure(figs.training_memory_bars(estimates, batch)), key=f"{key}_train_mem")
     adam = estimates["Adam"]
     mib = figs.MIB
     st.caption(f"Weights {adam['weights'] / mib:,.1f} MiB + gradients {adam['gradients'] / mib:,.1f} MiB + Adam's two "
@@ -177,10 +179,10 @@ def comparison_view() -> None:
     st.download_button("Download the comparison as CSV", sub.to_csv(index=False).encode(), "comparison.csv",
                        "text/csv", key="ar_cmp_csv", on_click="ignore")
     convention()
-    st.plotly_chart(figs.accuracy_bubbles(sub), key="ar_bubbles")
+    st.plotly_chart(presenter.figure(figs.accuracy_bubbles(sub)), key="ar_bubbles")
     st.caption("Accuracy is torchvision's ImageNet top-1 for its default weights (models without torchvision "
                "metadata are left out of this chart); MACs and parameters are counted live at each model's crop size.")
-    st.plotly_chart(figs.comparison_bars(sub), key="ar_cmp_bars")
+    st.plotly_chart(presenter.figure(figs.comparison_bars(sub)), key="ar_cmp_bars")
     st.caption(f"Counted live at each model's crop size, batch 1. Compute: {CONVENTION}. Activation memory: float32 "
                "outputs of every layer, in MiB (1,024² bytes).")
 
