@@ -3,16 +3,19 @@
 import streamlit as st
 
 from explorer.training import datasets
+from ui import presenter
 from ui.safe_text import md
 from ui.transfer import data as transfer_data, results as transfer_results, run as transfer_run
 
 st.title("Transfer learning")
-st.markdown(
+presenter.intro(
     "Lecture 4's exercise, live: train **from scratch**, train **only a new classification layer** on a frozen "
     "pretrained backbone, or **fine-tune** it, and compare. Training runs on the server in the background: you can "
     "change settings, switch pages and come back while it runs."
 )
 
+present = presenter.on()
+live = st.container() if present else None  # ?present=1: the run's curves on the first screen, the settings below
 st.header("1. Data", divider="gray")
 data, data_name = transfer_data.data_section()
 val_pct = st.slider("Validation share (%)", 10, 50, 25, step=5, key="tl_val", bind="query-params",
@@ -36,7 +39,8 @@ if split is not None:
 else:
     st.button("Start training", key="tl_start", type="primary", disabled=True,
               help="Fix the data problem shown above first.")
-transfer_run.live_view()
+with live if present else st.container():  # drawn after the Start button, so that a run it starts shows at once
+    transfer_run.live_view()
 transfer_run.near_chance_advice()
 
 st.header("3. Results", divider="gray")

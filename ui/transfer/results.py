@@ -7,6 +7,7 @@ import streamlit as st
 
 from explorer.training import jobs, model_io
 from explorer.training import figures as figs
+from ui import presenter
 from ui.transfer.mistakes import mistakes_gradcam
 from ui.image_picker import image_picker
 from ui.safe_text import md
@@ -60,11 +61,12 @@ def comparison(runs: list[jobs.Run]) -> None:
     metric = st.segmented_control("Curve", list(CURVES), default="val_acc", key="tl_metric", required=True,
                                   format_func=CURVES.get)
     left, right = st.columns([3, 2])
-    left.plotly_chart(figs.compare_runs([(k, labels[k].epochs) for k in picked], metric), key="tl_cmpfig")
+    compared = figs.compare_runs([(k, labels[k].epochs) for k in picked], metric)
+    left.plotly_chart(presenter.figure(compared), key="tl_cmpfig")
     points = [(f"#{labels[k].number} {labels[k].config.backbone_label}", labels[k].summary.get("images_per_s") or 0.0,
                labels[k].epochs[-1]["val_acc"]) for k in picked if labels[k].summary.get("images_per_s")]
     if points:
-        right.plotly_chart(figs.speed_accuracy(points), key="tl_speedfig")
+        right.plotly_chart(presenter.figure(figs.speed_accuracy(points)), key="tl_speedfig")
 
 
 LOADED = "Loaded from file"
@@ -124,7 +126,7 @@ def detail(runs: list[jobs.Run]) -> None:
 def _run_detail(run: jobs.Run) -> None:
     ev, classes = run.evaluation, run.classes
     left, right = st.columns([2, 3])
-    left.plotly_chart(figs.confusion_matrix(ev.confusion, classes), key=f"tl_cm_{run.id}")
+    left.plotly_chart(presenter.figure(figs.confusion_matrix(ev.confusion, classes)), key=f"tl_cm_{run.id}")
     with right:
         wrong = ev.misclassified
         st.markdown(f"**Misclassified validation images:** {len(wrong)} of {len(ev.y_true)} "
@@ -160,7 +162,7 @@ def _try_it(trained: classifier.TrainedModel) -> None:
     st.markdown("**Try the model on a new photo**")
     image, caption = image_picker()
     top = classifier.predict(trained, image, k=min(5, len(trained.classes)))
-    st.plotly_chart(figs.top_k(top, f"prediction for {caption}"), key="tl_try")
+    st.plotly_chart(presenter.figure(figs.top_k(top, f"prediction for {caption}")), key="tl_try")
 
 
 def _load_model() -> None:

@@ -19,6 +19,7 @@ from explorer.models import custom_net, registry
 from explorer.runtime import cluster, side_process, worker
 from explorer.training import augment, jobs, trainer
 from explorer.training import figures as figs
+from ui import presenter
 from ui.safe_text import md
 from explorer.training.config import CUSTOM, STRATEGY_TITLES, TrainConfig, backbones
 from ui.models import image_key, model_picker, shared
@@ -306,7 +307,8 @@ def _draw(run: jobs.Run) -> None:
     if run.worker and run.engine is not None and run.engine.kind == "remote":
         st.caption(f"Runs {run.engine.describe()}, on worker {run.worker}.")
     if run.batches or run.epochs:
-        st.plotly_chart(figs.training_curves(list(run.epochs), list(run.batches), total_epochs=c.epochs),
+        curves = figs.training_curves(list(run.epochs), list(run.batches), total_epochs=c.epochs)
+        st.plotly_chart(presenter.figure(curves),
                         key=f"tl_curves_{run.id}")
 
 
