@@ -3,57 +3,50 @@
 import streamlit as st
 
 from explorer.attribution import explained_model
-from explorer.attribution import figures as figs
-from ui import models as ui_models
+from ui import models as ui_models, presenter
 from ui.attributions import checks, choice, maps
 from ui.image_picker import image_picker
 from ui.safe_text import md
 from ui.transfer.mistakes import receive_handoff
 
 st.title("Attributions")
-st.markdown(
+presenter.intro(
     "Why did the network pick its class? Lecture 3's *visualizing what a convnet learns*, continued: "
     "Zeiler & Fergus (2013) slid a grey square over the image and watched the score drop — the first attribution "
     "method. Below, seven methods (captum) explain the network's decision on your photo, side by side, and two "
     "**sanity checks** test whether each map explains the model at all (Adebayo et al. 2018; Petsiuk et al. 2018)."
 )
 receive_handoff()  # an image and model sent from the Transfer-learning page's mistakes
-chosen = choice.choose_model()
-if chosen.pretrained:
-    st.success(chosen.note)
-else:
-    st.warning(f"{chosen.note} With random weights its maps show what random filters respond to, not what a trained "
-               "network looks at: they mean nothing about how it decides. Pick EfficientNet-Lite0/1/2, or a model "
-               "you trained on the Transfer-learning page.", icon=":material/warning:")
-image, caption = image_picker()
+present = presenter.on()
+with presenter.aside():  # ?present=1: in the collapsed sidebar, so that the maps come first
+    chosen = choice.choose_model()
+    if chosen.pretrained:
+        st.success(chosen.note)
+    else:
+        st.warning(f"{chosen.note} With random weights its maps show what random filters respond to, not what a "
+                   "trained network looks at: they mean nothing about how it decides. Pick EfficientNet-Lite0/1/2, or "
+                   "a model you trained on the Transfer-learning page.", icon=":material/warning:")
+    image, caption = image_picker()
 image_key = ui_models.image_key(image)
 probs, pixels = choice.first_look(chosen, image, image_key)
 labels = choice.labels_of(chosen)
+slots = [st.container(), st.container()]
+predicted, mapped = slots[::-1] if present else slots  # ?present=1: the maps first, the predictions below them
 
-st.header("1 · What the model predicts", divider="gray")
-left, right = st.columns([3, 2])
-with right:
-    target = choice.choose_target(probs, labels)
-order = probs.argsort()[::-1][:5]
-top = [(labels[i], float(probs[i])) for i in order]
-highlight = next((k for k, i in enumerate(order) if i == target), None)
-if chosen.pretrained:
-    left.plotly_chart(figs.top_classes(top, f"{chosen.title}: top {len(top)} on {caption}", highlight), key="at_top")
-else:  # an untrained model's "top 5" is an accident of its random weights (ui.models.untrained_output)
-    left.info(ui_models.untrained_output(chosen.title, float(probs.min()), float(probs.max()), len(probs)),
-              icon=":material/casino:")
-if highlight is None:
-    right.caption(f"Explaining “{md(labels[target])}” ({probs[target]:.2%}), which is not in the top 5.")
+with predicted:
+    target = choice.predictions(chosen, probs, labels, caption)
 ctx = maps.Context(chosen, image, image_key, target, pixels, float(probs[target]))
 
-st.header("2 · Maps side by side", divider="gray")
-methods = maps.choose_methods()
-layers = explained_model.layer_table(chosen.model)
-options = maps.method_options(ctx, layers)
-maps.heavy_button(ctx, methods, options)
-maps.maps_grid(ctx, methods, options)
-st.caption(f"Every map explains the logit (score before softmax) of “{md(labels[target])}” and is aligned with the "
-           f"{chosen.input_size}×{chosen.input_size} crop the model sees, drawn in grey underneath.")
+with mapped:
+    st.header("2 · Maps side by side", divider="gray")
+    with presenter.aside():  # ?present=1: all seven by default, chosen in the sidebar
+        methods = maps.choose_methods()
+    layers = explained_model.layer_table(chosen.model)
+    options = maps.method_options(ctx, layers)
+    maps.heavy_button(ctx, methods, options)
+    maps.maps_grid(ctx, methods, options)
+    st.caption(f"Every map explains the logit (score before softmax) of “{md(labels[target])}” and is aligned with "
+               f"the {chosen.input_size}×{chosen.input_size} crop the model sees, drawn in grey underneath.")
 
 st.header("3 · Sanity checks: can the maps be trusted?", divider="gray")
 st.markdown(

@@ -14,6 +14,7 @@ import streamlit as st
 from explorer.attribution import methods as attr
 from explorer.attribution import sanity_checks as checks
 from explorer.attribution import figures as figs
+from ui import presenter
 from ui.attributions.maps import TITLES, Context, result_of
 from ui.safe_text import md
 from ui.shared_tasks import session_id, task_store
@@ -163,10 +164,11 @@ def _results(ctx: Context, done: dict) -> None:
                 "pixels already destroys the fine textures the network relies on, so any scattered order wins the "
                 "deletion race. That is why each map is judged against its own inverse order, not against random.",
                 icon=":material/shuffle:")
-    st.plotly_chart(figs.randomization_curves({attr.METHODS[m].title: steps for m, (_, steps, _) in done.items()},
-                                              checks.RANDOMIZATION_THRESHOLD), key="at_rho")
+    curves = {attr.METHODS[m].title: steps for m, (_, steps, _) in done.items()}
+    st.plotly_chart(presenter.figure(figs.randomization_curves(curves, checks.RANDOMIZATION_THRESHOLD)), key="at_rho")
     for m, (ref, steps, di) in done.items():
         title = attr.METHODS[m].title
-        st.plotly_chart(figs.randomization_figure(ctx.pixels, ref.map, steps, title), key=f"at_rand_{m}",
+        st.plotly_chart(presenter.figure(figs.randomization_figure(ctx.pixels, ref.map, steps, title)),
+                        key=f"at_rand_{m}",
                         config={"displayModeBar": False})
-        st.plotly_chart(figs.deletion_insertion_figure(di, title, ref.label), key=f"at_di_{m}")
+        st.plotly_chart(presenter.figure(figs.deletion_insertion_figure(di, title, ref.label)), key=f"at_di_{m}")

@@ -14,8 +14,9 @@ import streamlit as st
 from PIL import Image
 
 from explorer.models import zoo
-from ui import background
-from ui import address
+from explorer.attribution import figures as figs
+from ui import address, background, presenter
+from ui import models as ui_models
 from ui.models import loaded_model, model_picker, picker_label
 from ui.safe_text import md
 from explorer.models import registry
@@ -153,3 +154,24 @@ def choose_target(probs: np.ndarray, labels: list[str]) -> int:
                               key="at_other", bind="query-params")
         return int(choice.split(" · ", 1)[0])
     return int(order[ranks.index(rank)])
+
+
+def predictions(chosen: Choice, probs: np.ndarray, labels: list[str], caption: str) -> int:
+    """Section 1 of the page: the model's top 5 on the photo (`probs`: one probability per class, in `labels`'
+    order) beside the choice of the class to explain; returns that class's index."""
+    st.header("1 · What the model predicts", divider="gray")
+    left, right = st.columns([3, 2])
+    with right:
+        target = choose_target(probs, labels)
+    order = probs.argsort()[::-1][:5]
+    top = [(labels[i], float(probs[i])) for i in order]
+    highlight = next((k for k, i in enumerate(order) if i == target), None)
+    if chosen.pretrained:
+        top_fig = figs.top_classes(top, f"{chosen.title}: top {len(top)} on {caption}", highlight)
+        left.plotly_chart(presenter.figure(top_fig), key="at_top")
+    else:  # an untrained model's "top 5" is an accident of its random weights (ui.models.untrained_output)
+        left.info(ui_models.untrained_output(chosen.title, float(probs.min()), float(probs.max()), len(probs)),
+                  icon=":material/casino:")
+    if highlight is None:
+        right.caption(f"Explaining “{md(labels[target])}” ({probs[target]:.2%}), which is not in the top 5.")
+    return target

@@ -20,7 +20,7 @@ import streamlit as st
 
 from explorer.attribution import methods as attr
 from explorer.attribution import figures as figs
-from ui import background
+from ui import background, presenter
 from ui.attributions.choice import Choice
 from ui.models import shared
 from ui.shared_tasks import session_id, task_store, time_note
@@ -103,8 +103,14 @@ def method_options(ctx: Context, layers: list) -> dict[str, dict]:
 
 
 def display_controls() -> Display:
-    """Opacity, colour scale, clipping and the absolute view (all in the URL)."""
-    c1, c2, c3, c4 = st.columns(4)
+    """Opacity, colour scale, clipping and the absolute view (all in the URL). In presenter mode folded, on two
+    rows (four narrow columns overlapped at 150% zoom), so that the maps start on the first screen."""
+    if presenter.active():
+        with st.expander("Map display: opacity, colour scale, saturation, |map|"):
+            c1, c2 = st.columns(2)
+            c3, c4 = st.columns(2)
+    else:
+        c1, c2, c3, c4 = st.columns(4)
     opacity = c1.slider("Map opacity", 0.0, 1.0, 0.7, step=0.05, key="at_opacity", bind="query-params")
     scale = c2.selectbox("Colour scale (unsigned maps)", list(figs.SEQUENTIAL), key="at_scale", bind="query-params")
     clip = c3.select_slider("Colours saturate at percentile", [90.0, 95.0, 98.0, 99.0, 99.5, 100.0], 99.0,
@@ -288,8 +294,9 @@ def _draw(ctx: Context, info: attr.MethodInfo, result: attr.Attribution, cost: s
     title = info.title + (f" · {result.options['layer']}" if "layer" in result.options else "")
     units = f"|{info.units}|" if info.sign == "signed" and display.absolute else info.units
     key = ("map figure", task_key(ctx, info.name, result.options), display)
-    st.plotly_chart(shared(key, lambda: figs.map_figure(ctx.pixels, heat, signed, title, units, display.opacity,
-                                                        display.scale, display.clip)),
+    fig = shared(key, lambda: figs.map_figure(ctx.pixels, heat, signed, title, units, display.opacity,
+                                              display.scale, display.clip))
+    st.plotly_chart(presenter.figure(fig),
                     key=f"at_fig_{info.name}", config={"displayModeBar": False}, theme=None)
     sign = {"signed": "red = for the class, blue = against it", "absolute": "|value|: how much, not which way",
             "positive": "only evidence for the class (ReLU)"}[info.sign]
