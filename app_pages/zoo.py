@@ -3,13 +3,13 @@
 import streamlit as st
 
 from explorer.filters.feature_figures import top5_figure
-from ui import zoo_table
+from ui import presenter, zoo_table
 from ui.image_picker import image_picker
 from explorer.models import registry, store
 from ui.models import image_key, loaded_model, model_picker, output_spread, predictions, shared, untrained_output
 
 st.title("Model zoo")
-st.markdown(
+presenter.intro(
     "The networks of the course, as PyTorch builds them. Parameter counts, multiply-adds and "
     "accuracies come from torchvision's own metadata; EfficientNet-Lite's ImageNet weights ship "
     "with the app, so it works offline."
@@ -17,15 +17,16 @@ st.markdown(
 
 names = registry.list_models()
 name = model_picker("Model", names, key="model")
-image, caption = image_picker()
+with presenter.aside():  # ?present=1: in the collapsed sidebar, the picture first
+    image, caption = image_picker()
 loaded = loaded_model(name)
 (st.success if loaded.pretrained else st.warning)(loaded.weights_note)
 
 photo = image_key(image)
 if loaded.pretrained:
     title = f"{loaded.info.title}: top-5 on {caption}"
-    st.plotly_chart(shared(("top-5", store.shared().stamp(name), photo, title),
-                           lambda: top5_figure(predictions(name, photo, image), title)), key="top5")
+    st.plotly_chart(presenter.figure(shared(("top-5", store.shared().stamp(name), photo, title),
+                                            lambda: top5_figure(predictions(name, photo, image), title))), key="top5")
 else:  # random weights rank nothing: say what their output is instead of drawing a top-5
     st.info(untrained_output(loaded.info.title, *output_spread(name, photo, image)),
             icon=":material/casino:")
