@@ -21,13 +21,14 @@ PREFIXES: dict[str, tuple[str, ...]] = {
     "home": (), "conv": ("ca_",), "filters": ("fk_", "ff_", "fm_"), "receptive-fields": ("rf_",),
     "architectures": ("ar_",), "transfer": ("tl_",), "attributions": ("at_",), "zoo": (),
 }
-#: Keys that no prefix names: the image picker's (every page with a photo), the zoo's model, a run's id, guess-first,
+#: Keys that no prefix names: the image picker's (every page with a photo), the zoo's model, a run's id, guess-first, presenter mode,
 #: and the settings whose keys are built with an f-string (`f"{key}_group"`).
 EXTRA: dict[str, tuple[str, ...]] = {
-    "home": (), "conv": ("guess", "present"), "filters": ("img_src", "img", "guess"),
-    "receptive-fields": ("img_src", "img", "guess"),
-    "architectures": ("ar_group", "ar_b_group", "ar_tbatch", "guess"), "transfer": ("run", "img_src", "img"),
-    "attributions": ("img_src", "img"), "zoo": ("model", "img_src", "img"),
+    "home": ("present",), "conv": ("guess", "present"), "filters": ("img_src", "img", "guess", "present"),
+    "receptive-fields": ("img_src", "img", "guess", "present"),
+    "architectures": ("ar_group", "ar_b_group", "ar_tbatch", "guess", "present"),
+    "transfer": ("run", "img_src", "img", "present"), "attributions": ("img_src", "img", "present"),
+    "zoo": ("model", "img_src", "img", "present"),
 }
 
 _LITERAL = re.compile(r"\"([a-z]{2}_[A-Za-z0-9_]+)\"")
