@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import projector_screenshots, wait_for_app
+from tests.e2e.conftest import projector_screenshots, screenshot, wait_for_app, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -98,3 +98,96 @@ def test_an_untrained_model_is_marked_and_makes_no_top5(projector, app_url):
     expect(page.get_by_text("VGG-16 is untrained here, so it makes no prediction.")).to_be_visible(timeout=90_000)
     _no_exception(page)
     projector_screenshots(page, "filters-untrained")
+
+
+# Issue 21: presenter mode (?present=1) on every page. Page address -> (title, the main figure's locator).
+TRANSFER_RUN = "tl_src=Demo%3A+digits&tl_ndig=20&tl_bb=lenet5&tl_strat=From+scratch&tl_ep=1&tl_bs=32"
+PRESENTED = {
+    "": ("CNN Explorer", '[data-testid="stPageLink"]'),
+    "conv?ca_h=7&ca_w=7&": ("Convolution arithmetic", '[data-testid="stPlotlyChart"]'),
+    "filters?": ("Filters and feature maps", '[data-testid="stPlotlyChart"]'),
+    "receptive-fields?": ("Receptive fields", ".st-key-rf_growth"),
+    "architectures?ar_model=resnet18&": ("Architectures", ".st-key-ar_bars"),
+    f"transfer?{TRANSFER_RUN}&": ("Transfer learning", '[class*="st-key-tl_curves_"]'),
+    "attributions?": ("Attributions", '[class*="st-key-at_fig_"]'),
+    "zoo?": ("Model zoo", ".st-key-top5"),
+}
+#: Text that must not be wider than its box: paragraphs, headings, list items, captions, labels, table cells.
+OVERFLOWING = """() => [...document.querySelectorAll(
+        '[data-testid="stMain"] :is(p, h1, h2, h3, li, label, td, th, [data-testid="stCaptionContainer"],'
+        + ' [data-testid="stMetricValue"], [data-testid="stMetricLabel"])')]
+    .filter(e => e.clientWidth > 0 && !e.closest('pre, code, .katex-display, [data-testid="stDataFrame"]'))
+    .filter(e => e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.tagName + ' ' + e.scrollWidth + '>' + e.clientWidth + ': ' + e.textContent.slice(0, 60))"""
+#: The font size of every drawn chart text (an SVG text with content, a fill and a width).
+CHART_FONTS = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot text')]
+    .filter(t => t.textContent.trim() && getComputedStyle(t).fill !== 'rgba(0, 0, 0, 0)'
+                 && t.getBoundingClientRect().width > 0)
+    .map(t => [parseFloat(getComputedStyle(t).fontSize), t.textContent.slice(0, 30)])"""
+#: The box of every visible button (Streamlit's and the charts' menu buttons and slider grips).
+BUTTONS = """() => [...document.querySelectorAll('button, [role="button"], .updatemenu-button, .slider-grip')]
+    .map(b => b.getBoundingClientRect()).filter(r => r.width > 0 && r.height > 0)
+    .map(r => [r.left, r.top, r.right, r.bottom])"""
+
+
+def _open_presented(page, app_url: str, address: str) -> object:
+    """Open `address` with ?present=1, start a training run on /transfer, and return the main figure once drawn."""
+    title, selector = PRESENTED[address]
+    page.goto(f"{app_url}/{address}{'' if address.endswith(('?', '&')) else '?'}present=1")
+    wait_for_app(page, title)
+    if address.startswith("transfer"):
+        page.get_by_role("button", name="Start training").click()
+    main = page.locator(selector).first
+    main.wait_for(state="visible", timeout=180_000)
+    if "stPageLink" not in selector:
+        main.locator(".main-svg").first.wait_for(state="attached", timeout=120_000)
+    wait_until_idle(page)
+    return main
+
+
+def _overlaps(boxes: list[list[float]]) -> list[tuple[list[float], list[float]]]:
+    """Pairs of boxes that overlap by more than a pixel both ways, one not nested in the other."""
+    def inside(a: list[float], b: list[float]) -> bool:
+        return a[0] <= b[0] and a[1] <= b[1] and a[2] >= b[2] and a[3] >= b[3]
+    return [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+            if min(a[2], b[2]) - max(a[0], b[0]) > 1 and min(a[3], b[3]) - max(a[1], b[1]) > 1
+            and not inside(a, b) and not inside(b, a)]
+
+
+@pytest.mark.parametrize("address", list(PRESENTED), ids=lambda a: a.split("?")[0] or "home")
+def test_presenter_mode_fits_the_main_picture_on_the_first_screen(projector, app_url, address):
+    """At 1280×720 with ?present=1: the sidebar collapsed, the intro folded, the main figure starting on the first
+    screen, no text wider than its box, and no chart text under 18 px (read from the SVG)."""
+    page = projector
+    main = _open_presented(page, app_url, address)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert sidebar.get_attribute("data-collapsed") == "true"
+    expect(page.get_by_text("About this page")).to_be_visible()
+    page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollTo(0, 0)")
+    top = main.bounding_box()["y"]
+    name = "presenter-" + (address.split("?")[0] or "home")
+    projector_screenshots(page, name)
+    assert 0 <= top <= 720 - 100, f"the main figure starts at {top:.0f} px"  # and shows at least 100 px of itself
+    assert page.evaluate(OVERFLOWING) == []
+    fonts = page.evaluate(CHART_FONTS)
+    if address:  # every page but home draws charts
+        assert fonts, "no chart text found"
+        assert min(size for size, _ in fonts) >= 18, sorted(fonts)[:5]
+    _no_exception(page)
+
+
+@pytest.mark.parametrize("address", list(PRESENTED), ids=lambda a: a.split("?")[0] or "home")
+def test_presenter_mode_at_150_percent_zoom_has_no_overlapping_buttons(browser, app_url, address):
+    """At 150% zoom (a 1280×720 screen shows 853×480 CSS px at 1.5 device pixels each) no two buttons overlap."""
+    context = browser.new_context(viewport={"width": 853, "height": 480}, device_scale_factor=1.5)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        _open_presented(page, app_url, address)
+        boxes = page.evaluate(BUTTONS)
+        assert boxes  # at least the sidebar's opener
+        overlaps = _overlaps(boxes)
+        screenshot(page, "presenter-150-" + (address.split("?")[0] or "home"))
+        assert not overlaps, overlaps[:3]
+    finally:
+        context.close()
