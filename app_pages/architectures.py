@@ -9,8 +9,8 @@ from explorer.models import registry
 
 st.title("Architectures")
 presenter.intro("Shapes, parameters, activation memory and multiply-adds of every layer, computed live by running "
-            "the network on PyTorch's *meta* device: no weights are allocated, so even VGG-16 profiles in "
-            "milliseconds.")
+                "the network on PyTorch's *meta* device: no weights are allocated, so even VGG-16 profiles in "
+                "milliseconds.")
 
 tabs = st.tabs(["One model", "Compare models", "Lecture tables", "Calculators", "Build your own"],
                key="ar_tab", bind="query-params")

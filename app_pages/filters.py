@@ -9,8 +9,8 @@ from ui.models import image_key
 
 st.title("Filters and feature maps")
 presenter.intro("A convolution slides a small filter over the image. Below: the lecture's hand-made kernels, "
-            "then the filters a real network learned, what each of its layers sees in your picture, and what it "
-            "finally predicts.")
+                "then the filters a real network learned, what each of its layers sees in your picture, and what it "
+                "finally predicts.")
 with presenter.aside():  # ?present=1: in the collapsed sidebar, so that the pictures come first
     name, loaded, build = sections.model_choice()
     image, caption = image_picker()

@@ -9,9 +9,9 @@ from ui.safe_text import md
 
 st.title("Receptive fields")
 presenter.intro("Lecture 3: *each successive convolution adds K − 1 to the receptive field; with L layers it is "
-            "1 + L·(K − 1)*, and striding makes later layers see the whole image sooner. Here every field is read "
-            "exactly from the network's PyTorch graph (branches included), drawn on your photo, and compared with "
-            "the *effective* field the gradients show.")
+                "1 + L·(K − 1)*, and striding makes later layers see the whole image sooner. Here every field is "
+                "read exactly from the network's PyTorch graph (branches included), drawn on your photo, and "
+                "compared with the *effective* field the gradients show.")
 
 net = network.network()
 try:

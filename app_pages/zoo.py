@@ -25,8 +25,9 @@ loaded = loaded_model(name)
 photo = image_key(image)
 if loaded.pretrained:
     title = f"{loaded.info.title}: top-5 on {caption}"
-    st.plotly_chart(presenter.figure(shared(("top-5", store.shared().stamp(name), photo, title),
-                                            lambda: top5_figure(predictions(name, photo, image), title))), key="top5")
+    top5 = shared(("top-5", store.shared().stamp(name), photo, title),
+                  lambda: top5_figure(predictions(name, photo, image), title))
+    st.plotly_chart(presenter.figure(top5), key="top5")
 else:  # random weights rank nothing: say what their output is instead of drawing a top-5
     st.info(untrained_output(loaded.info.title, *output_spread(name, photo, image)),
             icon=":material/casino:")

@@ -15,6 +15,7 @@ from explorer.figures.raw import RawFigure
 
 MIN_PX = 18  # the smallest chart text a back row reads on a 1280×720 projector
 _FONTS = {"font", "textfont", "tickfont", "titlefont", "insidetextfont", "outsidetextfont"}
+LEGEND_DROP = 0.12  # how much lower (in plot heights) a legend under the plot goes, past 18 px axis text
 _AXIS = re.compile(r"[xy]axis\d*|coloraxis\d*")
 _SCALED = {"heatmap", "contour", "histogram2d", "histogram2dcontour"}  # traces that draw a colour bar of their own
 
@@ -38,7 +39,10 @@ def _explicit(spec: dict, min_px: int) -> None:
     layout.setdefault("xaxis", {})
     layout.setdefault("yaxis", {})
     _titled(layout, min_px)
-    layout.setdefault("legend", {}).setdefault("font", {}).setdefault("size", min_px)
+    legend = layout.setdefault("legend", {})
+    legend.setdefault("font", {}).setdefault("size", min_px)
+    if legend.get("orientation") == "h" and isinstance(legend.get("y"), (int, float)) and legend["y"] < 0:
+        legend["y"] -= LEGEND_DROP  # below the plot: clear of the taller tick labels and axis title
     for key, axis in list(layout.items()):
         if _AXIS.fullmatch(key) and isinstance(axis, dict):
             owner = axis.setdefault("colorbar", {}) if key.startswith("color") else axis

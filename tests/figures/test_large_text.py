@@ -50,7 +50,8 @@ def test_what_the_template_would_size_gets_an_explicit_size():
     fig = make_subplots(rows=1, cols=2)
     fig.add_trace(go.Bar(x=[0.2, 0.8], y=["cat", "dog"], orientation="h"), row=1, col=1)
     fig.add_trace(go.Heatmap(z=[[0, 1], [1, 0]]), row=1, col=2)
-    fig.update_layout(title={"text": "Top-5", "subtitle": {"text": "on a photo"}}, xaxis_title="probability", coloraxis={"colorscale": "Viridis"})
+    fig.update_layout(title={"text": "Top-5", "subtitle": {"text": "on a photo"}}, xaxis_title="probability",
+                      legend={"orientation": "h", "y": -0.25}, coloraxis={"colorscale": "Viridis"})
     layout = enlarged(RawFigure(fig.to_dict())).spec["layout"]
     data = enlarged(RawFigure(fig.to_dict())).spec["data"]
     assert layout["title"]["font"]["size"] == MIN_PX and layout["title"]["subtitle"]["font"]["size"] == MIN_PX
@@ -59,4 +60,5 @@ def test_what_the_template_would_size_gets_an_explicit_size():
     for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
         assert layout[axis]["tickfont"]["size"] == MIN_PX, axis
     assert layout["coloraxis"]["colorbar"]["tickfont"]["size"] == MIN_PX
+    assert layout["legend"]["y"] < -0.25  # a legend under the plot moves clear of the larger axis title
     assert data[1]["colorbar"]["tickfont"]["size"] == MIN_PX and "colorbar" not in data[0]

@@ -84,9 +84,9 @@ def classic_kernels(image: Image.Image, photo: str) -> None:
     sizes, pictures = shared(("kernel steps", photo, kernel.tobytes(), kernel.shape, side, mode, padding, pooling),
                              lambda: _kernel_steps(image, kernel, side, mode, padding, pooling))
     k_col, s_col = st.columns([1, 3])
-    k_col.plotly_chart(presenter.figure(shared(("kernel figure", kernel.tobytes(), kernel.shape),
-                                               lambda: kfig.kernel_figure(kernel, f"{kernel.shape[0]}×{kernel.shape[1]} kernel"))),
-                       key="fk_kernel_fig")
+    kernel_fig = shared(("kernel figure", kernel.tobytes(), kernel.shape),
+                        lambda: kfig.kernel_figure(kernel, f"{kernel.shape[0]}×{kernel.shape[1]} kernel"))
+    k_col.plotly_chart(presenter.figure(kernel_fig), key="fk_kernel_fig")
     k_col.caption(f"{kernel_name}. Each output pixel is the sum of the kernel times the pixels under it "
                   f"(torch conv2d {'on the gray image' if mode == 'grayscale' else 'on R, G and B separately'}).")
     titles = ["input", "convolved feature map", "ReLU: rectified feature map", f"2×2 {pooling} pooling, stride 2"]
@@ -106,8 +106,9 @@ def learned_filters(name: str, loaded: zoo.LoadedModel, build: str) -> None:
     """
     convs, first, default = shared(("conv layers", build), lambda: (
         feature_maps.conv_layers(loaded), feature_maps.first_conv(loaded), feature_maps.default_slice_layer(loaded)))
-    st.plotly_chart(presenter.figure(shared(("first filters", build),
-                                            lambda: ffig.filter_grid(feature_maps.first_layer_filters(loaded), first))), key="ff_first")
+    filters = shared(("first filters", build),
+                     lambda: ffig.filter_grid(feature_maps.first_layer_filters(loaded), first))
+    st.plotly_chart(presenter.figure(filters), key="ff_first")
     st.caption("First-layer filters look at the image directly: most become edge, colour-blob and texture detectors.")
     if name in feature_maps.LECTURE_NOTES:
         st.info(feature_maps.LECTURE_NOTES[name])
@@ -115,9 +116,9 @@ def learned_filters(name: str, loaded: zoo.LoadedModel, build: str) -> None:
     deep = left.selectbox("Deeper conv layer", convs, index=convs.index(default), key="ff_layer", bind="query-params")
     shape = tuple(loaded.model.get_submodule(deep).weight.shape)  # [C_out, C_in / groups, K, K]
     if feature_maps.is_depthwise(loaded, deep):
-        st.plotly_chart(presenter.figure(shared(("depthwise filters", build, deep),
-                                                lambda: ffig.depthwise_filters(feature_maps.conv_weight(loaded, deep), deep))),
-                        key="ff_slices")
+        slices = shared(("depthwise filters", build, deep),
+                        lambda: ffig.depthwise_filters(feature_maps.conv_weight(loaded, deep), deep))
+        st.plotly_chart(presenter.figure(slices), key="ff_slices")
         st.caption(f"{deep} is a depthwise convolution: each {shape[2]}×{shape[3]} filter reads one "
                    "channel only, and the 1×1 convolution after it mixes the channels. Pick a 1×1 layer to see the "
                    "mixing weights, one number per input channel.")
@@ -125,9 +126,9 @@ def learned_filters(name: str, loaded: zoo.LoadedModel, build: str) -> None:
     index = right.number_input(f"Filter (0–{shape[0] - 1})", 0, shape[0] - 1, 0, key="ff_filter",
                                bind="query-params")
     index = min(index, shape[0] - 1)
-    st.plotly_chart(presenter.figure(shared(("filter slices", build, deep, index),
-                                            lambda: ffig.filter_slices(feature_maps.conv_weight(loaded, deep)[index], deep, index))),
-                    key="ff_slices")
+    slices = shared(("filter slices", build, deep, index),
+                    lambda: ffig.filter_slices(feature_maps.conv_weight(loaded, deep)[index], deep, index))
+    st.plotly_chart(presenter.figure(slices), key="ff_slices")
     st.caption(f"A filter of {deep} has one {shape[2]}×{shape[3]} slice per input channel it reads "
                f"({shape[1]} here); its output is the sum of the responses of all its slices.")
 
@@ -166,8 +167,11 @@ def feature_maps_section(name: str, loaded: zoo.LoadedModel, build: str, image: 
         return None
     ranked = feature_maps.top_channels(result.maps, result.maps.shape[0])
     seen = result.seen if overlay else None
-    st.plotly_chart(presenter.figure(shared(("feature grid", build, photo, layer.name, top_n, overlay),
-                                            lambda: ffig.feature_grid(result.maps, ranked[:top_n], layer.name, seen))), key="fm_grid")
+    big = presenter.active()  # 18 px tile labels ("#12 · mean 0.42") need wider tiles: 6 of 160 px to a row
+    grid = shared(("feature grid", build, photo, layer.name, top_n, overlay, big),
+                  lambda: ffig.feature_grid(result.maps, ranked[:top_n], layer.name, seen,
+                                            **({"columns": 6, "tile": 160} if big else {})))
+    st.plotly_chart(presenter.figure(grid), key="fm_grid")
     with st.expander("The hierarchy: resolution shrinks, channels grow (edges → parts → objects)", expanded=True):
         for stage in feature_maps.stage_summary(table, loaded.input_size):
             mark = "**" if layer.name in stage.names or any(layer.name.startswith(n + ".") for n in stage.names) else ""
@@ -175,9 +179,9 @@ def feature_maps_section(name: str, loaded: zoo.LoadedModel, build: str, image: 
     choice = st.selectbox("Channel to see large", ["most active", *map(str, range(len(ranked)))], key="fm_channel",
                           bind="query-params")
     channel = ranked[0] if choice == "most active" else int(choice)
-    st.plotly_chart(presenter.figure(shared(("channel", build, photo, layer.name, channel, overlay),
-                                            lambda: ffig.channel_figure(result.maps[channel], layer.name, channel, seen))),
-                    key="fm_channel_fig")
+    large = shared(("channel", build, photo, layer.name, channel, overlay),
+                   lambda: ffig.channel_figure(result.maps[channel], layer.name, channel, seen))
+    st.plotly_chart(presenter.figure(large), key="fm_channel_fig")
     return result
 
 
