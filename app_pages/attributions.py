@@ -38,7 +38,7 @@ with predicted:
 ctx = maps.Context(chosen, image, image_key, target, pixels, float(probs[target]))
 
 with mapped:
-    st.header("2 · Maps side by side", divider="gray")
+    st.header(presenter.section(2, "Maps side by side"), divider="gray")
     with presenter.aside():  # ?present=1: all seven by default, chosen in the sidebar
         methods = maps.choose_methods()
     layers = explained_model.layer_table(chosen.model)
@@ -48,7 +48,7 @@ with mapped:
     st.caption(f"Every map explains the logit (score before softmax) of “{md(labels[target])}” and is aligned with "
                f"the {chosen.input_size}×{chosen.input_size} crop the model sees, drawn in grey underneath.")
 
-st.header("3 · Sanity checks: can the maps be trusted?", divider="gray")
+st.header(presenter.section(3, "Sanity checks: can the maps be trusted?"), divider="gray")
 st.markdown(
     "- **Randomization** (Adebayo et al., *Sanity Checks for Saliency Maps*): re-initialize the weights from the top "
     "block down. A map that explains the model must change; one that stays the same is only redrawing the photo's "

@@ -28,6 +28,12 @@ def sidebar_state() -> str:
     return "collapsed" if address.flag_value(st.query_params.get_all(KEY)) else "auto"
 
 
+def section(number: int, title: str) -> str:
+    """A section heading: "2 · Maps side by side", or without its number in presenter mode, where a page may show
+    its sections in another order (the picture first)."""
+    return title if on() else f"{number} · {title}"
+
+
 def intro(text: str) -> None:
     """The page's introduction (markdown): as it is, or folded into an expander in presenter mode."""
     if on():

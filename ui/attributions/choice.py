@@ -159,7 +159,7 @@ def choose_target(probs: np.ndarray, labels: list[str]) -> int:
 def predictions(chosen: Choice, probs: np.ndarray, labels: list[str], caption: str) -> int:
     """Section 1 of the page: the model's top 5 on the photo (`probs`: one probability per class, in `labels`'
     order) beside the choice of the class to explain; returns that class's index."""
-    st.header("1 · What the model predicts", divider="gray")
+    st.header(presenter.section(1, "What the model predicts"), divider="gray")
     left, right = st.columns([3, 2])
     with right:
         target = choose_target(probs, labels)
