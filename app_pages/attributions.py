@@ -28,14 +28,15 @@ with presenter.aside():  # ?present=1: in the collapsed sidebar, so that the map
                    "a model you trained on the Transfer-learning page.", icon=":material/warning:")
     image, caption = image_picker()
 image_key = ui_models.image_key(image)
-probs, pixels = choice.first_look(chosen, image, image_key)
+look = choice.first_look(chosen, image, image_key)  # the prediction and the maps of its top class
+probs, pixels = look.probabilities, choice.model_view(chosen, image, image_key)
 labels = choice.labels_of(chosen)
 slots = [st.container(), st.container()]
 predicted, mapped = slots[::-1] if present else slots  # ?present=1: the maps first, the predictions below them
 
 with predicted:
     target = choice.predictions(chosen, probs, labels, caption)
-ctx = maps.Context(chosen, image, image_key, target, pixels, float(probs[target]))
+ctx = maps.Context(chosen, image, image_key, target, pixels, look, float(probs[target]))
 
 with mapped:
     st.header(presenter.section(2, "Maps side by side"), divider="gray")

@@ -9,10 +9,11 @@ plotly a partly initialised module. So:
   so a plain `streamlit run` is protected from the import race as well);
 - `before_serving()` fills every shared cache a first visit reads, before the server listens: the
   default model and what the default pages show for every gallery photo (predictions, feature maps,
-  the receptive-fields page's fields and maps), the other pretrained models, and, in the side process
-  meanwhile, the profile of every registry model, the full comparison and the lecture tables. Then it
-  moves the objects that live as long as the process out of the garbage collector's way (`gc.freeze`:
-  with `runner.postScriptGC` off, collections then scan only the young objects, not ~500 k).
+  the receptive-fields page's fields and maps, the attributions page's prediction and cheap maps),
+  the other pretrained models, and, in the side process meanwhile, the profile of every registry
+  model, the full comparison and the lecture tables. Then it moves the objects that live as long as
+  the process out of the garbage collector's way (`gc.freeze`: with `runner.postScriptGC` off,
+  collections then scan only the young objects, not ~500 k).
 
 Issue 17: filling the caches after the server listened made the first minute of a class compete with
 it (the warm-start thread held 10% of the GIL while students arrived, still building the ResNet lecture
@@ -87,6 +88,7 @@ def _models_and_gallery() -> None:
     from explorer import images  # noqa: PLC0415 - imported above, named here
     from explorer.models import layers, registry, store  # noqa: PLC0415
     from ui import models  # noqa: PLC0415
+    from ui.attributions import checks as at_checks, choice as at_choice  # noqa: PLC0415
     from ui.receptive_fields import data as rf_data  # noqa: PLC0415
 
     loaded = store.shared().get(registry.DEFAULT_MODEL)
@@ -97,6 +99,8 @@ def _models_and_gallery() -> None:
         models.predictions(loaded.name, key, photo)
         models.analysis(loaded.name, key, layer, photo)
     rf_data.warm()
+    at_choice.warm()
+    at_checks.warm()
     for name in ("efficientnet_lite1", "efficientnet_lite2"):
         store.shared().get(name)
 

@@ -21,7 +21,9 @@ than rectify them (the sigmoids of squeeze-and-excitation) keep their plain grad
 The rule is installed with a `TorchFunctionMode`, which sees every activation call, whether it
 comes from a module or from `F.relu`, and is local to the calling thread: a model shared by
 many sessions is neither changed nor hooked, and other threads keep the plain backward pass.
-In-place activations are computed out of place (their callers use the returned tensor).
+Each activation's output gets a hook on its own backward node (torch computes dL/dy * f'(x)
+there as usual; the hook cuts the negative part), so the rule touches this forward pass's graph
+only. In-place activations are computed out of place, so that the node is the activation's.
 """
 
 from __future__ import annotations
@@ -49,18 +51,19 @@ def _signature(func) -> inspect.Signature | None:
 _SIGNATURES = {f: _signature(f) for f in ACTIVATIONS}
 
 
-class _GuidedBackward(torch.autograd.Function):
-    """Identity on the forward value y = f(x); backward returns max(grad_y * f'(x), 0)."""
+class Rule:
+    """Which rule the backward passes through a graph built under `guided_backprop(rule)` follow: the guided one
+    while `guided` is True, the plain chain rule otherwise. One forward pass then serves both a plain and a guided
+    backward pass (`explorer.attribution.cheap`)."""
 
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, slope: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
-        ctx.save_for_backward(slope)
-        return y.clone()
+    def __init__(self, guided: bool = True) -> None:
+        self.guided = guided
 
-    @staticmethod
-    def backward(ctx, grad_y: torch.Tensor) -> tuple[torch.Tensor, None, None]:
-        (slope,) = ctx.saved_tensors
-        return (grad_y * slope).clamp(min=0), None, None
+    def __call__(self, grad_inputs: tuple, _grad_outputs: tuple) -> tuple | None:
+        """The hook of an activation's backward node: its gradient dL/dx = dL/dy * f'(x), negative part cut."""
+        if not self.guided:
+            return None
+        return tuple(None if g is None else g.clamp(min=0) for g in grad_inputs)
 
 
 def _out_of_place(func, args: tuple, kwargs: dict) -> tuple:
@@ -83,18 +86,20 @@ class guided_backprop(TorchFunctionMode):  # noqa: N801 - used like a function: 
         >>> with guided_backprop():
         ...     score = model(x)[0, target]
         >>> guided = torch.autograd.grad(score, x)[0]   # [1, C, H, W]
+
+    With a `Rule`, the backward passes follow it at the time they run (`rule.guided`).
     """
+
+    def __init__(self, rule: Rule | None = None) -> None:
+        super().__init__()
+        self.rule = rule or Rule()
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func not in _IN_PLACE and func not in ACTIVATIONS:
             return func(*args, **kwargs)
         func, args, kwargs = _out_of_place(func, args, kwargs)
-        x = args[0]
-        if not (torch.is_grad_enabled() and x.requires_grad):
-            return func(*args, **kwargs)
-        with torch.enable_grad():
-            leaf = x.detach().requires_grad_()
-            y = func(leaf, *args[1:], **kwargs)
-            (slope,) = torch.autograd.grad(y.sum(), leaf)  # elementwise activation: f'(x)
-        return _GuidedBackward.apply(x, slope, y.detach())
+        y = func(*args, **kwargs)
+        if y.grad_fn is not None:  # the activation's own backward node (out of place): its dL/dx goes through `rule`
+            y.grad_fn.register_hook(self.rule)
+        return y

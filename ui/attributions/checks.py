@@ -15,10 +15,13 @@ from explorer.attribution import methods as attr
 from explorer.attribution import sanity_checks as checks
 from explorer.attribution import figures as figs
 from ui import presenter
+from ui.attributions import choice
 from ui.attributions.maps import TITLES, Context, result_of
 from ui.safe_text import md
 from ui.shared_tasks import session_id, task_store
+from explorer import images
 from explorer.attribution import explained_model
+from explorer.models import registry, store
 
 DEFAULT = ("grad_cam", "saliency", "guided_grad_cam")  # one or two passes each: the whole cascade in seconds
 DELETION_STEPS = 24
@@ -30,6 +33,12 @@ def _blocks(model_key: str, _model, _image) -> list[str]:
     """The blocks the cascade re-initializes: the same for every photo (one forward pass per model, not per photo)."""
     net = explained_model.explained(_model)
     return checks.cascade_blocks(net.module, net.input(_image))
+
+
+def warm() -> None:
+    """The default model's cascade blocks, before anyone asks (`ui.warm.before_serving`)."""
+    chosen = choice.zoo_choice(store.shared().get(registry.DEFAULT_MODEL))
+    _blocks(chosen.key, chosen.model, images.sample_image(next(iter(images.GALLERY))))
 
 
 def _key(kind: str, ctx: Context, method: str, options: dict) -> tuple:

@@ -1,8 +1,10 @@
 """The Attributions page's maps: method settings, display controls, and the maps side by side.
 
-Cheap methods (Grad-CAM, Saliency, Guided Grad-CAM: 1-2 passes) start by themselves on the web
-process's background threads (`ui.background`: a large model takes seconds, and no map is computed on
-the script thread, issue 17). Heavy ones run as shared Dask tasks (`ui.shared_tasks`) after one click,
+Cheap methods (Grad-CAM of every layer, Saliency, Guided Grad-CAM) come together from one forward and
+two backward passes (`explorer.attribution.cheap`) on the web process's background threads
+(`ui.background`: a large model takes seconds, and no map is computed on the script thread, issue 17):
+those of the top class with the model's first look at the photo (`choice.first_look`), those of another
+class when it is chosen. A change of Grad-CAM layer computes nothing. Heavy ones run as shared Dask tasks (`ui.shared_tasks`) after one click,
 with progress and Cancel. Both are shared server-wide, so a map someone already computed (the same
 model, photo, settings and class) appears at once, and the grid refreshes itself while any is running.
 Figures are cached by map and display settings (`ui.models.shared`).
@@ -10,17 +12,17 @@ Figures are cached by map and display settings (`ui.models.shared`).
 
 from __future__ import annotations
 
-import functools
-import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
+from explorer.attribution import cheap
 from explorer.attribution import methods as attr
 from explorer.attribution import figures as figs
 from ui import background, presenter
+from ui.attributions import choice
 from ui.attributions.choice import Choice
 from ui.models import shared
 from ui.shared_tasks import session_id, task_store, time_note
@@ -52,6 +54,7 @@ class Context:
     image_key: str
     target: int
     pixels: np.ndarray  # uint8 [S, S, 3], the model's input crop
+    look: cheap.CheapMaps  # the first look: the prediction and the cheap maps of the top class
     probability: float = 1.0  # the model's probability of the explained class `target`
 
 
@@ -127,10 +130,20 @@ def task_key(ctx: Context, method: str, options: dict) -> tuple:
     return ("map", ctx.choice.key, ctx.image_key, method, tuple(sorted(options.items())), ctx.target)
 
 
-def cheap_map(ctx: Context, method: str, options: dict) -> Future:
-    """The background computation of a one- or two-pass map (Grad-CAM, Saliency, Guided Grad-CAM), by `task_key`."""
-    return background.compute().submit(task_key(ctx, method, options), functools.partial(
-        attr.attribute, ctx.choice.model, ctx.image, method, ctx.target, **options))
+def cheap_maps(ctx: Context) -> Future:
+    """The cheap maps (`cheap.CheapMaps`) of the page's class: the first look's for its top class, else computed in
+    the background and shared by model, photo and class."""
+    if ctx.target == ctx.look.target:
+        done: Future = Future()
+        done.set_result(ctx.look)
+        return done
+    return choice.cheap_store().submit(("cheap maps", ctx.choice.key, ctx.image_key, ctx.target), cheap.cheap_maps,
+                                       ctx.choice.model, ctx.image, ctx.target, choice.layer_names(ctx.choice))
+
+
+def _cheap_result(ctx: Context, method: str, options: dict) -> attr.Attribution:
+    """The map of a cheap method from finished cheap maps (ValueError for a layer without a Grad-CAM)."""
+    return cheap_maps(ctx).result().attribution(method, options.get("layer"))
 
 
 def start_heavy(ctx: Context, method: str, options: dict) -> None:
@@ -203,7 +216,7 @@ def _task(ctx: Context, method: str, options: dict):
 def _running(ctx: Context, method: str, options: dict) -> bool:
     """True while the map of `method` is being computed (a cheap one in the background, a heavy task)."""
     if not attr.METHODS[method].heavy:
-        return not cheap_map(ctx, method, options).done()
+        return not cheap_maps(ctx).done()
     task = _task(ctx, method, options)
     return task is not None and task.active
 
@@ -215,10 +228,8 @@ def maps_grid(ctx: Context, methods: list[str], options: dict[str, dict]) -> Non
     The cheap maps get `QUICK_S` seconds (without the GIL) to finish before the grid is drawn: on a quiet
     server they are there at once, under a class they arrive a moment later.
     """
-    deadline = time.monotonic() + QUICK_S
-    for m in methods:
-        if not attr.METHODS[m].heavy:
-            background.ready(cheap_map(ctx, m, options[m]), max(0.0, deadline - time.monotonic()))
+    if any(not attr.METHODS[m].heavy for m in methods):
+        background.ready(cheap_maps(ctx), QUICK_S)
     active = any(_running(ctx, m, options[m]) for m in methods)
 
     @st.fragment(run_every=0.5 if active else None)
@@ -239,8 +250,13 @@ def maps_grid(ctx: Context, methods: list[str], options: dict[str, dict]) -> Non
 def result_of(ctx: Context, method: str, options: dict) -> attr.Attribution | None:
     """The finished map of `method`, if it exists (cheap: computed in the background; heavy: a finished task)."""
     if not attr.METHODS[method].heavy:
-        future = cheap_map(ctx, method, options)
-        return future.result() if future.done() and future.exception() is None else None
+        future = cheap_maps(ctx)
+        if not future.done() or future.exception() is not None:
+            return None
+        try:
+            return _cheap_result(ctx, method, options)
+        except ValueError:  # a layer without a Grad-CAM: its card says why
+            return None
     task = _task(ctx, method, options)
     return task.result if task is not None else None
 
@@ -274,16 +290,21 @@ def _card(ctx: Context, method: str, options: dict, display: Display) -> bool:
                 return True
             result = task.result
         else:
-            future = cheap_map(ctx, method, options)
+            future = cheap_maps(ctx)
             if not future.done():
                 st.markdown(f"**{info.title}**")
                 st.progress(0.0, text=f"{info.title}: computing ({cost})…")
                 return True
-            if future.exception() is not None:
+            error = future.exception()
+            if error is None:
+                try:
+                    result = _cheap_result(ctx, method, options)
+                except ValueError as exc:  # a layer without a Grad-CAM
+                    error = exc
+            if error is not None:
                 st.markdown(f"**{info.title}**")
-                st.error(str(future.exception()))
+                st.error(str(error))
                 return False
-            result = future.result()
         _draw(ctx, info, result, cost, display)
     return False
 
