@@ -17,8 +17,9 @@ presenter.intro(
 )
 
 st.subheader("Pages")
-for entry in PAGES:
-    st.page_link(entry.path, label=f"**{entry.title}**: {entry.teaches}", icon=entry.icon)
+for entry in PAGES:  # a link's label never wraps: the title alone, what the page teaches under it
+    st.page_link(entry.path, label=f"**{entry.title}**", icon=entry.icon)
+    st.caption(entry.teaches)
 
 st.subheader("The model zoo")
 lite = loaded_model(registry.DEFAULT_MODEL)

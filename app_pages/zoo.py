@@ -20,6 +20,7 @@ name = model_picker("Model", names, key="model")
 with presenter.aside():  # ?present=1: in the collapsed sidebar, the picture first
     image, caption = image_picker()
 loaded = loaded_model(name)
+st.markdown(f"**{loaded.info.title}** ({loaded.info.year}): {loaded.info.summary}")
 (st.success if loaded.pretrained else st.warning)(loaded.weights_note)
 
 photo = image_key(image)
@@ -34,7 +35,9 @@ else:  # random weights rank nothing: say what their output is instead of drawin
 
 rows = shared(("zoo table",), lambda: zoo_table.architecture_rows(names))
 st.subheader("All architectures")
-st.dataframe(rows, hide_index=True, placeholder="—", height=35 * (len(rows) + 1) + 3, column_config={
+numbers = rows.drop(columns=["what it introduced"])  # sentences do not fit a grid cell: listed below, wrapped
+st.dataframe(numbers, hide_index=True, placeholder="—", height=35 * (len(rows) + 1) + 3, column_config={
+    "model": st.column_config.Column(pinned=True),
     "parameters (M)": st.column_config.NumberColumn(format="%.2f"),
     "GMACs": st.column_config.NumberColumn(help="Multiply-adds (MACs) per image at the input size; FLOPs = 2 × MACs. "
                                            "torchvision's metadata calls this 'GFLOPS'."),
@@ -42,3 +45,6 @@ st.dataframe(rows, hide_index=True, placeholder="—", height=35 * (len(rows) + 
 st.caption("LeNet-5 and EfficientNet-Lite are not torchvision models: their parameters and multiply-adds are "
            "counted here as on the Architectures page (batch 1 at the input size), and — marks the ImageNet accuracy "
            "torchvision's metadata does not give.")
+with st.expander("What each architecture introduced"):
+    st.markdown("\n".join(f"- **{row['model']}** ({row['year']}): {row['what it introduced']}"
+                           for _, row in rows.iterrows()))

@@ -145,14 +145,16 @@ def receptive_fields_click(s: Session, rng: random.Random) -> RunResult:
 def attributions_click(s: Session, rng: random.Random) -> RunResult:
     """Display settings, the class to explain, Occlusion's window, and now and then Compute (Dask tasks)."""
     key = rng.choice(["at_opacity", "at_scale", "at_rank", "at_layer", "at_window", "at_compute", "at_model"])
+    if key != "at_compute" and key not in s.widgets:  # the page still runs the model on the photo: only the
+        key = "at_model"                              # pickers above it are there (a student waits, or switches)
     if key == "at_compute" and "at_compute" in s.widgets:
         return s.click(key)
-    if key in ("at_opacity", "at_compute"):
+    if key in ("at_opacity", "at_compute") and "at_opacity" in s.widgets:
         return s.set("at_opacity", rng.choice([0.3, 0.5, 0.7, 0.9]))
     if key == "at_window":
         return s.set(key, float(rng.choice([16, 32, 48, 64])))
-    if key == "at_model":
-        return s.set(key, _choice(s, key, rng, ["efficientnet_lite0"], p=0.8 if ROAM_MODELS else 1.0))
+    if key in ("at_model", "at_compute"):
+        return s.set("at_model", _choice(s, "at_model", rng, ["efficientnet_lite0"], p=0.8 if ROAM_MODELS else 1.0))
     return s.set(key, _choice(s, key, rng))
 
 

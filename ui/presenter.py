@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from explorer.figures import layout
 from explorer.figures.large_text import enlarged
 from explorer.figures.raw import RawFigure
 from ui import address
@@ -48,14 +49,20 @@ def active() -> bool:
     return bool(address.flag_value(st.query_params.get_all(KEY)))
 
 
-def figure(fig: go.Figure) -> go.Figure:
-    """`fig` as the page shows it: in presenter mode a copy (a `RawFigure`) with every font at least 18 px.
-
-    A plain `go.Figure` is turned into its dict first; the figure given (often a shared, cached one) is unchanged.
-    """
-    if not active():
-        return fig
-    return enlarged(fig if isinstance(fig, RawFigure) else RawFigure(fig.to_dict()))
+def figure(fig: go.Figure, share: float = 1.0) -> go.Figure:
+    """`fig` as the page shows it: its title wrapped to fit a chart `share` of the main column wide at 150% zoom
+    (`layout.wrapped_title`), and in presenter mode every font at least 18 px. A copy when anything changes (a
+    `RawFigure`); the figure given (often a shared, cached one) is unchanged. A plain `go.Figure` is turned into
+    its dict first."""
+    chars = max(14, int(layout.TITLE_CHARS * share))
+    if not isinstance(fig, RawFigure):
+        if not active() and len(fig.layout.title.text or "") <= chars:
+            return fig
+        fig = RawFigure(fig.to_dict())
+    raw = fig
+    spec = layout.wrapped_title(raw.spec, chars)
+    raw = raw if spec is raw.spec else RawFigure(spec)
+    return enlarged(raw) if active() else raw
 
 
 def aside() -> DeltaGenerator:

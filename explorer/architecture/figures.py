@@ -32,7 +32,8 @@ def per_layer_bars(frame: pd.DataFrame, label: str = "name", title: str = "") ->
         label: the column naming each bar ("name" for layers, "group" for blocks).
     """
     labels = [f"{i:>3} {n}" for i, n in enumerate(frame[label])]  # unique, ordered labels
-    layout = subplot_row(["activation memory (KiB)", "parameters (thousands)", "MACs (millions)"], 0.02, shared_y=True)
+    layout = subplot_row(["activation memory<br>(KiB)", "parameters<br>(thousands)", "MACs<br>(millions)"], 0.02,
+                         shared_y=True)  # on two lines: three titles side by side overlapped at 150% zoom
     data = []
     for col, (column, scale, key) in enumerate([("activation bytes", KIB, "memory"), ("params", 1e3, "params"),
                                                 ("MACs", 1e6, "macs")], start=1):
@@ -42,8 +43,8 @@ def per_layer_bars(frame: pd.DataFrame, label: str = "name", title: str = "") ->
                      "hovertemplate": "%{y}: %{x:,.1f}<extra></extra>", "xaxis": "x" + suffix, "yaxis": "y" + suffix})
         # Categorical: Plotly strips spaces from "  0 0" and reads it as the number 0 (the builder's axis read 0…100).
         layout["yaxis" + suffix].update(type="category", autorange="reversed", tickfont={"size": 11})
-    layout.update(title={"text": title}, showlegend=False, height=max(320, 17 * len(frame) + 120),
-                  margin={"l": 10, "r": 10, "t": 70, "b": 10})
+    layout.update(title={"text": title}, showlegend=False, height=max(340, 17 * len(frame) + 140),
+                  margin={"l": 10, "r": 10, "t": 90, "b": 10})
     return RawFigure({"data": data, "layout": layout})
 
 

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from explorer.figures.images import colorize, data_uri, mosaic, tile_origin
+from explorer.figures.layout import wrap_line
 from explorer.figures.raw import COLORWAY, RawFigure, colorscale, subplot_row, typed
 from explorer.figures.safe_text import plain
 
@@ -77,7 +78,7 @@ def map_figure(pixels: np.ndarray, heat: np.ndarray, signed: bool, title: str, u
                         "color": [lo], "showscale": True,
                         "colorbar": {"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.02, "yanchor": "top",
                                      "len": 0.9, "thickness": 10, "tickformat": ".2~g",
-                                     "title": {"text": units, "side": "bottom"}}}}]
+                                     "title": {"text": wrap_line(units, 16), "side": "bottom"}}}}]
     layout = {"xaxis": {"visible": False, "range": [0, size]},
               "yaxis": {"visible": False, "range": [size, 0], "scaleanchor": "x"},
               "title": {"text": f"<b>{title}</b>", "x": 0.01, "xanchor": "left",

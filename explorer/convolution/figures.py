@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from explorer.convolution import arithmetic as ca
 from explorer.convolution.worked_example import INPUT, MAX, TCONV, Lab
+from explorer.figures.layout import wrap_line
 from explorer.figures.raw import RawFigure
 
 UNCOVERED, OUTPUT = 3, 4
@@ -29,7 +30,11 @@ GAP_CELLS = 1.6  # space between two grids, in cells
 SPEEDS = {"slow": 900, "normal": 400, "fast": 120}  # ms per step
 
 
-def _wrap(text: str, per_line: int = 9) -> str:
+#: Terms of a written-out sum per line: five fit a grid drawn at 150% zoom (9 ran past the chart's right edge).
+TERMS_PER_LINE = 5
+
+
+def _wrap(text: str, per_line: int = TERMS_PER_LINE) -> str:
     """Break long sums after every `per_line` terms (plotly text needs explicit <br>)."""
     lines = []
     for line in text.split("\n"):
@@ -162,8 +167,9 @@ def computation_texts(lab: Lab, steps: list[ca.Step]) -> list[str]:
     bstr = ca.fmt(bias)
     tl, pl, tot = terms.tolist(), pstr.T.tolist(), total.tolist()  # python lists: much faster to join
 
-    def line(ts: list[str]) -> str:  # same breaks as _wrap: 9 terms per line
-        return " +<br>   ".join(" + ".join(ts[j:j + 9]) for j in range(0, len(ts), 9))
+    def line(ts: list[str]) -> str:  # same breaks as _wrap
+        n = TERMS_PER_LINE
+        return " +<br>   ".join(" + ".join(ts[j:j + n]) for j in range(0, len(ts), n))
 
     out = []
     for i, h in enumerate(heads):
@@ -375,7 +381,7 @@ def multichannel_figure(lab: Lab) -> go.Figure:
                          "zmax": lim if scale == "div" else None,
                          "text": _str_grid(z).tolist(), "texttemplate": "%{text}" if z.size <= 400 else "",
                          "hovertemplate": f"{title}<br>row %{{y}}, col %{{x}}: %{{text}}<extra></extra>"})
-            annotations.append({"text": title, "x": sum(xa["domain"]) / 2, "y": ya["domain"][1] + 0.01, "xref": "paper",
+            annotations.append({"text": wrap_line(title, 24), "x": sum(xa["domain"]) / 2, "y": ya["domain"][1] + 0.01, "xref": "paper",
                                 "yref": "paper", "showarrow": False, "yanchor": "bottom", "font": {"size": 12}})
     layout.update({"annotations": annotations, "height": 230 * len(rows) + 50, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
                    "plot_bgcolor": "white", "paper_bgcolor": "white"})

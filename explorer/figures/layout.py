@@ -83,3 +83,49 @@ def label_boxes(xy: list[tuple[float, float]], offsets: list[tuple[float, float]
         w, h = _text_px(text)
         boxes.append((x + dx - w / 2, y + dy - h / 2, x + dx + w / 2, y + dy + h / 2))
     return boxes
+
+
+def wrap_line(text: str, chars: int) -> str:
+    """`text` broken with <br> at spaces into lines of at most `chars` characters (a longer word stays whole).
+
+    Plotly never wraps a title: on a narrow chart (a column at 150% zoom) it runs past the edge. Text that
+    already has line breaks is left as its builder laid it out.
+    """
+    if "<br" in text or len(text) <= chars:
+        return text
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= chars:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
+#: Characters of a chart title per line on a chart as wide as the page's main column at its narrowest: 1280 px
+#: at 150% zoom leave the column about 470 CSS px, about 50 characters of a 16 px title.
+TITLE_CHARS = 50
+
+
+def wrapped_title(spec: dict, chars: int = TITLE_CHARS) -> dict:
+    """`spec` (a figure as plain dicts) with its title wrapped at `chars` characters a line, the top margin and
+    the height grown by a line's height for every added line, so that the plot keeps its size. A shallow copy:
+    `spec` itself, often shared by every session, is not changed."""
+    layout = spec.get("layout", {})
+    title = layout.get("title")
+    text = title.get("text") if isinstance(title, dict) else title
+    if not isinstance(text, str) or not text:
+        return spec
+    wrapped = wrap_line(text, chars)
+    added = wrapped.count("<br>") - text.count("<br>")
+    if added == 0:
+        return spec
+    size = (title.get("font", {}) if isinstance(title, dict) else {}).get("size") or layout.get("font", {}).get(
+        "size", 12) * 1.4
+    grow = round(added * size * 1.3)
+    margin = dict(layout.get("margin", {}))
+    margin["t"] = margin.get("t", 100) + grow
+    layout = {**layout, "title": {**(title if isinstance(title, dict) else {}), "text": wrapped}, "margin": margin}
+    if isinstance(layout.get("height"), (int, float)):
+        layout["height"] += grow
+    return {**spec, "layout": layout}

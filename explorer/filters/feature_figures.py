@@ -139,10 +139,10 @@ def feature_grid(maps: torch.Tensor, channels: list[int], layer: str, seen: np.n
     c, h, w = maps.shape
     means = maps[channels].float().mean(dim=(1, 2)).tolist()
     labels = _labels([tile_origin(i, columns, (tile, tile)) for i in range(len(channels))],
-                     [f"#{channel} · mean {mean:.2f}" for channel, mean in zip(channels, means)])
+                     [f"#{channel}<br>{mean:.2f}" for channel, mean in zip(channels, means)])  # narrow at 150% zoom
     return _image_figure(mosaic(tiles, columns),
                          f"{layer}: {len(channels)} of {c} channels ({h}×{w} each, shown at {tile}×{tile}; "
-                         "each scaled to its own min…max)", fmt="jpeg", labels=labels)
+                         "each scaled to its own min…max; labels: channel, mean)", fmt="jpeg", labels=labels)
 
 
 def channel_figure(channel_map: torch.Tensor, layer: str, channel: int, seen: np.ndarray | None = None) -> RawFigure:

@@ -22,7 +22,8 @@ def kernel_figure(kernel: np.ndarray, title: str) -> RawFigure:
     data = [{"type": "heatmap", "z": typed(k), "text": text, "texttemplate": "%{text}", "colorscale": colorscale("RdBu"),
              "reversescale": True, "zmin": -m, "zmax": m, "showscale": False, "xgap": 2, "ygap": 2,
              "hovertemplate": "row %{y}, col %{x}: %{z:.4g}<extra></extra>"}]
-    layout = {"xaxis": {"visible": False}, "yaxis": {"visible": False, "autorange": "reversed", "scaleanchor": "x"},
+    layout = {"xaxis": {"visible": False, "constrain": "domain"},  # square cells in a narrow column: smaller, not cut
+              "yaxis": {"visible": False, "autorange": "reversed", "scaleanchor": "x", "constrain": "domain"},
               "title": {"text": title}, "height": 230, "margin": {"l": 0, "r": 0, "t": 40, "b": 0}}
     return RawFigure({"data": data, "layout": layout})
 

@@ -90,9 +90,9 @@ def speed_accuracy(points: list[tuple[str, float, float]]) -> RawFigure:
                "font": {"size": LABEL_FONT, "color": "#222"}}
               for x, (_, _, acc), text, (dx, dy) in zip(lx, points, texts, offsets)]
     tickvals, ticktext = log_ticks(10 ** x_range[0], 10 ** x_range[1])
-    layout = {"annotations": labels, "title": {"text": "speed vs accuracy"},
+    layout = {"annotations": labels, "title": {"text": "speed (end to end) vs accuracy"},
               "yaxis": {"title": {"text": "final validation accuracy"}, "range": y_range}, "height": 360,
-              "xaxis": {"title": {"text": "training images per second, end to end (log)"}, "type": "log",
+              "xaxis": {"title": {"text": "training images/s (log)"}, "type": "log",
                         "range": x_range, "tickvals": tickvals, "ticktext": ticktext,
                         "minor": {"ticks": "", "showgrid": False}},
               "margin": {"l": 10, "r": 10, "t": 50, "b": 10}, "showlegend": False}

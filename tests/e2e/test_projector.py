@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import projector_screenshots, screenshot, wait_for_app, wait_until_idle
+from tests.e2e.layout import BUTTONS, CHART_FONTS, OVERFLOWING, overlaps
 
 pytestmark = pytest.mark.e2e
 
@@ -112,28 +113,13 @@ PRESENTED = {
     "attributions?": ("Attributions", '[class*="st-key-at_fig_"]'),
     "zoo?": ("Model zoo", ".st-key-top5"),
 }
-#: Text that must not be wider than its box: paragraphs, headings, list items, captions, labels, table cells.
-OVERFLOWING = """() => [...document.querySelectorAll(
-        '[data-testid="stMain"] :is(p, h1, h2, h3, li, label, td, th, [data-testid="stCaptionContainer"],'
-        + ' [data-testid="stMetricValue"], [data-testid="stMetricLabel"])')]
-    .filter(e => e.clientWidth > 0 && !e.closest('pre, code, .katex-display, [data-testid="stDataFrame"]'))
-    .map(e => [e.scrollWidth > e.clientWidth + 1,
-               e.tagName + ' ' + e.scrollWidth + '>' + e.clientWidth + ': ' + e.textContent.slice(0, 60)])"""
-#: The font size of every drawn chart text (an SVG text with content, a fill and a width).
-CHART_FONTS = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot text')]
-    .filter(t => t.textContent.trim() && getComputedStyle(t).fill !== 'rgba(0, 0, 0, 0)'
-                 && t.getBoundingClientRect().width > 0)
-    .map(t => [parseFloat(getComputedStyle(t).fontSize), t.textContent.slice(0, 30)])"""
-#: The box of every visible button (Streamlit's and the charts' menu buttons and slider grips).
-BUTTONS = """() => [...document.querySelectorAll('button, [role="button"], .updatemenu-button, .slider-grip')]
-    .map(b => b.getBoundingClientRect()).filter(r => r.width > 0 && r.height > 0)
-    .map(r => [r.left, r.top, r.right, r.bottom])"""
 
 
-def _open_presented(page, app_url: str, address: str) -> object:
-    """Open `address` with ?present=1, start a training run on /transfer, and return the main figure once drawn."""
+def open_main(page, url: str, address: str) -> object:
+    """Open `url` (the page of `PRESENTED[address]`), start a training run on /transfer, and return the main figure
+    once drawn."""
     title, selector = PRESENTED[address]
-    page.goto(f"{app_url}/{address}{'' if address.endswith(('?', '&')) else '?'}present=1")
+    page.goto(url)
     wait_for_app(page, title)
     if address.startswith("transfer"):
         page.get_by_role("button", name="Start training").click()
@@ -145,13 +131,9 @@ def _open_presented(page, app_url: str, address: str) -> object:
     return main
 
 
-def _overlaps(boxes: list[list[float]]) -> list[tuple[list[float], list[float]]]:
-    """Pairs of boxes that overlap by more than a pixel both ways, one not nested in the other."""
-    def inside(a: list[float], b: list[float]) -> bool:
-        return a[0] <= b[0] and a[1] <= b[1] and a[2] >= b[2] and a[3] >= b[3]
-    return [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
-            if min(a[2], b[2]) - max(a[0], b[0]) > 1 and min(a[3], b[3]) - max(a[1], b[1]) > 1
-            and not inside(a, b) and not inside(b, a)]
+def _open_presented(page, app_url: str, address: str) -> object:
+    """`open_main` with ?present=1."""
+    return open_main(page, f"{app_url}/{address}{'' if address.endswith(('?', '&')) else '?'}present=1", address)
 
 
 @pytest.mark.parametrize("address", list(PRESENTED), ids=lambda a: a.split("?")[0] or "home")
@@ -188,8 +170,8 @@ def test_presenter_mode_at_150_percent_zoom_has_no_overlapping_buttons(browser, 
         _open_presented(page, app_url, address)
         boxes = page.evaluate(BUTTONS)
         assert boxes  # at least the sidebar's opener
-        overlaps = _overlaps(boxes)
+        found = overlaps(boxes)
         screenshot(page, "presenter-150-" + (address.split("?")[0] or "home"))
-        assert not overlaps, overlaps[:3]
+        assert not found, found[:3]
     finally:
         context.close()

@@ -7,15 +7,25 @@ from explorer.models.store import ModelStore, model_bytes
 
 
 def test_least_recently_used_model_leaves_when_the_budget_is_passed():
-    lenet, lite = zoo.load("lenet5"), zoo.load("efficientnet_lite0")
-    store = ModelStore(budget=model_bytes(lenet) + model_bytes(lite) + 1)
+    lenet, mobile = zoo.load("lenet5"), zoo.load("mobilenet_v3_small")  # untrained here: counted
+    store = ModelStore(budget=model_bytes(lenet) + model_bytes(mobile) + 1)  # SqueezeNet is smaller than MobileNet
     store.get("lenet5")
-    store.get("efficientnet_lite0")
-    assert store.loaded() == [("lenet5", True), ("efficientnet_lite0", True)]
+    store.get("squeezenet1_1")
+    assert store.loaded() == [("lenet5", True), ("squeezenet1_1", True)]
     store.get("lenet5")  # used again: now the most recent
-    store.get("mobilenet_v3_small")  # over budget: the least recently used (Lite0) leaves
+    store.get("mobilenet_v3_small")  # over budget: the least recently used (SqueezeNet) leaves
     assert store.loaded() == [("lenet5", True), ("mobilenet_v3_small", True)]
-    assert store.cached("efficientnet_lite0") is None
+    assert store.cached("squeezenet1_1") is None
+
+
+def test_models_whose_weights_ship_with_the_app_always_stay_and_are_not_counted():
+    store = ModelStore(budget=1)
+    lite = store.get("efficientnet_lite0")
+    assert lite.pretrained
+    store.get("lenet5")
+    store.get("squeezenet1_1")  # over budget: LeNet-5 leaves, Lite0 stays
+    assert store.loaded() == [("efficientnet_lite0", True), ("squeezenet1_1", True)]
+    assert store.cached("efficientnet_lite0") is lite and store.stamp("efficientnet_lite0") == "efficientnet_lite0#1"
 
 
 def test_one_model_over_budget_still_stays():

@@ -28,10 +28,10 @@ def page_text(at: AppTest) -> str:
 
 
 def chart_titles(at: AppTest) -> list[str]:
-    """The title of every Plotly chart on the page, in order, without a <b>…</b> around it."""
+    """The title of every Plotly chart on the page, in order, without a <b>…</b> around it, on one line."""
     out = []
     for chart in at.get("plotly_chart"):
         title = json.loads(chart.proto.spec).get("layout", {}).get("title", {})
         out.append((title.get("text", "") if isinstance(title, dict) else str(title))
-                   .removeprefix("<b>").removesuffix("</b>"))
+                   .removeprefix("<b>").removesuffix("</b>").replace("<br>", " "))  # wrapped by `presenter.figure`
     return out

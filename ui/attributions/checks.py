@@ -156,6 +156,7 @@ def _results(ctx: Context, done: dict) -> None:
                                                                  for o in checks.ORDERS),
         })
     st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
+        "method": st.column_config.Column(pinned=True),
         "ρ, classifier random": st.column_config.NumberColumn(format="%.2f", width="small"),
         "largest ρ, top half": st.column_config.NumberColumn(format="%.2f", width="small")})
     st.markdown(_verdict_lines(done))

@@ -209,7 +209,7 @@ def predictions(chosen: Choice, probs: np.ndarray, labels: list[str], caption: s
     highlight = next((k for k, i in enumerate(order) if i == target), None)
     if chosen.pretrained:
         top_fig = figs.top_classes(top, f"{chosen.title}: top {len(top)} on {caption}", highlight)
-        left.plotly_chart(presenter.figure(top_fig), key="at_top")
+        left.plotly_chart(presenter.figure(top_fig, 0.6), key="at_top")
     else:  # an untrained model's "top 5" is an accident of its random weights (ui.models.untrained_output)
         left.info(ui_models.untrained_output(chosen.title, float(probs.min()), float(probs.max()), len(probs)),
                   icon=":material/casino:")

@@ -317,7 +317,7 @@ def _draw(ctx: Context, info: attr.MethodInfo, result: attr.Attribution, cost: s
     key = ("map figure", task_key(ctx, info.name, result.options), display)
     fig = shared(key, lambda: figs.map_figure(ctx.pixels, heat, signed, title, units, display.opacity,
                                               display.scale, display.clip))
-    st.plotly_chart(presenter.figure(fig),
+    st.plotly_chart(presenter.figure(fig, 1 / COLUMNS),
                     key=f"at_fig_{info.name}", config={"displayModeBar": False}, theme=None)
     sign = {"signed": "red = for the class, blue = against it", "absolute": "|value|: how much, not which way",
             "positive": "only evidence for the class (ReLU)"}[info.sign]

@@ -20,8 +20,8 @@ from ui.convolution import widgets as w
 @st.cache_resource(max_entries=32, show_spinner=False)
 def view(s: L.Settings) -> tuple[L.Lab, RawFigure, RawFigure]:
     """Everything the page draws for one setting, computed once for the whole class (one link, one setting)."""
-    lab = L.compute(s)
-    return lab, figs.sliding_window_figure(lab), figs.multichannel_figure(lab)
+    lab = L.compute(s)  # the menus on two rows: on one, play, step and speed overlapped at 150% zoom
+    return lab, stacked_menus(figs.sliding_window_figure(lab)), figs.multichannel_figure(lab)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -29,7 +29,7 @@ def presented(s: L.Settings) -> tuple[RawFigure, RawFigure]:
     """The sliding window and the multi-channel figure of `view(s)` with chart text of at least 18 px (presenter
     mode), once per setting."""
     _, fig, multi = view(s)
-    return stacked_menus(enlarged(fig)), enlarged(multi)
+    return enlarged(fig), enlarged(multi)
 
 
 def stage(present: bool) -> tuple[DeltaGenerator, DeltaGenerator | None, DeltaGenerator]:

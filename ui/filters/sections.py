@@ -63,13 +63,13 @@ def classic_kernels(image: Image.Image, photo: str) -> None:
     kernel_name = c1.selectbox("Kernel", kernel_names, index=kernel_names.index("Edge detection (8-neighbour)"),
                                key="fk_kernel", bind="query-params")
     side = c2.selectbox("Image size (px)", [64, 128, 256, 512], index=2, key="fk_size", bind="query-params")
-    c1, c2, c3 = st.columns(3)
+    row = st.container(horizontal=True, gap="medium")  # side by side while they fit, wrapped when not (150% zoom)
     # `or`: an empty address value (?fk_mode=) leaves even a required control empty
-    mode = c1.segmented_control("Apply", kernels.MODES, default="grayscale", required=True, key="fk_mode",
+    mode = row.segmented_control("Apply", kernels.MODES, default="grayscale", required=True, key="fk_mode",
                                 bind="query-params") or "grayscale"
-    padding = c2.segmented_control("Padding", kernels.PADDINGS, default="valid", required=True, key="fk_pad",
+    padding = row.segmented_control("Padding", kernels.PADDINGS, default="valid", required=True, key="fk_pad",
                                    bind="query-params") or "valid"
-    pooling = c3.segmented_control("2×2 pooling", kernels.POOLINGS, default="max", required=True, key="fk_pool",
+    pooling = row.segmented_control("2×2 pooling", kernels.POOLINGS, default="max", required=True, key="fk_pool",
                                    bind="query-params") or "max"
     kernel = kernels.KERNELS.get(kernel_name)
     if kernel_name == "Custom":
@@ -83,10 +83,10 @@ def classic_kernels(image: Image.Image, photo: str) -> None:
         return
     sizes, pictures = shared(("kernel steps", photo, kernel.tobytes(), kernel.shape, side, mode, padding, pooling),
                              lambda: _kernel_steps(image, kernel, side, mode, padding, pooling))
-    k_col, s_col = st.columns([1, 3])
+    k_col, s_col = st.columns([1, 2])  # [1, 3] left a 3×3 kernel too little room at 150% zoom
     kernel_fig = shared(("kernel figure", kernel.tobytes(), kernel.shape),
                         lambda: kfig.kernel_figure(kernel, f"{kernel.shape[0]}×{kernel.shape[1]} kernel"))
-    k_col.plotly_chart(presenter.figure(kernel_fig), key="fk_kernel_fig")
+    k_col.plotly_chart(presenter.figure(kernel_fig, 1 / 3), key="fk_kernel_fig")
     k_col.caption(f"{kernel_name}. Each output pixel is the sum of the kernel times the pixels under it "
                   f"(torch conv2d {'on the gray image' if mode == 'grayscale' else 'on R, G and B separately'}).")
     titles = ["input", "convolved feature map", "ReLU: rectified feature map", f"2×2 {pooling} pooling, stride 2"]

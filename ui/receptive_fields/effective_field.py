@@ -161,7 +161,7 @@ def _erf_results(net: data.Net, f: rf.LayerRF, runs: int, done: list[tuple[str, 
         side = effective.centred_square(erf, centre, mass / 100)
         sides.append(side)
         fig = figs.erf_figure(erf, box, centre, side, f"{label}: {mass}% in {side}×{side} px (theory: {theory} px)")
-        col.plotly_chart(presenter.figure(fig), key=f"rf_erf_fig_{label.split()[0]}")
+        col.plotly_chart(presenter.figure(fig, 1 / len(columns)), key=f"rf_erf_fig_{label.split()[0]}")
         dashed = "dashed" if rf.padding_share(box, net.side) == 0 else "dashed, reaching past the image here"
         col.caption(f"{mass}% of the gradient lies in the centred {side}×{side} px square (solid): "
                     f"{side / theory:.0%} of the theoretical {theory} px side ({dashed}), "

@@ -96,4 +96,5 @@ def growth(net: data.Net, fields: list[rf.LayerRF]) -> None:
             "layer": f.name, "kind": f.kind, "type": f.module_type, "depth": f.depth,
             "map": f"{f.output_size[0]}×{f.output_size[1]}", "field (px)": f"{f.size[0]}×{f.size[1]}",
             "jump (px)": f"{f.jump[0]:g}", "unit (0, 0) centred at": f"({f.start[0]:g}, {f.start[1]:g})",
-            "whole image (global pooling)": f.global_context} for f in fields]), hide_index=True, key="rf_table")
+            "whole image (global pooling)": f.global_context} for f in fields]), hide_index=True, key="rf_table",
+            column_config={"layer": st.column_config.Column(pinned=True)})

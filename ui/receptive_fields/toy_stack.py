@@ -69,7 +69,8 @@ def _compare_section() -> None:
         a.name: [f"{v:,}" for v in (a.field, a.params, a.nonlinearities, a.macs)],
         b.name: [f"{v:,}" for v in (b.field, b.params, b.nonlinearities, b.macs)],
         "ratio": [f"{a.field / b.field:.2g}", f"{a.params / b.params:.2f}", f"{a.nonlinearities / b.nonlinearities:g}",
-                  f"{a.macs / b.macs:.2f}"]}), hide_index=True, key="rf_cmp_table")
+                  f"{a.macs / b.macs:.2f}"]}), hide_index=True, key="rf_cmp_table",
+        column_config={"": st.column_config.Column(pinned=True)})
     st.caption(f"Lecture 3: not the same. Both see {a.field}×{a.field} px, but the {a.name} stack has "
                f"{1 - a.params / b.params:.0%} fewer parameters and {a.nonlinearities} non-linearities instead of "
                f"{b.nonlinearities}. Parameters count weights and biases; multiply-adds count the convolutions only.")

@@ -140,10 +140,10 @@ def unit(net: data.Net, fields: list[rf.LayerRF], image: Image.Image, caption: s
     earlier = _earlier_boxes(fields, f, row, col)
     left_col, right_col = st.columns(2)
     unit_title = f"{layer}, unit ({row}, {col}): {bottom - top + 1}×{right - left + 1} px"
-    left_col.plotly_chart(presenter.figure(figs.unit_figure(seen, box, unit_title, f"on {caption}", earlier)),
+    left_col.plotly_chart(presenter.figure(figs.unit_figure(seen, box, unit_title, f"on {caption}", earlier), 0.5),
                           key="rf_unit_fig", config=STATIC)
     map_title = f"{layer}: {shown} ({h}×{w}); click a unit"
-    right_col.plotly_chart(presenter.figure(figs.map_figure(values, (row, col), map_title)),
+    right_col.plotly_chart(presenter.figure(figs.map_figure(values, (row, col), map_title), 0.5),
                            key="rf_map_fig", on_select=_pick_unit, selection_mode="points", config=STATIC)
     vector = maps[:, row, col]
     strongest = np.argsort(vector)[::-1][:3]

@@ -62,11 +62,11 @@ def comparison(runs: list[jobs.Run]) -> None:
                                   format_func=CURVES.get)
     left, right = st.columns([3, 2])
     compared = figs.compare_runs([(k, labels[k].epochs) for k in picked], metric)
-    left.plotly_chart(presenter.figure(compared), key="tl_cmpfig")
+    left.plotly_chart(presenter.figure(compared, 0.6), key="tl_cmpfig")
     points = [(f"#{labels[k].number} {labels[k].config.backbone_label}", labels[k].summary.get("images_per_s") or 0.0,
                labels[k].epochs[-1]["val_acc"]) for k in picked if labels[k].summary.get("images_per_s")]
     if points:
-        right.plotly_chart(presenter.figure(figs.speed_accuracy(points)), key="tl_speedfig")
+        right.plotly_chart(presenter.figure(figs.speed_accuracy(points), 0.4), key="tl_speedfig")
 
 
 LOADED = "Loaded from file"
@@ -126,7 +126,7 @@ def detail(runs: list[jobs.Run]) -> None:
 def _run_detail(run: jobs.Run) -> None:
     ev, classes = run.evaluation, run.classes
     left, right = st.columns([2, 3])
-    left.plotly_chart(presenter.figure(figs.confusion_matrix(ev.confusion, classes)), key=f"tl_cm_{run.id}")
+    left.plotly_chart(presenter.figure(figs.confusion_matrix(ev.confusion, classes), 0.4), key=f"tl_cm_{run.id}")
     with right:
         wrong = ev.misclassified
         st.markdown(f"**Misclassified validation images:** {len(wrong)} of {len(ev.y_true)} "
