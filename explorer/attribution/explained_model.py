@@ -148,11 +148,39 @@ _COPIES_LOCK = threading.Lock()
 def structural_copy(module: nn.Module) -> nn.Module:
     """New module objects that share `module`'s parameters and buffers (no weights copied), without hooks."""
     memo = {id(t): t for t in itertools.chain(module.parameters(), module.buffers())}
-    twin = copy.deepcopy(module, memo)
-    for m in twin.modules():
+    return _without_hooks(copy.deepcopy(module, memo))
+
+
+def _without_hooks(module: nn.Module) -> nn.Module:
+    for m in module.modules():
         for hooks in (m._forward_hooks, m._forward_pre_hooks, m._backward_hooks, m._backward_pre_hooks):
             hooks.clear()
-    return twin
+    return module
+
+
+#: Models up to this many bytes of weights get a channels-last copy for the cheap maps (`channels_last`).
+CHANNELS_LAST_MAX_BYTES = 64 * 2**20
+_CHANNELS_LAST: weakref.WeakKeyDictionary[nn.Module, nn.Module] = weakref.WeakKeyDictionary()
+
+
+def channels_last(module: nn.Module) -> nn.Module:
+    """A copy of `module` with its weights in channels-last order, one per model, kept while the model lives; the
+    model itself when its weights are over `CHANNELS_LAST_MAX_BYTES` (a copy of VGG's would be 0.5 GB).
+
+    On this CPU a forward and backward pass of EfficientNet-Lite0 in channels-last order takes about 20% less time
+    (the cheap maps: 102 instead of 128 ms), with the same numbers to float rounding. The copy's weights are its own:
+    converting a structural copy in place would convert the weights every session shares.
+    """
+    weights = sum(t.numel() * t.element_size() for t in itertools.chain(module.parameters(), module.buffers()))
+    if weights > CHANNELS_LAST_MAX_BYTES:
+        return module
+    with _COPIES_LOCK:
+        copied = _CHANNELS_LAST.get(module)
+    if copied is None:
+        copied = _without_hooks(copy.deepcopy(module)).to(memory_format=torch.channels_last)
+        with _COPIES_LOCK:
+            copied = _CHANNELS_LAST.setdefault(module, copied)
+    return copied
 
 
 class borrowed_copy:  # noqa: N801 - used like a function: `with borrowed_copy(model) as twin:`

@@ -185,5 +185,7 @@ def load_pretrained(model: EfficientNetLite, path: str) -> None:
         prefix = next((p for p in mapping if key.startswith(p)), None)
         if prefix is None:
             raise ValueError(f"Unexpected key {key!r} in {path}: not an EfficientNet-Lite checkpoint.")
-        renamed[mapping[prefix] + key[len(prefix):]] = value
+        renamed[mapping[prefix] + key[len(prefix):]] = value.contiguous()  # see below
+    # The checkpoint keeps a third of its convolution weights in a permuted memory order (converted from
+    # TensorFlow); assigned as they are, they made every forward pass of Lite0 a third slower (27 ms, not 18).
     model.load_state_dict(renamed, strict=True, assign=True)

@@ -85,7 +85,7 @@ def load(name: str, pretrained: bool = True) -> LoadedModel:
             if path is not None:
                 efficientnet_lite.load_pretrained(model, path)
             else:
-                model.load_state_dict(state, strict=True, assign=True)
+                model.load_state_dict({k: v.contiguous() for k, v in state.items()}, strict=True, assign=True)
         except (RuntimeError, ValueError):  # a file for another architecture under the expected name
             model, note = None, f"Untrained: the weights file found does not fit {entry.title}, so it was not used."
     loaded = model is not None

@@ -89,10 +89,11 @@ def test_layers_without_a_grad_cam_say_why_and_the_others_still_work(cat):
 
 
 def test_the_shared_model_and_the_photo_are_left_as_they_were(lite0, cat):
-    before = {k: v.clone() for k, v in lite0.model.state_dict().items()}
+    before = {k: (v.clone(), v.stride()) for k, v in lite0.model.state_dict().items()}
     pixels = cat.tobytes()
-    maps = cheap.cheap_maps(lite0, cat, None, _layers(lite0))
-    assert all(torch.equal(before[k], v) for k, v in lite0.model.state_dict().items())
+    maps = cheap.cheap_maps(lite0, cat, None, _layers(lite0))  # on a channels-last copy of the weights
+    assert all(torch.equal(before[k][0], v) and before[k][1] == v.stride()
+               for k, v in lite0.model.state_dict().items())
     assert all(p.grad is None for p in lite0.model.parameters()) and not lite0.model.training
     assert _hooks(lite0.model) == 0 and cat.tobytes() == pixels
     assert 0.5e6 < maps.nbytes < 2e6  # the byte budget of `ui.attributions.choice.MAPS_BYTES` counts on it

@@ -8,6 +8,7 @@ where a missing browser is a failure: no test is skipped silently there.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -92,6 +93,12 @@ def upload_photo(page, path: Path, page_title: str) -> None:
     file_input.set_input_files(str(path))
     expect(page.get_by_text(f"your upload “{path.name}”").first).to_be_visible(timeout=90_000)
     wait_for_app(page, page_title)
+
+
+def chart_text(text: str) -> re.Pattern:
+    """`text` as a chart draws it, perhaps wrapped (`presenter.figure`): each line of an SVG text is a tspan of its
+    own, so the element's text has no space where a line broke."""
+    return re.compile(r"\s*".join(map(re.escape, text.split(" "))))
 
 
 def wait_until_idle(page) -> None:

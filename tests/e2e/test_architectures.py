@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot, wait_for_app
+from tests.e2e.conftest import chart_text, screenshot, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +19,7 @@ def test_vgg16_layers_table_and_charts(page, app_url):
     wait_for_app(page, "Architectures")
     expect(page.get_by_text("138,357,544").first).to_be_visible(timeout=90_000)
     expect(page.get_by_text("FLOPs = 2 × MACs").first).to_be_visible(timeout=90_000)
-    expect(page.locator(".js-plotly-plot").first.get_by_text("activation memory")).to_be_visible(timeout=90_000)
+    expect(page.locator(".js-plotly-plot").first.get_by_text(chart_text("activation memory"))).to_be_visible(timeout=90_000)
     expect(page.get_by_text("Training memory at batch size 32")).to_be_visible(timeout=90_000)
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     _settle(page)

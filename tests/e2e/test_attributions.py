@@ -8,7 +8,7 @@ from PIL import Image
 from playwright.sync_api import expect
 from skimage import data
 
-from tests.e2e.conftest import SHOTS, screenshot, upload_photo, wait_for_app, wait_until_idle
+from tests.e2e.conftest import SHOTS, chart_text, screenshot, upload_photo, wait_for_app, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -27,17 +27,17 @@ def test_upload_a_photo_and_see_grad_cam_and_occlusion(page, app_url, tmp_path):
     page.goto(f"{app_url}/attributions?{QUERY}")
     wait_for_app(page, "Attributions")
     plots = page.locator(".js-plotly-plot")
-    expect(plots.get_by_text("Grad-CAM · features.8").first).to_be_visible(timeout=90_000)
+    expect(plots.get_by_text(chart_text("Grad-CAM · features.8")).first).to_be_visible(timeout=90_000)
     print(f"\nAttributions page settled in {time.perf_counter() - start:.1f} s (fresh server: model load included)")
 
     upload_photo(page, photo, "Attributions")
-    expect(plots.get_by_text("espresso").first).to_be_visible(timeout=90_000)
-    expect(plots.get_by_text("Grad-CAM · features.8").first).to_be_visible()
+    expect(plots.get_by_text(chart_text("espresso")).first).to_be_visible(timeout=90_000)
+    expect(plots.get_by_text(chart_text("Grad-CAM · features.8")).first).to_be_visible()
     expect(page.get_by_text("169 forward passes, no backward pass").first).to_be_visible()
 
     start = time.perf_counter()
     page.get_by_role("button", name="Compute Occlusion (Zeiler & Fergus)").click()
-    expect(plots.get_by_text("Occlusion (Zeiler & Fergus)").first).to_be_visible(timeout=180_000)
+    expect(plots.get_by_text(chart_text("Occlusion (Zeiler & Fergus)")).first).to_be_visible(timeout=180_000)
     wait_until_idle(page)
     print(f"Occlusion on screen {time.perf_counter() - start:.1f} s after the click")
     expect(page.get_by_text("Sign: red = for the class, blue = against it").first).to_be_visible()

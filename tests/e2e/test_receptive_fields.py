@@ -9,7 +9,7 @@ from PIL import Image
 from playwright.sync_api import expect
 from skimage import data
 
-from tests.e2e.conftest import SHOTS, projector_screenshots, screenshot, upload_photo, wait_for_app, wait_until_idle
+from tests.e2e.conftest import SHOTS, chart_text, projector_screenshots, screenshot, upload_photo, wait_for_app, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -43,15 +43,15 @@ def test_upload_pick_a_unit_and_see_its_box(page, app_url, tmp_path):
     upload_photo(page, photo, HEADING)
 
     plots = page.locator(".js-plotly-plot")
-    expect(plots.get_by_text("features.3, unit (14, 14): 67×67 px").first).to_be_visible(timeout=90_000)
-    expect(plots.get_by_text("on your upload “my_rocket.jpg”").first).to_be_visible()
+    expect(plots.get_by_text(chart_text("features.3, unit (14, 14): 67×67 px")).first).to_be_visible(timeout=90_000)
+    expect(plots.get_by_text(chart_text("on your upload “my_rocket.jpg”")).first).to_be_visible()
     expect(page.get_by_text("31 px lower and further right").first).to_be_visible()
 
     # Click unit (2, 25) of features.3's 28×28 map: the box moves to the top right and reaches into the padding.
     chart = plots.filter(has_text="click a unit").first
     started = time.perf_counter()
     _click_unit(page, chart, 2, 25)
-    expect(plots.get_by_text("features.3, unit (2, 25): 67×67 px").first).to_be_visible(timeout=60_000)
+    expect(plots.get_by_text(chart_text("features.3, unit (2, 25): 67×67 px")).first).to_be_visible(timeout=60_000)
     wait_until_idle(page)
     print(f"click → box redrawn in the browser: {time.perf_counter() - started:.2f} s")
     expect(page.get_by_text("sees rows -10…56 and columns 174…240").first).to_be_visible()
@@ -61,10 +61,10 @@ def test_upload_pick_a_unit_and_see_its_box(page, app_url, tmp_path):
     expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
     # A second click, now that the address holds rf_row and rf_col, moves the unit again (callback beats URL).
     _click_unit(page, chart, 20, 3)
-    expect(plots.get_by_text("features.3, unit (20, 3): 67×67 px").first).to_be_visible(timeout=60_000)
+    expect(plots.get_by_text(chart_text("features.3, unit (20, 3): 67×67 px")).first).to_be_visible(timeout=60_000)
     wait_until_idle(page)
     _click_unit(page, chart, 2, 25)
-    expect(plots.get_by_text("features.3, unit (2, 25): 67×67 px").first).to_be_visible(timeout=60_000)
+    expect(plots.get_by_text(chart_text("features.3, unit (2, 25): 67×67 px")).first).to_be_visible(timeout=60_000)
     wait_until_idle(page)
     page.get_by_role("heading", name="2 · One unit's field on your photo").scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
@@ -79,7 +79,7 @@ def test_first_screen_at_projector_size(projector, app_url):
     started = time.perf_counter()
     page.goto(f"{app_url}/receptive-fields?rf_model=resnet50&rf_layer=layer4&rf_row=0&rf_col=0")
     wait_for_app(page, HEADING)
-    expect(page.locator(".js-plotly-plot").get_by_text("Receptive field against depth").first).to_be_visible(
+    expect(page.locator(".js-plotly-plot").get_by_text(chart_text("Receptive field against depth")).first).to_be_visible(
         timeout=90_000)
     print(f"ResNet-50 page settled in the browser after {time.perf_counter() - started:.2f} s")
     expect(page.get_by_text("layer4 would see 483 px").first).to_be_visible()
@@ -111,8 +111,8 @@ def test_effective_field_runs_in_the_background_with_progress_and_stop(page, app
     wait_for_app(page, HEADING)
     expect(page.get_by_text("Training made the square").first).to_be_visible(timeout=90_000)
     plots = page.locator(".js-plotly-plot")
-    expect(plots.get_by_text("trained weights: 90% in").first).to_be_visible()
-    expect(plots.get_by_text("random weights: 90% in").first).to_be_visible()
+    expect(plots.get_by_text(chart_text("trained weights: 90% in")).first).to_be_visible()
+    expect(plots.get_by_text(chart_text("random weights: 90% in")).first).to_be_visible()
     expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)  # it stopped polling
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)

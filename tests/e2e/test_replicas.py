@@ -31,7 +31,7 @@ from PIL import Image
 from playwright.sync_api import expect
 from skimage import data
 
-from tests.e2e.conftest import ROOT, screenshot, upload_photo, wait_for_app
+from tests.e2e.conftest import ROOT, chart_text, screenshot, upload_photo, wait_for_app
 from tests.support import free_port
 from ui.replicas.proxy import COOKIE, REPLICA_HEADER
 
@@ -163,8 +163,8 @@ def test_browsers_are_spread_and_an_upload_and_its_media_stay_on_the_sessions_re
     Image.fromarray(data.coffee()).save(photo, format="JPEG", quality=90)
     upload_photo(page, photo, "Filters and feature maps")
     plots = page.locator(".js-plotly-plot")
-    expect(plots.get_by_text("espresso").first).to_be_visible(timeout=90_000)
-    expect(plots.get_by_text("features.3: 32 of 40 channels").first).to_be_visible()
+    expect(plots.get_by_text(chart_text("espresso")).first).to_be_visible(timeout=90_000)
+    expect(plots.get_by_text(chart_text("features.3: 32 of 40 channels")).first).to_be_visible()
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
 
     uploads = [r for r in second.responses if r.method == "PUT" and "/_stcore/upload_file/" in r.url]

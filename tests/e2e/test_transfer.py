@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot, wait_for_app
+from tests.e2e.conftest import chart_text, screenshot, wait_for_app
 from tests.support import png
 
 pytestmark = pytest.mark.e2e
@@ -17,14 +17,26 @@ def test_train_two_epochs_on_demo_data(page, app_url):
     expect(page.get_by_text("scikit-learn's real handwritten")).to_be_visible()
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Finished after 2 epochs")).to_be_visible(timeout=120_000)
-    expect(page.get_by_text("confusion matrix (validation)")).to_be_visible(timeout=60_000)
-    expect(page.locator(".js-plotly-plot").get_by_text("accuracy").first).to_be_visible()
+    expect(page.get_by_text(chart_text("confusion matrix (validation)"))).to_be_visible(timeout=60_000)
+    expect(page.locator(".js-plotly-plot").get_by_text(chart_text("accuracy")).first).to_be_visible()
     expect(page.get_by_text("Misclassified validation images")).to_be_visible()
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     page.set_viewport_size({"width": 1400, "height": 2600})  # the app scrolls inside itself: show the results
     page.get_by_text("2. Model and training").scroll_into_view_if_needed()
     page.wait_for_timeout(1500)
     screenshot(page, "transfer")
+
+    # Explain a mistake: the Attributions page opens at its top with that image (issue 21: it opened at the bottom).
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.get_by_text("What did it look at?").click()
+    explain = page.get_by_role("button", name="Explain").first
+    explain.scroll_into_view_if_needed()
+    explain.click()
+    wait_for_app(page, "Attributions")
+    expect(page.get_by_text(re.compile(r"validation image \d+ of run #\d+")).first).to_be_visible(timeout=90_000)
+    page.wait_for_timeout(1000)
+    assert page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollTop") == 0
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
 
 
 def test_a_run_keeps_training_across_a_page_switch(page, app_url):
@@ -104,7 +116,7 @@ def test_train_the_network_built_on_the_architectures_page(page, app_url):
     expect(page.get_by_text(re.compile(r"Run #\d+ custom network · From scratch"))).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Finished after 10 epochs")).to_be_visible(timeout=180_000)
     expect(page.get_by_text("Misclassified validation images")).to_be_visible(timeout=60_000)
-    expect(page.get_by_text("confusion matrix (validation)")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(chart_text("confusion matrix (validation)"))).to_be_visible(timeout=60_000)
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     page.set_viewport_size({"width": 1400, "height": 2600})
     page.mouse.move(0, 0)  # no tooltip over the page

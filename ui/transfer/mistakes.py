@@ -20,6 +20,9 @@ from explorer.attribution import explained_model
 
 HANDOFF = "at_handoff"  # (caption, image) waiting for the Attributions page
 PAGE = "app_pages/attributions.py"
+#: st.switch_page keeps the scroll position of the page it leaves: Explain, clicked far down the Transfer-learning
+#: page, opened the Attributions page at its bottom (issue 21). A fixed script, no outside text in it.
+TO_TOP = "<script>document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)</script>"
 
 
 @st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
@@ -63,3 +66,4 @@ def receive_handoff() -> None:
         caption, image, model = handoff
         use_image(image, caption, "attributions")  # the picker shows it under "Upload", on that page only
         st.session_state["at_model"] = model
+        st.html(TO_TOP, unsafe_allow_javascript=True)
