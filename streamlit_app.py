@@ -24,6 +24,7 @@ from ui.classroom import router as classroom  # noqa: E402
 
 st.set_page_config(page_title="CNN Explorer", page_icon="assets/favicon.png", layout="wide",
                    initial_sidebar_state=presenter.sidebar_state())  # collapsed for ?present=1
+presenter.style()
 
 pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p is HOME)
          for p in [HOME, *PAGES]]

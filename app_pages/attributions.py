@@ -43,9 +43,12 @@ with mapped:
     with presenter.aside():  # ?present=1: all seven by default, chosen in the sidebar
         methods = maps.choose_methods()
     layers = explained_model.layer_table(chosen.model)
-    options = maps.method_options(ctx, layers)
-    maps.heavy_button(ctx, methods, options)
-    maps.maps_grid(ctx, methods, options)
+    top, below = st.container(), st.container()
+    with below if present else top:  # ?present=1: the maps first, their settings and Compute under them
+        options = maps.method_options(ctx, layers)
+        maps.heavy_button(ctx, methods, options)
+    with top if present else below:
+        maps.maps_grid(ctx, methods, options)
     st.caption(f"Every map explains the logit (score before softmax) of “{md(labels[target])}” and is aligned with "
                f"the {chosen.input_size}×{chosen.input_size} crop the model sees, drawn in grey underneath.")
 

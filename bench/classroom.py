@@ -87,6 +87,8 @@ def conv_click(s: Session, rng: random.Random) -> RunResult:
 def filters_click(s: Session, rng: random.Random) -> RunResult:
     key = rng.choice(["fm_layer", "fm_layer", "fm_top", "fk_kernel", "fk_size", "img", "fm_channel", "fm_model",
                       "ff_layer"])
+    if key not in s.widgets and key not in ("fm_top", "img"):  # not on the page now (an untrained model's view)
+        key = "fm_model"
     if key == "fm_top":
         return s.set(key, rng.choice([4, 8, 16, 32, 64]))
     if key == "fm_model":  # most of the class stays on the default; some pick any network

@@ -10,6 +10,12 @@ OVERFLOWING = """() => [...document.querySelectorAll(
     .filter(e => e.clientWidth > 0 && !e.closest('pre, code, .katex-display, [data-testid="stDataFrame"]'))
     .map(e => [e.scrollWidth > e.clientWidth + 1,
                e.tagName + ' ' + e.scrollWidth + '>' + e.clientWidth + ': ' + e.textContent.slice(0, 60)])"""
+#: Labels cut with an ellipsis (a metric's or a widget's label never wraps: Streamlit clips it).
+TRUNCATED_LABELS = """() => [...document.querySelectorAll(
+        '[data-testid="stMain"] :is([data-testid="stMetricLabel"], [data-testid="stWidgetLabel"]) *')]
+    .filter(e => e.clientWidth > 0 && getComputedStyle(e).textOverflow === 'ellipsis'
+                 && e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.textContent.slice(0, 60))"""
 #: The font size of every drawn chart text (an SVG text with content, a fill and a width).
 CHART_FONTS = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot text')]
     .filter(t => t.textContent.trim() && getComputedStyle(t).fill !== 'rgba(0, 0, 0, 0)'

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot, wait_until_idle
-from tests.e2e.layout import BUTTONS, CHART_TEXT_OUTSIDE, OVERFLOWING, overlaps
+from tests.e2e.layout import BUTTONS, CHART_TEXT_OUTSIDE, OVERFLOWING, TRUNCATED_LABELS, overlaps
 from tests.e2e.test_projector import PRESENTED, open_main
 
 pytestmark = pytest.mark.e2e
@@ -27,7 +27,8 @@ def test_nothing_is_cut_off_or_overlapping_at_projector_laptop_and_zoomed_sizes(
             open_main(page, f"{app_url}/{address}", address)
             page.wait_for_timeout(1000)  # charts settle at the window's width
             texts = [what for over, what in page.evaluate(OVERFLOWING) if over]
-            found = {"text wider than its box": texts, "overlapping buttons": overlaps(page.evaluate(BUTTONS))[:3],
+            found = {"text wider than its box": texts, "labels cut": page.evaluate(TRUNCATED_LABELS),
+                     "overlapping buttons": overlaps(page.evaluate(BUTTONS))[:3],
                      "chart text past the chart's edge": sorted(set(page.evaluate(CHART_TEXT_OUTSIDE)))}
             problems[size] = {what: items for what, items in found.items() if items}
             expect(page.locator('[data-testid="stException"]')).to_have_count(0)

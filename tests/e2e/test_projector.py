@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import projector_screenshots, screenshot, wait_for_app, wait_until_idle
-from tests.e2e.layout import BUTTONS, CHART_FONTS, OVERFLOWING, overlaps
+from tests.e2e.layout import BUTTONS, CHART_FONTS, OVERFLOWING, TRUNCATED_LABELS, overlaps
 
 pytestmark = pytest.mark.e2e
 
@@ -153,6 +153,7 @@ def test_presenter_mode_fits_the_main_picture_on_the_first_screen(projector, app
     texts = page.evaluate(OVERFLOWING)
     assert len(texts) >= 3  # the title and the page's own text were checked
     assert [what for over, what in texts if over] == []
+    assert page.evaluate(TRUNCATED_LABELS) == []
     fonts = page.evaluate(CHART_FONTS)
     if address:  # every page but home draws charts
         assert fonts, "no chart text found"

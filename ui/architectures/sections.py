@@ -90,8 +90,9 @@ def profile_view(prof: Profile, title: str, key: str) -> None:
     """Totals, story, grouping choice, table and the three per-layer charts of one profile."""
     totals(prof)
     convention()
-    grouping = st.segmented_control("Group rows by", GROUPINGS, default="every layer", key=f"{key}_group",
-                                    bind="query-params") or "every layer"
+    default = GROUPINGS[-1] if presenter.active() else "every layer"  # ?present=1: a chart that fits the screen
+    grouping = st.segmented_control("Group rows by", GROUPINGS, default=default, key=f"{key}_group",
+                                    bind="query-params") or default
     label = "name" if grouping == "every layer" else "group"
 
     def build() -> tuple[str, pd.DataFrame, bytes, object]:

@@ -13,7 +13,7 @@ from explorer.convolution import figures as figs
 from explorer.figures.large_text import enlarged, stacked_menus
 from explorer.figures.raw import RawFigure
 from streamlit.delta_generator import DeltaGenerator
-from ui import guess
+from ui import guess, presenter
 from ui.convolution import widgets as w
 
 
@@ -37,7 +37,7 @@ def stage(present: bool) -> tuple[DeltaGenerator, DeltaGenerator | None, DeltaGe
     if not present:
         return st.container(), None, st.container()
     beside, picture = st.columns([1, 3], gap="medium")
-    return picture.container(), beside, picture.container()  # the numbers over the picture, the settings from the top
+    return beside.container(), beside, picture.container()  # the numbers over the settings, the picture from the top
 
 
 def numbers(lab: L.Lab) -> bool:
@@ -54,10 +54,12 @@ def numbers(lab: L.Lab) -> bool:
     if guess.hidden("ca", "What comes out of this layer" + ("?" if lab.pooling else ", and what does it cost?"),
                     answers):
         return False
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Output size (C_out × O_h × O_w)", " × ".join(f"{n:,}" for n in lab.out_shape))
-    c2.metric("Parameters (K·K·C_in + 1)·C_out", f"{L.params(s):,}")
-    c3.metric("Multiply-adds", f"{L.macs(lab):,}")
+    # In presenter mode they sit in the narrow column beside the picture, one under the other.
+    c1, c2, c3 = [st.container()] * 3 if presenter.active() else st.columns(3)
+    # Short labels: a metric's label never wraps, and the formulas were cut at 150% zoom (they are in the help).
+    c1.metric("Output C × H × W", " × ".join(f"{n:,}" for n in lab.out_shape), help="C_out × O_h × O_w")
+    c2.metric("Parameters", f"{L.params(s):,}", help="(K·K·C_in + 1)·C_out: weights and one bias per filter")
+    c3.metric("Multiply-adds", f"{L.macs(lab):,}", help="K·K·C_in per output value, times C_out × O_h × O_w")
 
     if s.op == L.TCONV:
         st.info(f"**Transposed convolution**: the {s.h}×{s.w} **input** (blue cells) maps to the {oh}×{ow} **output**. "
