@@ -89,12 +89,6 @@ def executor() -> ThreadPoolExecutor:
     return pool(os.cpu_count() or 1, "background")
 
 
-@st.cache_resource(show_spinner=False)
-def compute() -> Keyed:
-    """Short computations whose results are small (predictions, maps at the model's input size)."""
-    return Keyed(executor())
-
-
 def ready(future: Future, wait_s: float) -> bool:
     """True when `future` is done, after waiting at most `wait_s` seconds (without holding the GIL)."""
     try:

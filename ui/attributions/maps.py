@@ -4,8 +4,8 @@ Cheap methods (Grad-CAM of every layer, Saliency, Guided Grad-CAM) come together
 two backward passes (`explorer.attribution.cheap`) on the web process's background threads
 (`ui.background`: a large model takes seconds, and no map is computed on the script thread, issue 17):
 those of the top class with the model's first look at the photo (`choice.first_look`), those of another
-class when it is chosen. A change of Grad-CAM layer computes nothing. Heavy ones run as shared Dask tasks (`ui.shared_tasks`) after one click,
-with progress and Cancel. Both are shared server-wide, so a map someone already computed (the same
+class when it is chosen. A change of Grad-CAM layer computes nothing. Heavy ones run as shared Dask tasks
+(`ui.shared_tasks`) after one click, with progress and Cancel. Both are shared server-wide, so a map someone already computed (the same
 model, photo, settings and class) appears at once, and the grid refreshes itself while any is running.
 Figures are cached by map and display settings (`ui.models.shared`).
 """
