@@ -56,6 +56,7 @@ class Context:
     pixels: np.ndarray  # uint8 [S, S, 3], the model's input crop
     look: cheap.CheapMaps  # the first look: the prediction and the cheap maps of the top class
     probability: float = 1.0  # the model's probability of the explained class `target`
+    layer: str | None = None  # the Grad-CAM layer chosen (`method_options` sets it)
 
 
 def choose_methods() -> list[str]:
@@ -67,7 +68,8 @@ def choose_methods() -> list[str]:
 
 
 def method_options(ctx: Context, layers: list) -> dict[str, dict]:
-    """Each method's options from widgets (all in the URL): layer, steps, baseline, samples, noise, window, stride."""
+    """Each method's options from widgets (all in the URL): layer, steps, baseline, samples, noise, window, stride.
+    Sets `ctx.layer`, the Grad-CAM layer."""
     size = ctx.choice.input_size
     labels = [layer.label for layer in layers]
     names = [layer.name for layer in layers]
@@ -99,6 +101,7 @@ def method_options(ctx: Context, layers: list) -> dict[str, dict]:
         except ValueError as exc:
             o3.error(str(exc))
     layer = names[labels.index(label)] if label in labels else None
+    ctx.layer = layer
     return {"grad_cam": {"layer": layer}, "guided_grad_cam": {"layer": layer}, "saliency": {},
             "integrated_gradients": {"steps": int(steps), "baseline": baseline},
             "smoothgrad": {"samples": int(samples), "noise": float(noise)},
@@ -131,14 +134,18 @@ def task_key(ctx: Context, method: str, options: dict) -> tuple:
 
 
 def cheap_maps(ctx: Context) -> Future:
-    """The cheap maps (`cheap.CheapMaps`) of the page's class: the first look's for its top class, else computed in
-    the background and shared by model, photo and class."""
+    """The cheap maps (`cheap.CheapMaps`) of the page's class: the first look's for its top class (every layer's
+    Grad-CAM), else computed in the background with the Grad-CAM of the chosen layer (`ctx.layer`) only, and
+    shared by model, photo, class and layer. Keeping every layer's activation gradient cost another class a third
+    more CPU."""
+    layer = ctx.layer
     if ctx.target == ctx.look.target:
         done: Future = Future()
         done.set_result(ctx.look)
         return done
-    return choice.cheap_store().submit(("cheap maps", ctx.choice.key, ctx.image_key, ctx.target), cheap.cheap_maps,
-                                       ctx.choice.model, ctx.image, ctx.target, choice.layer_names(ctx.choice))
+    return choice.cheap_store().submit(("cheap maps", ctx.choice.key, ctx.image_key, ctx.target, layer),
+                                       cheap.cheap_maps, ctx.choice.model, ctx.image, ctx.target,
+                                       [layer] if layer else [])
 
 
 def _cheap_result(ctx: Context, method: str, options: dict) -> attr.Attribution:
