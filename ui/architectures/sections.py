@@ -78,12 +78,12 @@ def layer_table(frame: pd.DataFrame, key: str, file_name: str, csv: bytes | None
 
 
 def totals(prof: Profile) -> None:
-    cols = st.columns(4)
+    cols = st.columns(4)  # short labels: a metric's label never wraps (they were cut at 150% zoom)
     cols[0].metric("Parameters", f"{prof.params:,}")
-    cols[1].metric("Multiply-adds (MACs)", f"{prof.macs / 1e9:,.3f} G", help=CONVENTION)
-    cols[2].metric("FLOPs (= 2 × MACs)", f"{2 * prof.macs / 1e9:,.3f} G", help=CONVENTION)
-    cols[3].metric("Activation memory", f"{prof.activation_bytes / 2**20:,.1f} MiB",
-                   help="float32 outputs of every layer for the whole batch; in-place and view outputs count once")
+    cols[1].metric("MACs", f"{prof.macs / 1e9:,.3f} G", help=f"Multiply-adds. {CONVENTION}")
+    cols[2].metric("FLOPs", f"{2 * prof.macs / 1e9:,.3f} G", help=f"2 × MACs. {CONVENTION}")
+    cols[3].metric("Activations", f"{prof.activation_bytes / 2**20:,.1f} MiB",
+                   help="Activation memory: float32 outputs of every layer for the whole batch; in-place and view outputs count once")
 
 
 def profile_view(prof: Profile, title: str, key: str) -> None:

@@ -95,8 +95,8 @@ def method_options(ctx: Context, layers: list) -> dict[str, dict]:
         stride = o2.slider("Occlusion stride (px)", 4, 128, 16, step=4, key="at_stride", bind="query-params")
         try:
             occlusion.check_occlusion(size, window, stride)
-            o3.metric("Occlusion forward passes", f"{occlusion.occlusion_windows(size, window, stride):,}",
-                      help=f"One per window position on the {size}×{size} input, in batches of "
+            o3.metric("Passes", f"{occlusion.occlusion_windows(size, window, stride):,}",
+                      help=f"Occlusion's forward passes: one per window position on the {size}×{size} input, in batches of "
                            f"{occlusion.OCCLUSION_BATCH}.")
         except ValueError as exc:
             o3.error(str(exc))
@@ -122,9 +122,9 @@ def display_controls() -> Display:
     clip = c3.select_slider("Colours saturate at percentile", [90.0, 95.0, 98.0, 99.0, 99.5, 100.0], 99.0,
                             key="at_clip", bind="query-params",
                             help="A few extreme pixels would otherwise wash out the rest of the map.")
-    absolute = c4.toggle("Signed maps as |map|", False, key="at_abs", bind="query-params",
-                         help="Integrated Gradients, GradientShap and Occlusion are signed: red for the class, "
-                              "blue against it.")
+    absolute = c4.toggle("|map|", False, key="at_abs", bind="query-params",
+                         help="Draw signed maps as |map|. Integrated Gradients, GradientShap and Occlusion are "
+                              "signed: red for the class, blue against it.")
     return Display(float(opacity), scale, float(clip), bool(absolute))
 
 

@@ -153,7 +153,7 @@ def feature_maps_section(name: str, loaded: zoo.LoadedModel, build: str, image: 
     table = layer_table(name)
     labels = [layer.label for layer in table]
     default = next(i for i, layer in enumerate(table) if layer.name == layers.default_layer(table))
-    c1, c2, c3 = st.columns([4, 2, 1])
+    c1, c2, c3 = st.columns([3, 2, 1.5])  # [4, 2, 1] cut the toggle's label at 150% zoom
     label = c1.selectbox("Layer (network order: name · kind · output C×H×W)", labels, index=default,
                          key="fm_layer", bind="query-params")
     layer = table[labels.index(label)]

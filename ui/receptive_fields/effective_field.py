@@ -124,8 +124,8 @@ def effective_section(net: data.Net, f: rf.LayerRF, image: Image.Image, photo: s
                 "your photo and gallery photos. Luo et al. found it much smaller than the theoretical box (pixels "
                 "near the centre have many more paths to the unit) and larger after training.")
     c1, c2, c3 = st.columns(3)
-    on = c1.toggle("Compute it (a few seconds)", False, key="rf_erf", bind="query-params", on_change=_erf_toggled,
-                   help="Computed on the server in the background: you can keep exploring meanwhile.")
+    on = c1.toggle("Compute it", False, key="rf_erf", bind="query-params", on_change=_erf_toggled,
+                   help="A few seconds, on the server in the background: you can keep exploring meanwhile.")
     mass = c2.select_slider("Share of the gradient in the square", [50, 75, 90, 95], 90, key="rf_mass",
                             format_func=lambda v: f"{v}%", bind="query-params")
     count = c3.select_slider("Images", [1, 4, 8, 12], 8, key="rf_nimg", bind="query-params")

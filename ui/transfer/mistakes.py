@@ -37,7 +37,8 @@ def mistakes_gradcam(run: jobs.Run, shown: list[int]) -> None:
     """A toggle, then each mistake's Grad-CAM with a button to explain it on the Attributions page."""
     if not shown or run.result is None:
         return
-    if not st.toggle("What did it look at? Grad-CAM of your model on these mistakes", key=f"tl_cam_{run.id}"):
+    if not st.toggle("What did it look at? (Grad-CAM)", key=f"tl_cam_{run.id}",
+                     help="Grad-CAM of your model on each of these mistakes"):
         return
     ev, classes, trained = run.evaluation, run.classes, run.result
     st.caption("Red-yellow: where the evidence for the class your model (wrongly) chose sits, at its last "

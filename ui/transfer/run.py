@@ -171,7 +171,7 @@ def _augment_widgets() -> augment.Augment:
         f1, f2, f3 = st.columns(3)
         hflip = f1.toggle("Horizontal flip", key="tl_hflip", bind="query-params")
         vflip = f2.toggle("Vertical flip", key="tl_vflip", bind="query-params")
-        ra = f3.toggle("RandAugment (2 ops, magnitude 9)", key="tl_ra", bind="query-params")
+        ra = f3.toggle("RandAugment", key="tl_ra", bind="query-params", help="2 random operations, magnitude 9")
     return augment.Augment(float(rot), float(shift), float(shift), float(shear), float(zoom), bool(hflip),
                            bool(vflip), float(colour), float(chs), bool(ra))
 
