@@ -39,7 +39,8 @@ with predicted:
 ctx = maps.Context(chosen, image, image_key, target, pixels, look, float(probs[target]))
 
 with mapped:
-    st.header(presenter.section(2, "Maps side by side"), divider="gray")
+    if not present:  # ?present=1: the maps right under the title
+        st.header(presenter.section(2, "Maps side by side"), divider="gray")
     with presenter.aside():  # ?present=1: all seven by default, chosen in the sidebar
         methods = maps.choose_methods()
     layers = explained_model.layer_table(chosen.model)

@@ -62,11 +62,11 @@ def style() -> None:
         st.html(STYLE)
 
 
-def figure(fig: go.Figure, share: float = 1.0) -> go.Figure:
-    """`fig` as the page shows it: in presenter mode with every font at least 18 px, and its title wrapped to fit a
-    chart `share` of the main column wide at 150% zoom (`layout.wrapped_title`). A copy when anything changes (a
-    `RawFigure`); the figure given (often a shared, cached one) is unchanged. A plain `go.Figure` is turned into
-    its dict first."""
+def figure(fig: go.Figure, share: float = 1.0, fit: int | None = None) -> go.Figure:
+    """`fig` as the page shows it: in presenter mode with every font at least 18 px (and at most `fit` px tall, so
+    that it ends on the first 1280×720 screen), and its title wrapped to fit a chart `share` of the main column wide
+    at 150% zoom (`layout.wrapped_title`). A copy when anything changes (a `RawFigure`); the figure given (often a
+    shared, cached one) is unchanged. A plain `go.Figure` is turned into its dict first."""
     present = active()
     chars = max(14, int((PRESENTED_TITLE_CHARS if present else layout.TITLE_CHARS) * share))
     if not isinstance(fig, RawFigure):
@@ -75,6 +75,8 @@ def figure(fig: go.Figure, share: float = 1.0) -> go.Figure:
         fig = RawFigure(fig.to_dict())
     raw = enlarged(fig) if present else fig  # first: the wrapped lines' height follows the enlarged font
     spec = layout.wrapped_title(raw.spec, chars)
+    if present and fit is not None and spec.get("layout", {}).get("height", fit) > fit:
+        spec = {**spec, "layout": {**spec["layout"], "height": fit}}
     return raw if spec is raw.spec else RawFigure(spec)
 
 

@@ -44,7 +44,7 @@ def per_layer_bars(frame: pd.DataFrame, label: str = "name", title: str = "") ->
         # Categorical: Plotly strips spaces from "  0 0" and reads it as the number 0 (the builder's axis read 0…100).
         layout["yaxis" + suffix].update(type="category", autorange="reversed", tickfont={"size": 11})
     layout.update(title={"text": title}, showlegend=False, height=max(340, 17 * len(frame) + 140),
-                  margin={"l": 10, "r": 10, "t": 90, "b": 10})
+                  margin={"l": 10, "r": 10, "t": 104, "b": 10})
     return RawFigure({"data": data, "layout": layout})
 
 

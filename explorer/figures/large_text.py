@@ -114,6 +114,44 @@ def stacked_menus(fig: RawFigure, row_px: int = 50) -> RawFigure:
     return RawFigure(spec)
 
 
+def one_row(fig: RawFigure, hidden: int, row_px: int = 50) -> RawFigure:
+    """`fig` (with `stacked_menus`' two rows) back on one row: menu `hidden` hidden, the first menu at the left and
+    the last at the right of the row just above the plot, and the figure `row_px` shorter (a shallow copy; menus
+    keep their indices, which the animation frames address). For a wide projector screen, where two groups of
+    buttons fit side by side even at 150% zoom once the speed menu is gone."""
+    spec = fig.spec
+    layout = dict(spec.get("layout", {}))
+    menus = [dict(menu) for menu in layout.get("updatemenus", [])]
+    for i, menu in enumerate(menus):
+        if i == hidden:
+            menu["visible"] = False
+        else:
+            last = i == len(menus) - 1
+            menu.update(x=1.0 if last else 0.0, xanchor="right" if last else "left", y=1.0, yanchor="bottom")
+    margin = dict(layout.get("margin", {}))
+    margin["t"] = max(0, margin.get("t", 100) - row_px)
+    layout.update(updatemenus=menus, margin=margin)
+    if isinstance(layout.get("height"), (int, float)):
+        layout["height"] -= row_px
+    return RawFigure({**spec, "layout": layout})
+
+
+def without_slider(fig: RawFigure, bottom_px: int = 10) -> RawFigure:
+    """`fig` without its slider, its bottom margin `bottom_px` and its height as much smaller (a shallow copy: the
+    frames are shared, `fig` is not changed). For a projector, where the play and step buttons are enough and the
+    picture must end on the first screen."""
+    spec = fig.spec
+    layout = dict(spec.get("layout", {}))
+    margin = dict(layout.get("margin", {}))
+    saved = max(0, margin.get("b", 80) - bottom_px)
+    layout.pop("sliders", None)
+    margin["b"] = bottom_px
+    layout["margin"] = margin
+    if isinstance(layout.get("height"), (int, float)):
+        layout["height"] -= saved
+    return RawFigure({**spec, "layout": layout})
+
+
 def smallest_font(fig: RawFigure) -> float:
     """The smallest font size the figure sets anywhere (12, plotly's default, when it sets none)."""
     sizes: list[float] = []

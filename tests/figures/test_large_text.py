@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from explorer.convolution import figures, worked_example as L
-from explorer.figures.large_text import MIN_PX, enlarged, smallest_font, stacked_menus
+from explorer.figures.large_text import MIN_PX, enlarged, smallest_font, stacked_menus, without_slider
+from explorer.figures.raw import RawFigure
 
 
 def test_the_sliding_window_is_enlarged_in_every_frame_and_the_original_is_kept():
@@ -62,3 +63,23 @@ def test_what_the_template_would_size_gets_an_explicit_size():
     assert layout["coloraxis"]["colorbar"]["tickfont"]["size"] == MIN_PX
     assert layout["legend"]["y"] < -0.25  # a legend under the plot moves clear of the larger axis title
     assert data[1]["colorbar"]["tickfont"]["size"] == MIN_PX and "colorbar" not in data[0]
+
+
+def test_without_slider_drops_it_and_its_room_and_leaves_the_figure_alone():
+    fig = RawFigure({"data": [], "frames": [{"name": "0"}],
+                     "layout": {"height": 500, "margin": {"t": 70, "b": 60}, "sliders": [{"steps": []}]}})
+    out = without_slider(fig).spec
+    assert "sliders" not in out["layout"] and out["layout"]["margin"] == {"t": 70, "b": 10}
+    assert out["layout"]["height"] == 450 and out["frames"] == [{"name": "0"}]
+    assert fig.spec["layout"]["height"] == 500 and "sliders" in fig.spec["layout"]
+
+
+def test_one_row_hides_a_menu_and_puts_the_others_on_the_row_above_the_plot():
+    from explorer.figures.large_text import one_row  # noqa: PLC0415
+
+    menus = [{"x": 0, "y": 1.0}, {"x": 0, "y": 1.2}, {"x": 1.0, "y": 1.2}]
+    fig = RawFigure({"data": [], "layout": {"height": 500, "margin": {"t": 120}, "updatemenus": menus}})
+    out = one_row(fig, hidden=1).spec["layout"]
+    assert out["updatemenus"][1]["visible"] is False and len(out["updatemenus"]) == 3  # frames address menu 2
+    assert [(m["x"], m["y"], m["xanchor"]) for m in out["updatemenus"][::2]] == [(0.0, 1.0, "left"), (1.0, 1.0, "right")]
+    assert out["height"] == 450 and out["margin"]["t"] == 70 and fig.spec["layout"]["height"] == 500

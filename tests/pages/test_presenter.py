@@ -58,5 +58,5 @@ def test_presenter_mode_folds_the_intro_and_enlarges_every_chart(path):
 def test_attributions_in_presenter_mode_shows_the_maps_first_without_numbers_out_of_order():
     at = open_page("app_pages/attributions.py", present="1")
     assert not at.exception
-    assert [h.value for h in at.header] == ["Maps side by side", "What the model predicts",
+    assert [h.value for h in at.header] == ["What the model predicts",
                                             "Sanity checks: can the maps be trusted?"]

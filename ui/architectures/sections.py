@@ -89,6 +89,7 @@ def totals(prof: Profile) -> None:
 def profile_view(prof: Profile, title: str, key: str) -> None:
     """Totals, story, grouping choice, table and the three per-layer charts of one profile."""
     totals(prof)
+    chart = st.container()  # ?present=1: the picture right under the numbers; the rest below it
     convention()
     default = GROUPINGS[-1] if presenter.active() else "every layer"  # ?present=1: a chart that fits the screen
     grouping = st.segmented_control("Group rows by", GROUPINGS, default=default, key=f"{key}_group",
@@ -103,10 +104,9 @@ def profile_view(prof: Profile, title: str, key: str) -> None:
     # Built once per server for the same profile and grouping (pandas and the figure cost more than the click).
     fingerprint = (prof.params, prof.macs, prof.activation_bytes, len(prof.layers))
     story, frame, csv, bars = shared(("profile view", key, title, grouping, *fingerprint), build)
-    chart = st.container()  # ?present=1: the picture right under the numbers, the story and table below it
     st.markdown(story)
     layer_table(frame, f"{key}_table", f"{key}_{title.replace(' ', '_')}.csv", csv)
-    (chart if presenter.active() else st).plotly_chart(presenter.figure(bars), key=f"{key}_bars")
+    (chart if presenter.active() else st).plotly_chart(presenter.figure(bars, fit=300), key=f"{key}_bars")
 
 
 def training_memory_view(prof: Profile, key: str) -> None:

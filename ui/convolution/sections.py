@@ -10,7 +10,7 @@ import streamlit as st
 
 from explorer.convolution import worked_example as L
 from explorer.convolution import figures as figs
-from explorer.figures.large_text import enlarged, stacked_menus
+from explorer.figures.large_text import enlarged, one_row, stacked_menus, without_slider
 from explorer.figures.raw import RawFigure
 from streamlit.delta_generator import DeltaGenerator
 from ui import guess, presenter
@@ -29,7 +29,7 @@ def presented(s: L.Settings) -> tuple[RawFigure, RawFigure]:
     """The sliding window and the multi-channel figure of `view(s)` with chart text of at least 18 px (presenter
     mode), once per setting."""
     _, fig, multi = view(s)
-    return enlarged(fig), enlarged(multi)
+    return one_row(without_slider(enlarged(fig)), hidden=1, row_px=66), enlarged(multi)  # menu 1: the speed
 
 
 def stage(present: bool) -> tuple[DeltaGenerator, DeltaGenerator | None, DeltaGenerator]:
@@ -57,7 +57,7 @@ def numbers(lab: L.Lab) -> bool:
     # In presenter mode they sit in the narrow column beside the picture, one under the other.
     c1, c2, c3 = [st.container()] * 3 if presenter.active() else st.columns(3)
     # Short labels: a metric's label never wraps, and the formulas were cut at 150% zoom (they are in the help).
-    c1.metric("Output C × H × W", " × ".join(f"{n:,}" for n in lab.out_shape), help="C_out × O_h × O_w")
+    c1.metric("Output size", " × ".join(f"{n:,}" for n in lab.out_shape), help="C_out × O_h × O_w")
     c2.metric("Parameters", f"{L.params(s):,}", help="(K·K·C_in + 1)·C_out: weights and one bias per filter")
     c3.metric("Multiply-adds", f"{L.macs(lab):,}", help="K·K·C_in per output value, times C_out × O_h × O_w")
 

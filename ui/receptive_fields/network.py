@@ -78,7 +78,7 @@ def growth(net: data.Net, fields: list[rf.LayerRF]) -> None:
         if other != net.key:
             side = registry.info(other).input_size
             series[data.title(other)] = data.fields(other, (side, side))
-    st.plotly_chart(presenter.figure(figs.growth_figure(series, net.side[0])), key="rf_growth")
+    st.plotly_chart(presenter.figure(figs.growth_figure(series, net.side[0]), fit=370), key="rf_growth")
     first = rf.first_full_view(fields)
     side = f"{net.side[0]}×{net.side[1]}"
     if first is None:
