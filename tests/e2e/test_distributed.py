@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from explorer.runtime import cluster, worker
-from tests.e2e.conftest import screenshot, wait_for_app
+from tests.e2e.conftest import chart_text, screenshot, wait_for_app
 from tests.support import serve_app
 from tests.support import png
 
@@ -61,7 +61,7 @@ def test_two_servers_each_train_on_the_shared_cluster_and_a_link_moves_a_run_acr
     moved.goto(f"{servers[1]}/{DIGITS}&run={ids[0]}")
     wait_for_app(moved, "Transfer learning")
     expect(moved.get_by_text("Finished after 2 epochs")).to_be_visible(timeout=60_000)
-    expect(moved.get_by_text("confusion matrix (validation)")).to_be_visible(timeout=60_000)
+    expect(moved.get_by_text(chart_text("confusion matrix (validation)"))).to_be_visible(timeout=60_000)
     expect(moved.get_by_text("The validation images stay with the session that started this run.")).to_be_visible()
     expect(moved.locator('[data-testid="stException"]')).to_have_count(0)
     assert _run_id(moved) == ids[0]

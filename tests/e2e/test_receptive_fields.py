@@ -48,7 +48,7 @@ def test_upload_pick_a_unit_and_see_its_box(page, app_url, tmp_path):
     expect(page.get_by_text("31 px lower and further right").first).to_be_visible()
 
     # Click unit (2, 25) of features.3's 28×28 map: the box moves to the top right and reaches into the padding.
-    chart = plots.filter(has_text="click a unit").first
+    chart = plots.filter(has_text=chart_text("click a unit")).first
     started = time.perf_counter()
     _click_unit(page, chart, 2, 25)
     expect(plots.get_by_text(chart_text("features.3, unit (2, 25): 67×67 px")).first).to_be_visible(timeout=60_000)

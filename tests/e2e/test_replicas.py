@@ -197,7 +197,7 @@ def test_a_run_started_on_one_replica_opens_by_its_link_on_the_other(replicas, s
     assert other.sockets[-1] != trainer.replica  # still on its own replica
     page = other.page
     expect(page.get_by_text("Finished after 2 epochs")).to_be_visible(timeout=60_000)
-    expect(page.get_by_text("confusion matrix (validation)")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(chart_text("confusion matrix (validation)"))).to_be_visible(timeout=60_000)
     expect(page.get_by_text("The validation images stay with the session that started this run.")).to_be_visible()
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     assert parse_qs(urlparse(page.url).query)["run"] == [run]

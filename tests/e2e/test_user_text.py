@@ -11,7 +11,7 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot, wait_for_app
+from tests.e2e.conftest import chart_text, screenshot, wait_for_app
 from tests.support import png
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +34,7 @@ def test_html_class_names_train_and_show_verbatim(page, app_url):
     expect(page.get_by_text("12 images in 3 classes")).to_be_visible(timeout=60_000)
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Finished after 1 epochs")).to_be_visible(timeout=120_000)
-    expect(page.get_by_text("confusion matrix (validation)")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(chart_text("confusion matrix (validation)"))).to_be_visible(timeout=60_000)
     expect(page.get_by_text("prediction for")).to_be_visible(timeout=60_000)
 
     charts = page.locator(".js-plotly-plot")
