@@ -10,7 +10,8 @@ plotly a partly initialised module. So:
 - `before_serving()` fills every shared cache a first visit reads, before the server listens: the
   default model and what the default pages show for every gallery photo (predictions, feature maps,
   the receptive-fields page's fields and maps, the attributions page's prediction and cheap maps),
-  the other pretrained models, and, in the side process meanwhile, the profile of every registry
+  the other pretrained models and their first look at the opening photo (what a first model switch on
+  /attributions shows), and, in the side process meanwhile, the profile of every registry
   model, the full comparison and the lecture tables. Then it moves the objects that live as long as
   the process out of the garbage collector's way (`gc.freeze`: with `runner.postScriptGC` off,
   collections then scan only the young objects, not ~500 k).
@@ -98,11 +99,12 @@ def _models_and_gallery() -> None:
         key = models.image_key(photo)
         models.predictions(loaded.name, key, photo)
         models.analysis(loaded.name, key, layer, photo)
-    rf_data.warm()
-    at_choice.warm()
-    at_checks.warm()
-    for name in ("efficientnet_lite1", "efficientnet_lite2"):
+    shipped = ("efficientnet_lite1", "efficientnet_lite2")  # the other models whose weights ship with the app
+    for name in shipped:
         store.shared().get(name)
+    rf_data.warm()
+    at_choice.warm(others=shipped)
+    at_checks.warm()
 
 
 def _profiles() -> None:
