@@ -29,8 +29,13 @@ $(STAMP): requirements.txt
 # with two arenas it stayed at 3.8 GiB, and as fast (bench/classroom.py --env MALLOC_ARENA_MAX=2, issue 17).
 # MALLOC_MMAP_THRESHOLD_=1 MiB: past it, glibc maps each block on its own and returns it when freed. By default the
 # threshold rises to the largest block freed so far (up to 32 MiB), so the feature maps and models of a class then
-# came from the heap and stayed there: 30 students peaked at 3.7-4.3 GiB (PSS, all processes), and at 2.8 GiB with it.
-MALLOC := MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} MALLOC_MMAP_THRESHOLD_=$${MALLOC_MMAP_THRESHOLD_:-1048576}
+# came from the heap and stayed there: 30 students peaked at 3.7-4.3 GiB (PSS, all processes), and at 2.7-2.8 GiB with it.
+# MALLOC_TOP_PAD_=32 MiB: glibc then keeps 32 MiB free at the top of each heap instead of returning every freed page at
+# once, which made a click's tensors page-fault afresh each time (the cheap attribution maps: 38,000 faults and 128 ms
+# of CPU, against none and 84 ms). With it, the web process returns its free heap pages every 5 s instead
+# (`ui.server.trim_memory`); 30 students then peaked at 2.5 GiB.
+MALLOC := MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} MALLOC_MMAP_THRESHOLD_=$${MALLOC_MMAP_THRESHOLD_:-1048576} \
+	MALLOC_TOP_PAD_=$${MALLOC_TOP_PAD_:-33554432}
 run: $(STAMP)
 	CNN_EXPLORER_OFFLINE=$${CNN_EXPLORER_OFFLINE:-1} $(MALLOC) $(SERVE)
 

@@ -217,3 +217,24 @@ def test_the_web_server_refuses_to_sample_every_threads_frames_where_that_can_de
             sys._current_frames()
     else:
         assert isinstance(sys._current_frames(), dict)
+
+
+def test_the_web_server_hands_freed_heap_pages_back_to_the_system(monkeypatch):
+    """`ui.server.trim_memory`: a daemon thread calls glibc's malloc_trim(0) every few seconds (what that call
+    returns to the system is measured by bench/classroom.py, not here: it depends on the whole process's heap)."""
+    from ui import server  # noqa: PLC0415
+
+    calls: list[int] = []
+
+    class Libc:
+        def malloc_trim(self, pad: int) -> int:
+            calls.append(pad)
+            return 0
+
+    monkeypatch.setattr(server.ctypes, "CDLL", lambda _name: Libc())
+    thread = server.trim_memory(every_s=0.01)
+    assert thread is not None and thread.daemon and thread.name == "malloc-trim"
+    deadline = time.monotonic() + 10
+    while len(calls) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert calls[:3] == [0, 0, 0]
