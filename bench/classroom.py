@@ -87,14 +87,16 @@ def conv_click(s: Session, rng: random.Random) -> RunResult:
 def filters_click(s: Session, rng: random.Random) -> RunResult:
     key = rng.choice(["fm_layer", "fm_layer", "fm_top", "fk_kernel", "fk_size", "img", "fm_channel", "fm_model",
                       "ff_layer"])
-    if key not in s.widgets and key not in ("fm_top", "img"):  # not on the page now (an untrained model's view)
+    if key == "img" and "img" not in s.widgets:
+        if "img_src" in s.widgets:
+            return s.set("img_src", ["Gallery"])
+        key = "fm_model"  # the page stopped above the picker while a model loads
+    if key not in s.widgets and key != "fm_top":  # not on the page now (an untrained model's view)
         key = "fm_model"
     if key == "fm_top":
         return s.set(key, rng.choice([4, 8, 16, 32, 64]))
     if key == "fm_model":  # most of the class stays on the default; some pick any network
         return s.set(key, _choice(s, key, rng, ["efficientnet_lite0"], p=0.6 if ROAM_MODELS else 1.0))
-    if key == "img" and "img" not in s.widgets:
-        return s.set("img_src", ["Gallery"])
     return s.set(key, _choice(s, key, rng))
 
 

@@ -174,6 +174,10 @@ GALLERY: dict[str, tuple[str, str]] = {
 }
 
 
+#: The gallery photo every page opens on.
+OPENING = next(iter(GALLERY))
+
+
 def _package_file(package: str, relative: str) -> Path:
     spec = importlib.util.find_spec(package)  # locates the package without importing it
     if spec is None or not spec.submodule_search_locations:

@@ -77,8 +77,8 @@ def image_picker() -> tuple[Image.Image, str]:
         else:
             if source != "Gallery":
                 st.caption("No photo of yours yet: showing the gallery photo meanwhile.")
-            choice = st.session_state.get("img") or names[0]
-            choice = choice if choice in images.GALLERY else names[0]
+            choice = st.session_state.get("img") or images.OPENING
+            choice = choice if choice in images.GALLERY else images.OPENING
             caption, image = f"gallery photo “{choice}”", images.sample_image(choice)
         with right:
             thumb = image.copy()

@@ -28,8 +28,9 @@ from ui import background
 T = TypeVar("T")
 
 
-#: Seconds a page waits for a model load before it shows the loading message instead (most loads are faster).
-QUICK_LOAD_S = 1.0
+#: Seconds a page waits for a model load before it shows the loading message instead (most loads are faster; a
+#: run that waited 1 s for a large one made the zoo's slowest reruns under a class of 30 take 1.0-1.25 s).
+QUICK_LOAD_S = 0.5
 
 
 @st.cache_resource(show_spinner=False)

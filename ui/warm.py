@@ -10,10 +10,10 @@ plotly a partly initialised module. So:
 - `before_serving()` fills every shared cache a first visit reads, before the server listens: the
   default model and what the default pages show for every gallery photo (predictions, feature maps,
   the receptive-fields page's fields and maps, the attributions page's prediction and cheap maps),
-  the other pretrained models and their first look at the opening photo (what a first model switch on
-  /attributions shows), and, in the side process meanwhile, the profile of every registry
-  model, the full comparison and the lecture tables. Then it moves the objects that live as long as
-  the process out of the garbage collector's way (`gc.freeze`: with `runner.postScriptGC` off,
+  the other pretrained models and what a first switch to one of them shows for the opening photo, and,
+  in the side process meanwhile, the profile of every registry model, the full comparison and the
+  lecture tables. Then it moves the objects that live as long as the process out of the garbage
+  collector's way (`gc.freeze`: with `runner.postScriptGC` off,
   collections then scan only the young objects, not ~500 k).
 
 Issue 17: filling the caches after the server listened made the first minute of a class compete with
@@ -85,24 +85,24 @@ def before_serving() -> None:
 
 
 def _models_and_gallery() -> None:
-    """The pretrained models, and what the default pages show for every gallery photo (in this process)."""
+    """The pretrained models, what the default pages show for every gallery photo, and what a first switch to
+    another pretrained model shows for the opening photo (in this process)."""
     from explorer import images  # noqa: PLC0415 - imported above, named here
     from explorer.models import layers, registry, store  # noqa: PLC0415
     from ui import models  # noqa: PLC0415
     from ui.attributions import checks as at_checks, choice as at_choice  # noqa: PLC0415
     from ui.receptive_fields import data as rf_data  # noqa: PLC0415
 
-    loaded = store.shared().get(registry.DEFAULT_MODEL)
-    layer = layers.default_layer(models.layer_table(registry.DEFAULT_MODEL))
-    for name in images.GALLERY:
-        photo = images.sample_image(name)
-        key = models.image_key(photo)
-        models.predictions(loaded.name, key, photo)
-        models.analysis(loaded.name, key, layer, photo)
     shipped = ("efficientnet_lite1", "efficientnet_lite2")  # the other models whose weights ship with the app
-    for name in shipped:
-        store.shared().get(name)
-    rf_data.warm()
+    for model in (registry.DEFAULT_MODEL, *shipped):  # every gallery photo for the default, the opening one else
+        loaded = store.shared().get(model)
+        layer = layers.default_layer(models.layer_table(model))
+        for name in images.GALLERY if model == registry.DEFAULT_MODEL else [images.OPENING]:
+            photo = images.sample_image(name)
+            key = models.image_key(photo)
+            models.predictions(loaded.name, key, photo)
+            models.analysis(loaded.name, key, layer, photo)
+    rf_data.warm(others=shipped)
     at_choice.warm(others=shipped)
     at_checks.warm()
 

@@ -3,7 +3,7 @@
 In eval mode a batch norm computes y = (x - μ) · γ / sqrt(σ² + ε) + β with its running statistics, so
 dL/dx = dL/dy · γ / sqrt(σ² + ε): one scale per channel. torch's own backward (`native_batch_norm_backward`)
 computes the same from the saved input in a general kernel that also serves training mode, and on
-EfficientNet-Lite0 its 49 batch norms were a fifth of the cheap maps' two backward passes (issue 17).
+EfficientNet-Lite0 its 49 batch norms were about a quarter of the cheap maps' two backward passes (issue 17).
 
 `batch_norm` takes `F.batch_norm`'s arguments. In eval mode on an input that needs a gradient it returns
 `F.batch_norm`'s own output, bit for bit (the forward pass, and so every activation and every ReLU's on/off

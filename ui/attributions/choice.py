@@ -145,9 +145,8 @@ def warm(others: tuple[str, ...] = ()) -> None:
     each of `others` (loaded models' names) at the photo every page opens on, which a first model switch shows
     (Lite1 0.4 s, Lite2 0.7 s)."""
     default = zoo_choice(store.shared().get(registry.DEFAULT_MODEL))
-    opening = next(iter(images.GALLERY))
     looks = [(default, name) for name in images.GALLERY]
-    looks += [(zoo_choice(store.shared().get(model)), opening) for model in others]
+    looks += [(zoo_choice(store.shared().get(model)), images.OPENING) for model in others]
     for chosen, name in looks:
         photo = images.sample_image(name)
         _look(chosen, photo, ui_models.image_key(photo)).result(timeout=WARM_TIMEOUT_S)

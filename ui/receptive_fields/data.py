@@ -205,19 +205,21 @@ def effective_field(net: Net, layer: str, trained: bool, images_key: str, photos
                               network, layer, net.inputs, photos, watcher=session_id())
 
 
-def warm() -> None:
+def warm(others: tuple[str, ...] = ()) -> None:
     """What the page shows first, computed before anyone asks (`ui.warm.before_serving`): the default model's
-    fields and notes, those of the networks compared by default, and its default layer's maps for the gallery."""
+    fields and notes, those of the networks compared by default, and its default layer's maps for the gallery;
+    for each of `others` (zoo names), its fields, notes and default layer's maps of the opening photo, which a
+    first model switch shows."""
     from explorer import images  # noqa: PLC0415
 
-    side = registry.info(registry.DEFAULT_MODEL).input_size
-    net = Net(registry.DEFAULT_MODEL, registry.info(registry.DEFAULT_MODEL).title, (side, side),
-              rf_inputs.zoo_input(registry.DEFAULT_MODEL, side))
-    layer = rf.default_layer(fields(net.key, net.side))
-    notes(net.key, net.side)
     for other in DEFAULT_COMPARE:
         fields(other, (registry.info(other).input_size,) * 2)
-    for name in images.GALLERY:
-        photo = images.sample_image(name)
-        key = image_key(photo)
-        layer_maps(net, key, layer, prepared(net, key, photo)[0]).result()
+    for name in (registry.DEFAULT_MODEL, *others):
+        side = registry.info(name).input_size
+        net = Net(name, registry.info(name).title, (side, side), rf_inputs.zoo_input(name, side))
+        layer = rf.default_layer(fields(net.key, net.side))
+        notes(net.key, net.side)
+        for photo_name in images.GALLERY if name == registry.DEFAULT_MODEL else [images.OPENING]:
+            photo = images.sample_image(photo_name)
+            key = image_key(photo)
+            layer_maps(net, key, layer, prepared(net, key, photo)[0]).result()
