@@ -93,17 +93,19 @@ def _models_and_gallery() -> None:
     from ui.attributions import checks as at_checks, choice as at_choice  # noqa: PLC0415
     from ui.receptive_fields import data as rf_data  # noqa: PLC0415
 
-    shipped = ("efficientnet_lite1", "efficientnet_lite2")  # the other models whose weights ship with the app
-    for model in (registry.DEFAULT_MODEL, *shipped):  # every gallery photo for the default, the opening one else
+    # The default model on every gallery photo; the other models whose weights ship with the app on the opening one.
+    photos = {registry.DEFAULT_MODEL: list(images.GALLERY),
+              **{name: [images.OPENING] for name in ("efficientnet_lite1", "efficientnet_lite2")}}
+    for model, names in photos.items():
         loaded = store.shared().get(model)
         layer = layers.default_layer(models.layer_table(model))
-        for name in images.GALLERY if model == registry.DEFAULT_MODEL else [images.OPENING]:
+        for name in names:
             photo = images.sample_image(name)
             key = models.image_key(photo)
             models.predictions(loaded.name, key, photo)
             models.analysis(loaded.name, key, layer, photo)
-    rf_data.warm(others=shipped)
-    at_choice.warm(others=shipped)
+    rf_data.warm(photos)
+    at_choice.warm(photos)
     at_checks.warm()
 
 

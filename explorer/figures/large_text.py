@@ -128,11 +128,8 @@ def one_row(fig: RawFigure, hidden: int, row_px: int = 50) -> RawFigure:
         else:
             last = i == len(menus) - 1
             menu.update(x=1.0 if last else 0.0, xanchor="right" if last else "left", y=1.0, yanchor="bottom")
-    margin = dict(layout.get("margin", {}))
-    margin["t"] = max(0, margin.get("t", 100) - row_px)
-    layout.update(updatemenus=menus, margin=margin)
-    if isinstance(layout.get("height"), (int, float)):
-        layout["height"] -= row_px
+    layout["updatemenus"] = menus
+    _shorter(layout, "t", 100, row_px)
     return RawFigure({**spec, "layout": layout})
 
 
@@ -142,14 +139,19 @@ def without_slider(fig: RawFigure, bottom_px: int = 10) -> RawFigure:
     picture must end on the first screen."""
     spec = fig.spec
     layout = dict(spec.get("layout", {}))
-    margin = dict(layout.get("margin", {}))
-    saved = max(0, margin.get("b", 80) - bottom_px)
     layout.pop("sliders", None)
-    margin["b"] = bottom_px
+    _shorter(layout, "b", 80, max(0, dict(layout.get("margin", {})).get("b", 80) - bottom_px))
+    return RawFigure({**spec, "layout": layout})
+
+
+def _shorter(layout: dict, side: str, default: float, px: float) -> None:
+    """Take `px` off the `side` margin of `layout` (plotly's `default` when unset) and off its height, if set
+    (`layout` is a copy: changed in place, its margin dict replaced)."""
+    margin = dict(layout.get("margin", {}))
+    margin[side] = max(0, margin.get(side, default) - px)
     layout["margin"] = margin
     if isinstance(layout.get("height"), (int, float)):
-        layout["height"] -= saved
-    return RawFigure({**spec, "layout": layout})
+        layout["height"] -= px
 
 
 def smallest_font(fig: RawFigure) -> float:

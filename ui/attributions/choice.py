@@ -139,17 +139,15 @@ def _look(chosen: Choice, image: Image.Image, img_key: str) -> Future:
                                 layer_names(chosen))
 
 
-def warm(others: tuple[str, ...] = ()) -> None:
-    """What a first visit shows, computed before anyone asks (`ui.warm.before_serving`): the default model's first
-    look at every gallery photo, with its cheap maps (Lite0: 0.15 s of CPU and 0.9 MB each), and the first look of
-    each of `others` (loaded models' names) at the photo every page opens on, which a first model switch shows
-    (Lite1 0.4 s, Lite2 0.7 s)."""
-    default = zoo_choice(store.shared().get(registry.DEFAULT_MODEL))
-    looks = [(default, name) for name in images.GALLERY]
-    looks += [(zoo_choice(store.shared().get(model)), images.OPENING) for model in others]
-    for chosen, name in looks:
-        photo = images.sample_image(name)
-        _look(chosen, photo, ui_models.image_key(photo)).result(timeout=WARM_TIMEOUT_S)
+def warm(photos: dict[str, list[str]]) -> None:
+    """What a first visit or a first model switch shows, computed before anyone asks (`ui.warm.before_serving`):
+    the first look of each zoo model in `photos` at its gallery photos there (model name -> gallery photo names),
+    with its cheap maps (Lite0: 0.15 s of CPU and 0.9 MB each; Lite1 0.4 s, Lite2 0.7 s)."""
+    for model, names in photos.items():
+        chosen = zoo_choice(store.shared().get(model))
+        for name in names:
+            photo = images.sample_image(name)
+            _look(chosen, photo, ui_models.image_key(photo)).result(timeout=WARM_TIMEOUT_S)
 
 
 def first_look(chosen: Choice, image: Image.Image, img_key: str) -> cheap.CheapMaps:

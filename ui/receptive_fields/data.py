@@ -205,21 +205,24 @@ def effective_field(net: Net, layer: str, trained: bool, images_key: str, photos
                               network, layer, net.inputs, photos, watcher=session_id())
 
 
-def warm(others: tuple[str, ...] = ()) -> None:
-    """What the page shows first, computed before anyone asks (`ui.warm.before_serving`): the default model's
-    fields and notes, those of the networks compared by default, and its default layer's maps for the gallery;
-    for each of `others` (zoo names), its fields, notes and default layer's maps of the opening photo, which a
-    first model switch shows."""
+#: Seconds the warm start waits for one layer's maps (a fraction of a second on an idle core).
+WARM_TIMEOUT_S = 60.0
+
+
+def warm(photos: dict[str, list[str]]) -> None:
+    """What the page shows first, computed before anyone asks (`ui.warm.before_serving`): the fields and notes of
+    the networks compared by default and of each zoo model in `photos`, and that model's default layer's maps of
+    its gallery photos there (model name -> gallery photo names)."""
     from explorer import images  # noqa: PLC0415
 
     for other in DEFAULT_COMPARE:
         fields(other, (registry.info(other).input_size,) * 2)
-    for name in (registry.DEFAULT_MODEL, *others):
+    for name, names in photos.items():
         side = registry.info(name).input_size
         net = Net(name, registry.info(name).title, (side, side), rf_inputs.zoo_input(name, side))
         layer = rf.default_layer(fields(net.key, net.side))
         notes(net.key, net.side)
-        for photo_name in images.GALLERY if name == registry.DEFAULT_MODEL else [images.OPENING]:
+        for photo_name in names:
             photo = images.sample_image(photo_name)
             key = image_key(photo)
-            layer_maps(net, key, layer, prepared(net, key, photo)[0]).result()
+            layer_maps(net, key, layer, prepared(net, key, photo)[0]).result(timeout=WARM_TIMEOUT_S)
